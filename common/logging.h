@@ -1,0 +1,25 @@
+// Logging set-up for Reclaim binaries (spdlog). Libraries log through
+// spdlog's default logger and never configure it; main() calls SetUpLogging.
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace reclaim {
+
+/// Options; every field documents its default.
+struct LoggingOptions {
+  /// "trace", "debug", "info", "warn", "error" or "off". Default "info".
+  std::string level = "info";
+  /// Log file path; empty = standard error. Default empty.
+  std::string file;
+  /// Name shown in each line ("reclaim-agent"). Default "reclaim".
+  std::string name = "reclaim";
+};
+
+/// Installs the default spdlog logger. Errors: kInvalidArgument for an unknown
+/// level, kUnavailable when the log file cannot be opened.
+[[nodiscard]] absl::Status SetUpLogging(const LoggingOptions& options);
+
+}  // namespace reclaim
