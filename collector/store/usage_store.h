@@ -63,7 +63,9 @@ struct AppIdentityRecord {
 /// Display key of an identity, used in reports and filters:
 /// "pkg:<package_id>" if set, else "web:<web_domain>" if set, else
 /// "exe:<exe_path>" (or "exe:<exe_name>"), else "class:<window_class>";
-/// a window class is appended as " [<class>]" for exe identities.
+/// a window class is appended as " [<class>]" for exe identities. Empty when
+/// none of those fields is set (validation quarantines such intervals as
+/// "missing_app").
 std::string DisplayKey(const AppIdentityRecord& app);
 
 /// A validated focus interval.
