@@ -31,17 +31,32 @@ struct ValidationLimits {
   size_t max_string_bytes = 1024;
 };
 
-/// Validates one batch against `limits` at collector time `now_utc_ms`.
-/// Reasons: "duration_out_of_range" (<= 0 or > max), "start_out_of_range"
-/// (before min_start), "start_in_future" (start + duration beyond now + skew),
-/// "invalid_utf8", "string_too_long", "missing_app" (no identity field set),
-/// "batch_too_large".
+/// Validates one batch against `limits` at collector time `now_utc_ms` (UTC ms).
+/// Valid intervals are kept in their order; each invalid one is quarantined
+/// with its index, one reason and the interval in one-line protobuf text
+/// format (valid UTF-8, at most 4 KiB) as detail. Reasons, checked in this
+/// order (the first that applies is reported):
+///   "batch_too_large"       index >= max_intervals_per_batch;
+///   "missing_app"           none of exe_path, exe_name, window_class,
+///                           package_id, web_domain set (the fields DisplayKey
+///                           uses; product name/version and title alone do
+///                           not identify an application);
+///   "invalid_utf8"          any identity string is not well-formed UTF-8;
+///   "string_too_long"       exe_path > max_path_bytes or another identity
+///                           string > max_string_bytes;
+///   "duration_out_of_range" duration <= 0 or > max_duration_ms;
+///   "start_out_of_range"    start before min_start_utc_ms;
+///   "start_in_future"       start + duration beyond now + max_future_skew_ms.
+/// The seq is copied as is: the caller refuses a batch with seq 0 (the store
+/// returns kInvalidArgument for it).
 ValidatedBatch ValidateBatch(const reclaim::v1::UsageBatch& batch,
                              const ValidationLimits& limits, UtcMs now_utc_ms);
 
-/// Validates a Hello. Errors: kInvalidArgument naming the field (missing
-/// device_id, agent_instance_id, user login or domain; invalid UTF-8; a field
-/// longer than its limit).
+/// Validates a Hello. Errors: kInvalidArgument naming the field ("Hello.user.domain
+/// is missing"): device_id, agent_instance_id, user, user.login_name or
+/// user.domain missing; any string not valid UTF-8; a string over its limit
+/// (device_id 128 bytes, agent_instance_id 64, every other string 1024).
+/// Messages never quote the field's value.
 [[nodiscard]] absl::Status ValidateHello(const reclaim::v1::Hello& hello);
 
 /// Converts a validated Hello.
