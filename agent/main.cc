@@ -1,0 +1,287 @@
+// reclaim-agent: meters application focus time in the user's session and
+// streams it to the collector through a local spool.
+//
+// Flags and the config file are read here only (CLI11; the config file is
+// TOML/INI with the long option names as keys). Exit codes: 0 done, 1 runtime
+// error (message in the log), 2 bad flags or config, 3 replay finished but not
+// everything was acknowledged before --drain-timeout (it stays in the spool
+// and is sent on the next run).
+#include <pwd.h>
+#include <signal.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "agent/core/replay_driver.h"
+#include "agent/sources/scripted_source.h"
+#include "agent/spool/spool.h"
+#include "agent/uplink/uplink.h"
+#include "common/clock.h"
+#include "common/log_format.h"
+#include "common/logging.h"
+#include "spdlog/spdlog.h"
+
+namespace {
+
+constexpr char kAgentVersion[] = "0.1.0";
+
+/// Agent options; every field documents its default.
+struct AgentOptions {
+  /// Collector address. Default 127.0.0.1:7443.
+  std::string collector = "127.0.0.1:7443";
+  /// Spool file. Default $XDG_STATE_HOME/reclaim/spool.db
+  /// (~/.local/state/reclaim/spool.db).
+  std::string spool_path;
+  /// Spool cap, bytes. Default 64 MiB.
+  std::int64_t spool_max_bytes = 64LL << 20;
+  /// Device id. Default: /etc/machine-id.
+  std::string device_id;
+  /// Scripted focus source: a script file to replay. Default none.
+  std::string script;
+  /// Virtual seconds per real second for --script; 0 = as fast as possible.
+  double replay_speed = 1.0;
+  /// Exit after the script is replayed and acknowledged.
+  bool exit_when_done = false;
+  /// Seconds to wait for acknowledgement before exiting. Default 30.
+  int drain_timeout_s = 30;
+  /// Heartbeat, seconds. Default 60.
+  int heartbeat_s = 60;
+  /// Reconnect backoff bounds, ms. Defaults 1000 and 60000.
+  int backoff_initial_ms = 1000;
+  int backoff_max_ms = 60000;
+  /// Session user overrides (default: from the OS).
+  std::string user_login, user_domain, user_upn;
+  reclaim::LoggingOptions logging{.name = "reclaim-agent"};
+};
+
+std::string ReadFirstLine(const std::string& path) {
+  std::ifstream f(path);
+  std::string line;
+  std::getline(f, line);
+  return std::string(absl::StripAsciiWhitespace(line));
+}
+
+// The whole file, if it is at most `max_bytes`. Errors: kNotFound, kInvalidArgument.
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path, std::uintmax_t max_bytes) {
+  std::error_code ec;
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec) return absl::NotFoundError(absl::StrCat("cannot read ", path, ": ", ec.message()));
+  if (size > max_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " is ", size, " bytes; the limit is ", max_bytes));
+  }
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  if (!f) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  return ss.str();
+}
+
+std::string DefaultSpoolPath() {
+  std::filesystem::path base;
+  if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg) {
+    base = xdg;
+  } else if (const char* home = std::getenv("HOME"); home && *home) {
+    base = std::filesystem::path(home) / ".local" / "state";
+  } else {
+    base = "/var/lib";
+  }
+  return (base / "reclaim" / "spool.db").string();
+}
+
+std::string OsVersion() {
+  std::ifstream f("/etc/os-release");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("PRETTY_NAME=", 0) == 0) {
+      std::string v = line.substr(12);
+      if (v.size() >= 2 && v.front() == '"') v = v.substr(1, v.size() - 2);
+      return v;
+    }
+  }
+  utsname u{};
+  uname(&u);
+  return absl::StrCat(u.sysname, " ", u.release);
+}
+
+int Run(const AgentOptions& opt) {
+  reclaim::SystemClock clock;
+  if (opt.script.empty()) {
+    spdlog::critical("no focus source: real X11 metering is not built yet; replay a script "
+                     "with --script FILE (see deploy/sample-day.script)");
+    return 2;
+  }
+  auto script_text = ReadSmallFile(opt.script, 64 << 20);
+  if (!script_text.ok()) {
+    spdlog::critical("{}", script_text.status().message());
+    return 2;
+  }
+  auto script = reclaim::agent::ParseScript(*script_text, opt.script);
+  if (!script.ok()) {
+    spdlog::critical("{}", script.status().message());
+    return 2;
+  }
+
+  reclaim::agent::AgentIdentity identity;
+  identity.device_id = opt.device_id.empty() ? ReadFirstLine("/etc/machine-id") : opt.device_id;
+  if (identity.device_id.empty()) {
+    spdlog::critical("no device id: /etc/machine-id is missing; pass --device-id");
+    return 2;
+  }
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  identity.hostname = host;
+  identity.agent_version = kAgentVersion;
+  identity.os_version = OsVersion();
+  const uid_t uid = getuid();
+  const passwd* pw = getpwuid(uid);
+  identity.user.login_name = !opt.user_login.empty() ? opt.user_login
+                             : pw                    ? pw->pw_name
+                                                     : std::to_string(uid);
+  // Local accounts belong to the machine's "domain", as on Windows (HOST\user).
+  std::string short_host = identity.hostname.substr(0, identity.hostname.find('.'));
+  identity.user.domain =
+      !opt.user_domain.empty() ? opt.user_domain : absl::AsciiStrToUpper(short_host);
+  identity.user.uid = static_cast<std::uint32_t>(uid);
+  identity.user.upn = opt.user_upn;
+
+  const std::string spool_path = opt.spool_path.empty() ? DefaultSpoolPath() : opt.spool_path;
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(spool_path).parent_path(), ec);
+  auto spool = reclaim::agent::Spool::Open(
+      {.path = spool_path, .max_bytes = opt.spool_max_bytes}, clock);
+  if (!spool.ok()) {
+    spdlog::critical("cannot open the spool {}: {}", spool_path, spool.status());
+    return 1;
+  }
+  spdlog::info("reclaim-agent {} device {} instance {} user {}\\{} spool {} ({} batches "
+               "pending) collector {}",
+               kAgentVersion, identity.device_id, (*spool)->instance_id(),
+               identity.user.domain, identity.user.login_name, spool_path,
+               (*spool)->pending_batches(), opt.collector);
+
+  reclaim::agent::UplinkOptions up;
+  up.target = opt.collector;
+  up.backoff.initial = std::chrono::milliseconds(opt.backoff_initial_ms);
+  up.backoff.max = std::chrono::milliseconds(opt.backoff_max_ms);
+  auto uplink = reclaim::agent::MakeUplink(**spool, identity, up);
+  uplink->Start();
+
+  // SIGINT/SIGTERM set `stop` (they are blocked in all threads; this one waits).
+  std::atomic<bool> stop{false};
+  std::thread signals([&stop] {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1);
+    int sig = 0;
+    sigwait(&set, &sig);
+    if (sig != SIGUSR1) spdlog::info("signal {}: stopping", sig);
+    stop = true;
+  });
+
+  reclaim::agent::ReplayOptions ro;
+  ro.speed = opt.replay_speed;
+  ro.meter.heartbeat = std::chrono::seconds(opt.heartbeat_s);
+  absl::Status s = reclaim::agent::RunReplay(*script, *script_text, ro, **spool, clock, stop,
+                                             [&] { uplink->Notify(); });
+  int rc = 0;
+  if (!s.ok()) {
+    spdlog::error("replay stopped: {}", s);
+    rc = 1;
+  } else if (!stop.load()) {
+    spdlog::info("script replayed; {} batch(es) waiting for the collector",
+                 (*spool)->pending_batches());
+    if (!opt.exit_when_done) {
+      while (!stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    } else if (!uplink->WaitForAck((*spool)->last_seq(),
+                                   std::chrono::seconds(opt.drain_timeout_s))) {
+      spdlog::warn("not everything was acknowledged within {} s; {} batch(es) stay in the "
+                   "spool for the next run",
+                   opt.drain_timeout_s, (*spool)->pending_batches());
+      rc = 3;
+    }
+  }
+  uplink->Stop();
+  if (!stop.load()) {
+    stop = true;
+    kill(getpid(), SIGUSR1);  // wake the signal thread
+  }
+  signals.join();
+  return rc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  AgentOptions opt;
+  CLI::App app{"reclaim-agent: meters application focus time in the user's session and sends "
+               "it to the Reclaim collector, buffering it in a local spool."};
+  app.set_config("--config", "", "Config file (TOML: the long option names as keys)");
+  app.add_option("--collector", opt.collector, "Collector address (host:port)")
+      ->capture_default_str();
+  app.add_option("--spool", opt.spool_path,
+                 "Spool file (default $XDG_STATE_HOME/reclaim/spool.db)");
+  app.add_option("--spool-max-bytes", opt.spool_max_bytes,
+                 "Spool cap in bytes; the oldest batches are dropped (and reported) beyond it")
+      ->capture_default_str()->check(CLI::Range(std::int64_t{1} << 16, std::int64_t{1} << 40));
+  app.add_option("--device-id", opt.device_id, "Device id (default: /etc/machine-id)");
+  app.add_option("--script", opt.script,
+                 "Scripted focus source: replay this script of timed focus/idle events")
+      ->check(CLI::ExistingFile);
+  app.add_option("--replay-speed", opt.replay_speed,
+                 "Virtual seconds per real second when replaying; 0 = as fast as possible")
+      ->capture_default_str()->check(CLI::Range(0.0, 1e9));
+  app.add_flag("--exit-when-done", opt.exit_when_done,
+               "Exit once the script is replayed and acknowledged");
+  app.add_option("--drain-timeout", opt.drain_timeout_s,
+                 "Seconds to wait for acknowledgement with --exit-when-done")
+      ->capture_default_str()->check(CLI::Range(0, 86400));
+  app.add_option("--heartbeat", opt.heartbeat_s, "Flush running focus intervals this often, s")
+      ->capture_default_str()->check(CLI::Range(1, 3600));
+  app.add_option("--backoff-initial-ms", opt.backoff_initial_ms, "First reconnect delay bound")
+      ->capture_default_str()->check(CLI::Range(10, 600000));
+  app.add_option("--backoff-max-ms", opt.backoff_max_ms, "Largest reconnect delay")
+      ->capture_default_str()->check(CLI::Range(10, 3600000));
+  app.add_option("--user-login", opt.user_login, "Override the session user's login name");
+  app.add_option("--user-domain", opt.user_domain,
+                 "Override the session user's domain (default: the host name)");
+  app.add_option("--user-upn", opt.user_upn, "The session user's UPN, when known");
+  app.add_option("--log-level", opt.logging.level, "trace|debug|info|warn|error|off")
+      ->capture_default_str();
+  app.add_option("--log-file", opt.logging.file, "Log file (default: standard error)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);  // prints help or the error
+    return rc == 0 ? 0 : 2;
+  }
+  if (opt.backoff_max_ms < opt.backoff_initial_ms) {
+    std::fprintf(stderr, "reclaim-agent: --backoff-max-ms is below --backoff-initial-ms\n");
+    return 2;
+  }
+  if (absl::Status s = reclaim::SetUpLogging(opt.logging); !s.ok()) {
+    std::fprintf(stderr, "reclaim-agent: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  return Run(opt);
+}

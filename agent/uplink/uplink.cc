@@ -1,0 +1,294 @@
+#include "agent/uplink/uplink.h"
+
+#include <pthread.h>
+
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/log_format.h"
+#include "reclaim/v1/agent.grpc.pb.h"
+#include "spdlog/spdlog.h"
+
+namespace reclaim::agent {
+namespace {
+
+namespace v1 = ::reclaim::v1;
+
+absl::Duration ToAbsl(std::chrono::milliseconds d) { return absl::Milliseconds(d.count()); }
+
+void FillDropped(const SpoolDropCounters& c, v1::DroppedDataReport* out) {
+  out->set_dropped_batches(c.dropped_batches);
+  out->set_dropped_intervals(c.dropped_intervals);
+  out->set_dropped_focus_ms(c.dropped_focus_ms);
+  out->set_corrupt_spools(c.corrupt_spools);
+}
+
+class GrpcUplink final : public Uplink {
+ public:
+  GrpcUplink(Spool& spool, AgentIdentity identity, UplinkOptions options,
+             std::shared_ptr<grpc::Channel> channel)
+      : spool_(spool), identity_(std::move(identity)), options_(std::move(options)),
+        channel_(std::move(channel)), stub_(v1::AgentService::NewStub(channel_)),
+        backoff_(options_.backoff) {
+    acked_ = spool_.acked_through();
+  }
+  ~GrpcUplink() override { Stop(); }
+
+  void Start() override {
+    thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "uplink");
+      RunLoop();
+    });
+  }
+
+  void Notify() override {
+    absl::MutexLock l(&mu_);
+    wake_ = true;
+  }
+
+  bool WaitForAck(std::uint64_t seq, std::chrono::milliseconds timeout) override {
+    absl::MutexLock l(&mu_);
+    auto acked = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return acked_ >= seq; };
+    return mu_.AwaitWithTimeout(absl::Condition(&acked), ToAbsl(timeout));
+  }
+
+  void Stop() override {
+    {
+      absl::MutexLock l(&mu_);
+      if (stopping_) return;
+      stopping_ = true;
+      if (context_) context_->TryCancel();
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+  UplinkStats stats() const override {
+    absl::MutexLock l(&mu_);
+    UplinkStats s = stats_;
+    s.acked_through = acked_;
+    return s;
+  }
+
+ private:
+  void RunLoop() {
+    while (true) {
+      {
+        absl::MutexLock l(&mu_);
+        if (stopping_) return;
+      }
+      const std::string error = RunStream();
+      std::chrono::milliseconds delay;
+      {
+        absl::MutexLock l(&mu_);
+        stats_.connected = false;
+        if (stopping_) return;
+        ++stats_.failures;
+        stats_.last_error = error;
+        delay = backoff_.NextDelay();
+        spdlog::warn("collector {} unavailable ({}); retrying in {} ms (attempt {})",
+                     options_.target, error, delay.count(), backoff_.attempts());
+        mu_.AwaitWithTimeout(absl::Condition(&stopping_), ToAbsl(delay));
+      }
+    }
+  }
+
+  // One stream, from connect to failure or stop. Returns the reason it ended.
+  std::string RunStream() {
+    auto context = std::make_unique<grpc::ClientContext>();
+    {
+      absl::MutexLock l(&mu_);
+      if (stopping_) return "stopping";
+      context_ = context.get();
+      first_ack_ = false;
+      stream_broken_ = false;
+    }
+    auto stream = stub_->Connect(context.get());
+    v1::AgentMessage hello_msg;
+    v1::Hello* hello = hello_msg.mutable_hello();
+    hello->set_device_id(identity_.device_id);
+    hello->set_agent_instance_id(spool_.instance_id());
+    hello->set_agent_version(identity_.agent_version);
+    hello->set_os_family(v1::OS_FAMILY_LINUX);
+    hello->set_os_version(identity_.os_version);
+    hello->set_hostname(identity_.hostname);
+    v1::SessionUser* user = hello->mutable_user();
+    user->set_login_name(identity_.user.login_name);
+    user->set_domain(identity_.user.domain);
+    user->set_sid(identity_.user.sid);
+    if (identity_.user.uid) user->set_uid(*identity_.user.uid);
+    user->set_upn(identity_.user.upn);
+    SpoolDropCounters reported = spool_.drop_counters();
+    FillDropped(reported, hello->mutable_dropped());
+
+    std::string error;
+    std::thread reader;
+    if (!stream->Write(hello_msg)) {
+      error = "cannot open the stream";
+    } else {
+      reader = std::thread([this, s = stream.get()] {
+        pthread_setname_np(pthread_self(), "uplink-read");
+        ReadLoop(s);
+      });
+      error = SendLoop(stream.get(), &reported);
+    }
+    {
+      absl::MutexLock l(&mu_);
+      context_ = nullptr;
+    }
+    context->TryCancel();
+    if (reader.joinable()) reader.join();
+    const grpc::Status status = stream->Finish();
+    if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
+      error = "status " + std::to_string(status.error_code()) + ": " + status.error_message();
+      if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+        spdlog::error("collector refused this agent's stream: {}", status.error_message());
+      }
+    }
+    return error.empty() ? "stream ended" : error;
+  }
+
+  void ReadLoop(grpc::ClientReaderWriter<v1::AgentMessage, v1::CollectorMessage>* stream) {
+    v1::CollectorMessage msg;
+    while (stream->Read(&msg)) {
+      if (msg.has_ack()) {
+        const std::uint64_t seq = msg.ack().acked_through_seq();
+        absl::Status s = spool_.AckThrough(seq);
+        if (!s.ok()) spdlog::error("cannot delete acknowledged batches from the spool: {}", s);
+        absl::MutexLock l(&mu_);
+        if (seq > acked_) acked_ = seq;
+        last_ack_time_ = absl::Now();
+        first_ack_ = true;
+      } else if (msg.has_command()) {
+        spdlog::info("command {} received; this agent does not handle commands yet",
+                     msg.command().command_id());
+      }
+    }
+    absl::MutexLock l(&mu_);
+    stream_broken_ = true;
+  }
+
+  std::string SendLoop(grpc::ClientReaderWriter<v1::AgentMessage, v1::CollectorMessage>* stream,
+                       SpoolDropCounters* reported) {
+    // Wait for the collector's first ack: where to resume.
+    {
+      absl::MutexLock l(&mu_);
+      const bool ok = mu_.AwaitWithTimeout(
+          absl::Condition(
+              +[](GrpcUplink* u) ABSL_EXCLUSIVE_LOCKS_REQUIRED(u->mu_) {
+                return u->first_ack_ || u->stream_broken_ || u->stopping_;
+              },
+              this),
+          absl::Seconds(30));
+      if (!ok) return "no answer to Hello within 30 s";
+      if (stopping_) return "stopping";
+      if (!first_ack_) return "stream closed before the first ack";
+      stats_.connected = true;
+      ++stats_.connects;
+      backoff_.Reset();
+      spdlog::info("connected to collector {}; it has this agent's batches through seq {}",
+                   options_.target, acked_);
+    }
+    std::uint64_t sent;
+    {
+      absl::MutexLock l(&mu_);
+      sent = acked_;
+    }
+    while (true) {
+      std::uint64_t acked;
+      {
+        absl::MutexLock l(&mu_);
+        if (stopping_) return "stopping";
+        if (stream_broken_) return "stream broken";
+        acked = acked_;
+        if (sent < acked) sent = acked;
+        if (sent > acked && absl::Now() - last_ack_time_ > ToAbsl(options_.ack_timeout)) {
+          return "no ack for " + std::to_string(options_.ack_timeout.count()) + " ms";
+        }
+      }
+      const SpoolDropCounters drops = spool_.drop_counters();
+      if (!(drops == *reported)) {
+        v1::AgentMessage m;
+        FillDropped(drops, m.mutable_dropped());
+        if (!stream->Write(m)) return "write failed";
+        *reported = drops;
+      }
+      const size_t room =
+          options_.max_in_flight > sent - acked ? options_.max_in_flight - (sent - acked) : 0;
+      if (room > 0) {
+        auto entries = spool_.ReadAfter(sent, room);
+        if (!entries.ok()) {
+          spdlog::error("cannot read the spool: {}", entries.status());
+        } else {
+          for (const SpoolEntry& e : *entries) {
+            v1::AgentMessage m;
+            v1::UsageBatch* batch = m.mutable_batch();
+            if (!batch->ParseFromString(e.payload)) {
+              // Should not happen (we wrote it); never block the queue on it.
+              spdlog::error("spool batch {} does not decode; sending it empty", e.seq);
+              batch->Clear();
+            }
+            batch->set_seq(e.seq);
+            if (!stream->Write(m)) return "write failed";
+            sent = e.seq;
+            absl::MutexLock l(&mu_);
+            ++stats_.batches_sent;
+            if (sent > acked_ && last_ack_time_ < absl::Now() - ToAbsl(options_.ack_timeout)) {
+              last_ack_time_ = absl::Now();  // the timeout runs from the first unacked send
+            }
+          }
+          if (!entries->empty()) continue;
+        }
+      }
+      absl::MutexLock l(&mu_);
+      const std::uint64_t acked_before = acked_;
+      auto wake = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return wake_ || stopping_ || stream_broken_ || acked_ != acked_before;
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&wake), absl::Seconds(1));
+      wake_ = false;
+    }
+  }
+
+  Spool& spool_;
+  const AgentIdentity identity_;
+  const UplinkOptions options_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::AgentService::Stub> stub_;
+  std::thread thread_;
+
+  mutable absl::Mutex mu_;
+  Backoff backoff_ ABSL_GUARDED_BY(mu_);
+  grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::uint64_t acked_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time last_ack_time_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  bool first_ack_ ABSL_GUARDED_BY(mu_) = false;
+  bool stream_broken_ ABSL_GUARDED_BY(mu_) = false;
+  bool wake_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  UplinkStats stats_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+std::unique_ptr<Uplink> MakeUplink(Spool& spool, AgentIdentity identity, UplinkOptions options) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(options.keepalive.count()));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // Our own backoff governs streams; keep the channel's reconnects close to it.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+              static_cast<int>(options.backoff.initial.count()));
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
+              static_cast<int>(options.backoff.initial.count()));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(options.backoff.max.count()));
+  auto channel = grpc::CreateCustomChannel(options.target, grpc::InsecureChannelCredentials(), args);
+  return std::make_unique<GrpcUplink>(spool, std::move(identity), std::move(options),
+                                      std::move(channel));
+}
+
+}  // namespace reclaim::agent

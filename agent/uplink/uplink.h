@@ -1,0 +1,91 @@
+// The uplink: streams the spool's batches to the collector over one long-lived
+// gRPC stream (reclaim.v1.AgentService.Connect) and deletes a batch from the
+// spool only when the collector acknowledged it.
+//
+// - Sends a Hello first and resumes after the collector's first Ack, so a
+//   batch stored before a lost ack is not sent again needlessly (and if it is,
+//   the collector dedupes it on (device, instance, seq)).
+// - Keeps up to `max_in_flight` batches unacknowledged on the wire.
+// - Reconnects with jittered exponential backoff (common/backoff.h); gRPC
+//   keepalive pings detect a dead connection.
+// - Sends the spool's cumulative drop counters in the Hello and whenever they
+//   change (reclaim.v1.DroppedDataReport).
+//
+// Owns two threads ("uplink", "uplink-read"), started by Start() and joined by
+// Stop(). Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "agent/spool/spool.h"
+#include "common/backoff.h"
+
+namespace reclaim::agent {
+
+/// The session user (reclaim.v1.SessionUser).
+struct SessionUserInfo {
+  std::string login_name;
+  std::string domain;
+  std::string sid;
+  std::optional<std::uint32_t> uid;
+  std::string upn;
+};
+
+/// What the Hello says about this agent.
+struct AgentIdentity {
+  std::string device_id;
+  std::string agent_version;
+  std::string os_version;
+  std::string hostname;
+  SessionUserInfo user;
+};
+
+/// Options; every field documents its default.
+struct UplinkOptions {
+  /// Collector address, "host:port". Required.
+  std::string target;
+  /// Reconnect backoff. Default 1 s doubling to 60 s, jittered.
+  BackoffOptions backoff;
+  /// Batches sent but not yet acknowledged. Default 64.
+  size_t max_in_flight = 64;
+  /// gRPC keepalive ping interval. Default 30 s.
+  std::chrono::milliseconds keepalive{30000};
+  /// A stream with unacknowledged batches and no ack for this long is
+  /// abandoned and reconnected. Default 120 s.
+  std::chrono::milliseconds ack_timeout{120000};
+};
+
+/// Counters for status and tests.
+struct UplinkStats {
+  bool connected = false;
+  std::uint64_t connects = 0;        ///< Streams that got their first ack.
+  std::uint64_t failures = 0;        ///< Failed connects and broken streams.
+  std::uint64_t batches_sent = 0;    ///< Including resends.
+  std::uint64_t acked_through = 0;   ///< Highest seq the collector acknowledged.
+  std::string last_error;            ///< Most recent failure, empty if none.
+};
+
+class Uplink {
+ public:
+  virtual ~Uplink() = default;
+  /// Starts the threads. Call once.
+  virtual void Start() = 0;
+  /// Wakes the sender: the spool has new batches.
+  virtual void Notify() = 0;
+  /// Waits until every batch through `seq` is acknowledged, or `timeout`.
+  /// Returns true when acknowledged.
+  virtual bool WaitForAck(std::uint64_t seq, std::chrono::milliseconds timeout) = 0;
+  /// Closes the stream and joins the threads. Unacked batches stay in the spool.
+  virtual void Stop() = 0;
+  virtual UplinkStats stats() const = 0;
+};
+
+/// An uplink over a real gRPC channel to `options.target` (plaintext until TLS
+/// lands; see the security issue). `spool` must outlive the uplink.
+std::unique_ptr<Uplink> MakeUplink(Spool& spool, AgentIdentity identity, UplinkOptions options);
+
+}  // namespace reclaim::agent

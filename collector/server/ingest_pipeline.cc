@@ -1,0 +1,129 @@
+#include "collector/server/ingest_pipeline.h"
+
+#include <pthread.h>
+
+#include "common/log_format.h"
+#include "spdlog/spdlog.h"
+
+namespace reclaim::collector {
+
+IngestPipeline::IngestPipeline(UsageStore& store, const Clock& clock,
+                               IngestPipelineOptions options)
+    : store_(store), clock_(clock), options_(options) {
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "ingest");
+    Run();
+  });
+}
+
+IngestPipeline::~IngestPipeline() { Stop(); }
+
+void IngestPipeline::Stop() {
+  {
+    absl::MutexLock l(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void IngestPipeline::SubmitBatch(std::shared_ptr<const AgentInfo> agent, ValidatedBatch batch,
+                                 BatchDone done) {
+  absl::MutexLock l(&mu_);
+  queue_.push_back(Item{std::move(agent), std::move(batch), std::move(done), nullptr});
+}
+
+void IngestPipeline::SubmitTask(Task task) {
+  absl::MutexLock l(&mu_);
+  queue_.push_back(Item{nullptr, {}, nullptr, std::move(task)});
+}
+
+IngestStats IngestPipeline::stats() const {
+  absl::MutexLock l(&mu_);
+  return stats_;
+}
+
+size_t IngestPipeline::queued() const {
+  absl::MutexLock l(&mu_);
+  return queue_.size();
+}
+
+void IngestPipeline::Run() {
+  while (true) {
+    std::vector<Item> items;
+    {
+      absl::MutexLock l(&mu_);
+      mu_.Await(absl::Condition(
+          +[](IngestPipeline* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) {
+            return p->stopping_ || !p->queue_.empty();
+          },
+          this));
+      if (queue_.empty()) return;  // stopping and drained
+      // Take a run of batches (group commit) or a single task.
+      if (queue_.front().task) {
+        items.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      } else {
+        while (!queue_.empty() && !queue_.front().task &&
+               items.size() < options_.max_batches_per_commit) {
+          items.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+    }
+    if (items.front().task) {
+      items.front().task(store_);
+    } else {
+      StoreBatches(items);
+    }
+  }
+}
+
+void IngestPipeline::StoreBatches(std::vector<Item>& items) {
+  // Group consecutive items of the same agent; order is preserved.
+  std::vector<UsageStore::AgentBatches> work;
+  std::vector<std::vector<ValidatedBatch>> groups;
+  groups.reserve(items.size());
+  std::vector<const AgentInfo*> agents;
+  for (auto& item : items) {
+    if (agents.empty() || agents.back() != item.agent.get()) {
+      agents.push_back(item.agent.get());
+      groups.emplace_back();
+    }
+    groups.back().push_back(std::move(item.batch));
+  }
+  for (size_t i = 0; i < groups.size(); ++i) work.push_back({agents[i], groups[i]});
+  auto results = store_.IngestMany(work, clock_.WallUtcMs());
+
+  IngestStats delta;
+  if (!results.ok()) {
+    spdlog::error("storing {} batch(es) failed, none acknowledged: {}", items.size(),
+                  results.status());
+    delta.store_errors = 1;
+    for (auto& item : items) item.done(results.status());
+  } else {
+    delta.commits = 1;
+    size_t k = 0;
+    for (size_t g = 0; g < groups.size(); ++g) {
+      for (size_t b = 0; b < groups[g].size(); ++b, ++k) {
+        const IngestResult r = (*results)[g][b];
+        if (r == IngestResult::kStored) {
+          ++delta.batches_stored;
+          delta.intervals_stored += groups[g][b].intervals.size();
+          delta.intervals_quarantined += groups[g][b].quarantined.size();
+        } else {
+          ++delta.batches_duplicate;
+        }
+        items[k].done(r);
+      }
+    }
+  }
+  absl::MutexLock l(&mu_);
+  stats_.commits += delta.commits;
+  stats_.batches_stored += delta.batches_stored;
+  stats_.batches_duplicate += delta.batches_duplicate;
+  stats_.intervals_stored += delta.intervals_stored;
+  stats_.intervals_quarantined += delta.intervals_quarantined;
+  stats_.store_errors += delta.store_errors;
+}
+
+}  // namespace reclaim::collector

@@ -1,0 +1,154 @@
+// reclaim-collector: receives usage from agents, stores it, serves the admin API.
+//
+// Flags and the config file are read here only (CLI11; the config file is
+// TOML/INI with the same keys as the long flags). Exit codes: 0 clean stop,
+// 1 start-up error (message on stderr), 2 bad flags or config.
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "CLI/CLI.hpp"
+#include "collector/server/services.h"
+#include "collector/store/sqlite_usage_store.h"
+#include "common/clock.h"
+#include "common/log_format.h"
+#include "common/logging.h"
+#include "spdlog/spdlog.h"
+
+namespace {
+
+/// Collector options; every field documents its default.
+struct CollectorOptions {
+  /// SQLite usage store. Default /var/lib/reclaim/collector.db.
+  std::string db_path = "/var/lib/reclaim/collector.db";
+  /// Address agents connect to. Port 0 picks a free port. Default 127.0.0.1:7443.
+  std::string listen = "127.0.0.1:7443";
+  /// Address of the admin API (reclaimctl). Default 127.0.0.1:7444.
+  std::string admin_listen = "127.0.0.1:7444";
+  /// When set, "<agent port> <admin port>\n" is written here once listening.
+  std::string port_file;
+  /// Largest message accepted from an agent, bytes. Default 4 MiB.
+  int max_message_bytes = 4 << 20;
+  /// See AgentServiceOptions. Default 64.
+  int max_in_flight_batches = 64;
+  /// See ValidationLimits. Defaults 300 s and 10,000.
+  int max_future_skew_s = 300;
+  int max_intervals_per_batch = 10000;
+  reclaim::LoggingOptions logging{.name = "reclaim-collector"};
+};
+
+int Run(const CollectorOptions& opt) {
+  reclaim::SystemClock clock;
+  auto store = reclaim::collector::SqliteUsageStore::Open({.path = opt.db_path});
+  if (!store.ok()) {
+    spdlog::critical("cannot open the usage store {}: {}", opt.db_path, store.status());
+    return 1;
+  }
+  reclaim::collector::IngestPipeline pipeline(**store, clock);
+  reclaim::collector::AgentServiceOptions agent_opts;
+  agent_opts.max_in_flight_batches = opt.max_in_flight_batches;
+  agent_opts.limits.max_future_skew_ms = static_cast<std::int64_t>(opt.max_future_skew_s) * 1000;
+  agent_opts.limits.max_intervals_per_batch = opt.max_intervals_per_batch;
+  auto agent_service = reclaim::collector::MakeAgentService(pipeline, clock, agent_opts);
+  auto admin_service = reclaim::collector::MakeAdminService(**store);
+
+  spdlog::warn("listening without TLS (plaintext); use only on a trusted network until TLS "
+               "is configured");
+  int agent_port = 0, admin_port = 0;
+  grpc::ServerBuilder builder;
+  builder.SetMaxReceiveMessageSize(opt.max_message_bytes);
+  // Accept the agents' keepalive pings (every 30 s, also without calls).
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
+  builder.AddListeningPort(opt.listen, grpc::InsecureServerCredentials(), &agent_port);
+  builder.AddListeningPort(opt.admin_listen, grpc::InsecureServerCredentials(), &admin_port);
+  builder.RegisterService(agent_service->service());
+  builder.RegisterService(admin_service.get());
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || agent_port == 0 || admin_port == 0) {
+    spdlog::critical("cannot listen on {} and {} (address in use or invalid?)", opt.listen,
+                     opt.admin_listen);
+    return 1;
+  }
+  spdlog::info("reclaim-collector listening: agents on port {}, admin on port {}, store {}",
+               agent_port, admin_port, opt.db_path);
+  if (!opt.port_file.empty()) {
+    const std::string tmp = opt.port_file + ".tmp";
+    {
+      std::ofstream f(tmp);
+      f << agent_port << " " << admin_port << "\n";
+    }
+    std::rename(tmp.c_str(), opt.port_file.c_str());
+  }
+
+  // Wait for SIGINT/SIGTERM (blocked in main before any thread started).
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int sig = 0;
+  sigwait(&set, &sig);
+  spdlog::info("signal {}: stopping (in-flight batches are stored and acked first)", sig);
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  pipeline.Stop();
+  const auto stats = pipeline.stats();
+  spdlog::info("stopped: {} batches stored ({} duplicates), {} intervals, {} quarantined",
+               stats.batches_stored, stats.batches_duplicate, stats.intervals_stored,
+               stats.intervals_quarantined);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  CollectorOptions opt;
+  CLI::App app{"reclaim-collector: receives focus time from Reclaim agents, aggregates it per "
+               "user, application and UTC day, and serves the admin API used by reclaimctl."};
+  app.set_config("--config", "", "Config file (TOML: the long option names as keys)");
+  app.add_option("--db", opt.db_path, "SQLite usage store path")->capture_default_str();
+  app.add_option("--listen", opt.listen, "Address for agents (host:port; port 0 = any free)")
+      ->capture_default_str();
+  app.add_option("--admin-listen", opt.admin_listen, "Address for the admin API")
+      ->capture_default_str();
+  app.add_option("--port-file", opt.port_file,
+                 "Write '<agent port> <admin port>' here once listening");
+  app.add_option("--max-message-bytes", opt.max_message_bytes,
+                 "Largest message accepted from an agent, bytes")
+      ->capture_default_str()->check(CLI::Range(1024, 64 << 20));
+  app.add_option("--max-in-flight-batches", opt.max_in_flight_batches,
+                 "Batches per stream queued before reading pauses")
+      ->capture_default_str()->check(CLI::Range(1, 4096));
+  app.add_option("--max-future-skew", opt.max_future_skew_s,
+                 "Seconds an interval may end in the future of the collector's clock")
+      ->capture_default_str()->check(CLI::Range(0, 86400));
+  app.add_option("--max-intervals-per-batch", opt.max_intervals_per_batch,
+                 "Intervals beyond this per batch are quarantined")
+      ->capture_default_str()->check(CLI::Range(1, 1000000));
+  app.add_option("--log-level", opt.logging.level, "trace|debug|info|warn|error|off")
+      ->capture_default_str();
+  app.add_option("--log-file", opt.logging.file, "Log file (default: standard error)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);  // prints help or the error
+    return rc == 0 ? 0 : 2;
+  }
+  if (absl::Status s = reclaim::SetUpLogging(opt.logging); !s.ok()) {
+    std::fprintf(stderr, "reclaim-collector: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  return Run(opt);
+}

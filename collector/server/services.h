@@ -1,0 +1,54 @@
+// The collector's gRPC services. Factories keep gRPC's generated headers out
+// of this header (each costs 10-17 s to compile).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "collector/ingest/validation.h"
+#include "collector/server/ingest_pipeline.h"
+#include "collector/store/usage_store.h"
+#include "common/clock.h"
+
+namespace grpc {
+class Service;
+}
+
+namespace reclaim::collector {
+
+/// Options of the agent stream service; every field documents its default.
+struct AgentServiceOptions {
+  ValidationLimits limits;
+  /// Batches of one stream that may be queued for storage before the stream
+  /// stops reading (backpressure; bounds memory per agent). Default 64.
+  int max_in_flight_batches = 64;
+};
+
+/// Counters of the agent service.
+struct AgentServiceStats {
+  std::uint64_t streams_opened = 0;
+  std::uint64_t streams_active = 0;
+  std::uint64_t bad_hellos = 0;
+  std::uint64_t protocol_errors = 0;
+};
+
+/// reclaim.v1.AgentService on gRPC's callback API: no thread per agent. The
+/// stream's reactor validates input, hands batches to `pipeline`, and acks
+/// each batch once the pipeline stored it. The returned object must outlive
+/// the grpc::Server it is registered with; `pipeline` and `clock` must
+/// outlive it.
+class AgentServiceHandle {
+ public:
+  virtual ~AgentServiceHandle() = default;
+  virtual grpc::Service* service() = 0;
+  virtual AgentServiceStats stats() const = 0;
+};
+std::unique_ptr<AgentServiceHandle> MakeAgentService(IngestPipeline& pipeline,
+                                                     const Clock& clock,
+                                                     AgentServiceOptions options = {});
+
+/// reclaim.v1.AdminService (synchronous: admin calls are rare and read the
+/// store directly). `store` must outlive the service.
+std::unique_ptr<grpc::Service> MakeAdminService(UsageStore& store);
+
+}  // namespace reclaim::collector
