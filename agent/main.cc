@@ -62,7 +62,7 @@ struct AgentOptions {
   int backoff_max_ms = 60000;
   /// Session user overrides (default: from the OS).
   std::string user_login, user_domain, user_upn;
-  reclaim::LoggingOptions logging{.name = "reclaim-agent"};
+  reclaim::LoggingOptions logging{.level = "info", .file = "", .name = "reclaim-agent"};
 };
 
 std::string ReadFirstLine(const std::string& path) {

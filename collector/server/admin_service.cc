@@ -16,7 +16,7 @@ grpc::Status ToGrpc(const absl::Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
 }
 
-class AdminServiceImpl final : public v1::AdminService::Service {
+class AdminServiceImpl final : public v1::AdminService::Service, public AdminServiceHandle {
  public:
   explicit AdminServiceImpl(UsageStore& store) : store_(store) {}
 
@@ -100,13 +100,15 @@ class AdminServiceImpl final : public v1::AdminService::Service {
     return grpc::Status::OK;
   }
 
+ grpc::Service* service() override { return this; }
+
  private:
   UsageStore& store_;
 };
 
 }  // namespace
 
-std::unique_ptr<grpc::Service> MakeAdminService(UsageStore& store) {
+std::unique_ptr<AdminServiceHandle> MakeAdminService(UsageStore& store) {
   return std::make_unique<AdminServiceImpl>(store);
 }
 

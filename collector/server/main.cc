@@ -39,7 +39,7 @@ struct CollectorOptions {
   /// See ValidationLimits. Defaults 300 s and 10,000.
   int max_future_skew_s = 300;
   int max_intervals_per_batch = 10000;
-  reclaim::LoggingOptions logging{.name = "reclaim-collector"};
+  reclaim::LoggingOptions logging{.level = "info", .file = "", .name = "reclaim-collector"};
 };
 
 int Run(const CollectorOptions& opt) {
@@ -70,7 +70,7 @@ int Run(const CollectorOptions& opt) {
   builder.AddListeningPort(opt.listen, grpc::InsecureServerCredentials(), &agent_port);
   builder.AddListeningPort(opt.admin_listen, grpc::InsecureServerCredentials(), &admin_port);
   builder.RegisterService(agent_service->service());
-  builder.RegisterService(admin_service.get());
+  builder.RegisterService(admin_service->service());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || agent_port == 0 || admin_port == 0) {
     spdlog::critical("cannot listen on {} and {} (address in use or invalid?)", opt.listen,

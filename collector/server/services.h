@@ -49,6 +49,11 @@ std::unique_ptr<AgentServiceHandle> MakeAgentService(IngestPipeline& pipeline,
 
 /// reclaim.v1.AdminService (synchronous: admin calls are rare and read the
 /// store directly). `store` must outlive the service.
-std::unique_ptr<grpc::Service> MakeAdminService(UsageStore& store);
+class AdminServiceHandle {
+ public:
+  virtual ~AdminServiceHandle() = default;
+  virtual grpc::Service* service() = 0;
+};
+std::unique_ptr<AdminServiceHandle> MakeAdminService(UsageStore& store);
 
 }  // namespace reclaim::collector
