@@ -1,0 +1,74 @@
+// A real collector stack in the test process: SQLite store in a temp dir,
+// ingest pipeline, agent and admin services on a gRPC server at 127.0.0.1:0.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "collector/server/services.h"
+#include "collector/store/sqlite_usage_store.h"
+#include "common/clock.h"
+
+namespace reclaim::testing {
+
+class TestCollector {
+ public:
+  /// Starts the stack with its database at `db_path`. Check ok() afterwards.
+  explicit TestCollector(const std::string& db_path,
+                         collector::AgentServiceOptions options = {},
+                         int max_message_bytes = 4 << 20)
+      : db_path_(db_path), options_(options), max_message_bytes_(max_message_bytes) {
+    Start();
+  }
+  ~TestCollector() { Stop(); }
+
+  /// (Re)starts on the same port when it had one before.
+  void Start() {
+    auto store = collector::SqliteUsageStore::Open({.path = db_path_});
+    if (!store.ok()) return;
+    store_ = std::move(*store);
+    pipeline_ = std::make_unique<collector::IngestPipeline>(*store_, clock_);
+    agent_service_ = collector::MakeAgentService(*pipeline_, clock_, options_);
+    admin_service_ = collector::MakeAdminService(*store_);
+    grpc::ServerBuilder builder;
+    builder.SetMaxReceiveMessageSize(max_message_bytes_);
+    builder.AddListeningPort("127.0.0.1:" + std::to_string(port_),
+                             grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(agent_service_->service());
+    builder.RegisterService(admin_service_->service());
+    server_ = builder.BuildAndStart();
+  }
+
+  /// Stops the server (cancelling streams) and closes the store.
+  void Stop() {
+    if (server_) server_->Shutdown(std::chrono::system_clock::now());
+    if (pipeline_) pipeline_->Stop();
+    server_.reset();
+    agent_service_.reset();
+    admin_service_.reset();
+    pipeline_.reset();
+    store_.reset();
+  }
+
+  bool ok() const { return server_ != nullptr && port_ != 0; }
+  int port() const { return port_; }
+  std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
+  collector::SqliteUsageStore& store() { return *store_; }
+  collector::IngestPipeline& pipeline() { return *pipeline_; }
+
+ private:
+  std::string db_path_;
+  collector::AgentServiceOptions options_;
+  int max_message_bytes_;
+  SystemClock clock_;
+  int port_ = 0;
+  std::unique_ptr<collector::SqliteUsageStore> store_;
+  std::unique_ptr<collector::IngestPipeline> pipeline_;
+  std::unique_ptr<collector::AgentServiceHandle> agent_service_;
+  std::unique_ptr<collector::AdminServiceHandle> admin_service_;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+}  // namespace reclaim::testing
