@@ -29,14 +29,58 @@ std::int64_t SaturatingAdd(std::int64_t a, std::int64_t b) {
   return sum;
 }
 
+// Prints string fields in text format keeping well-formed UTF-8 sequences as
+// they are (readable titles and paths) and escaping everything else in C
+// style, each ill-formed byte as \ooo, so the exact bytes an agent sent stay
+// visible and the text parses back to the same value. protobuf's own
+// SetUseUtf8StringEscaping escapes every byte >= 0x80 in the 3.21 we build
+// with.
+class Utf8KeepingValuePrinter final : public google::protobuf::TextFormat::FastFieldValuePrinter {
+ public:
+  void PrintString(const std::string& value,
+                   google::protobuf::TextFormat::BaseTextGenerator* generator) const override {
+    std::string out = "\"";
+    for (size_t i = 0; i < value.size();) {
+      const auto c = static_cast<unsigned char>(value[i]);
+      const size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+      if (c >= 0x80 && i + n <= value.size() && IsValidUtf8(std::string_view(value).substr(i, n))) {
+        out.append(value, i, n);
+        i += n;
+        continue;
+      }
+      switch (c) {
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        case '"': out += "\\\""; break;
+        case '\'': out += "\\'"; break;
+        case '\\': out += "\\\\"; break;
+        default:
+          if (c < 0x20 || c >= 0x7F) {
+            const char octal[] = {'\\', static_cast<char>('0' + (c >> 6)),
+                                  static_cast<char>('0' + ((c >> 3) & 7)),
+                                  static_cast<char>('0' + (c & 7))};
+            out.append(octal, sizeof(octal));
+          } else {
+            out.push_back(static_cast<char>(c));
+          }
+      }
+      ++i;
+    }
+    out.push_back('"');
+    generator->PrintString(out);
+  }
+};
+
 // The interval in one-line protobuf text format, valid UTF-8, at most 4 KiB.
 std::string Detail(const reclaim::v1::FocusInterval& interval) {
   google::protobuf::TextFormat::Printer printer;
   printer.SetSingleLineMode(true);
-  printer.SetUseUtf8StringEscaping(true);  // Readable non-ASCII; bad bytes escaped.
+  printer.SetDefaultFieldValuePrinter(new Utf8KeepingValuePrinter());  // Takes ownership.
   std::string text;
   if (!printer.PrintToString(interval, &text)) text = "<unprintable>";
   while (!text.empty() && text.back() == ' ') text.pop_back();  // Single-line mode's trailer.
+  // Already valid UTF-8; SanitizeUtf8 cuts at 4 KiB without splitting a character.
   return SanitizeUtf8(text, kMaxDetailBytes);
 }
 
