@@ -29,7 +29,7 @@ std::int64_t SaturatingAdd(std::int64_t a, std::int64_t b) {
   return sum;
 }
 
-// Prints string fields in text format keeping well-formed UTF-8 sequences as
+// Prints string and bytes fields in text format keeping well-formed UTF-8 sequences as
 // they are (readable titles and paths) and escaping everything else in C
 // style, each ill-formed byte as \ooo, so the exact bytes an agent sent stay
 // visible and the text parses back to the same value. protobuf's own
@@ -39,6 +39,18 @@ class Utf8KeepingValuePrinter final : public google::protobuf::TextFormat::FastF
  public:
   void PrintString(const std::string& value,
                    google::protobuf::TextFormat::BaseTextGenerator* generator) const override {
+    Print(value, generator);
+  }
+  // Agent-observed text is declared `bytes` on the wire (agent.proto) but is
+  // meant to be UTF-8 text: printed the same way.
+  void PrintBytes(const std::string& value,
+                  google::protobuf::TextFormat::BaseTextGenerator* generator) const override {
+    Print(value, generator);
+  }
+
+ private:
+  static void Print(const std::string& value,
+                    google::protobuf::TextFormat::BaseTextGenerator* generator) {
     std::string out = "\"";
     for (size_t i = 0; i < value.size();) {
       const auto c = static_cast<unsigned char>(value[i]);
