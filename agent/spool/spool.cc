@@ -45,8 +45,8 @@ absl::StatusOr<std::unique_ptr<sqlite::Database>> OpenChecked(const std::string&
 
 }  // namespace
 
-Spool::Spool(std::unique_ptr<sqlite::Database> db, SpoolOptions options)
-    : options_(std::move(options)), db_(std::move(db)) {}
+Spool::Spool(std::unique_ptr<sqlite::Database> db, SpoolOptions options, const Clock& clock)
+    : options_(std::move(options)), clock_(clock), db_(std::move(db)) {}
 
 absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const SpoolOptions& options,
                                                    const Clock& clock) {
@@ -74,7 +74,7 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const SpoolOptions& options,
     db = OpenChecked(options.path);
   }
   if (!db.ok()) return db.status();
-  std::unique_ptr<Spool> spool(new Spool(std::move(*db), options));
+  std::unique_ptr<Spool> spool(new Spool(std::move(*db), options, clock));
   RETURN_IF_ERROR(spool->Init(corrupt));
   return spool;
 }
@@ -200,10 +200,17 @@ absl::StatusOr<std::uint64_t> Spool::Append(const std::optional<SpoolBatch>& bat
   for (const auto& [k, v] : meta) RETURN_IF_ERROR(SetMetaLocked(k, v));
   RETURN_IF_ERROR(tx.Commit());
   if (drops.dropped_batches != drops_.dropped_batches) {
-    spdlog::warn("spool cap of {} bytes reached: dropped {} oldest batch(es) ({} intervals) "
-                 "so far; the collector will be told",
-                 options_.max_bytes, drops.dropped_batches - drops_.dropped_batches,
-                 drops.dropped_intervals - drops_.dropped_intervals);
+    // Bounded logging: at most one line a minute while the cap bites.
+    const UtcMs now = clock_.WallUtcMs();
+    if (last_drop_log_utc_ms_ == 0 || now - last_drop_log_utc_ms_ >= 60'000 ||
+        now < last_drop_log_utc_ms_) {
+      last_drop_log_utc_ms_ = now;
+      spdlog::warn("spool cap of {} bytes reached: dropping the oldest batches; {} batches "
+                   "({} intervals, {} ms of focus time) dropped in total, reported to the "
+                   "collector",
+                   options_.max_bytes, drops.dropped_batches, drops.dropped_intervals,
+                   drops.dropped_focus_ms);
+    }
   }
   drops_ = drops;
   pending_batches_ = pending_batches;

@@ -72,7 +72,7 @@ struct SpoolBatch {
 
 class Spool {
  public:
-  /// Opens or creates the spool. A corrupt file is set aside as
+  /// Opens or creates the spool; `clock` must outlive it. A corrupt file is set aside as
   /// "<path>.corrupt-<utc ms>" and replaced (logged as an error). Errors:
   /// kUnavailable / kPermissionDenied when the file cannot be opened or
   /// created at all; kFailedPrecondition for a spool from a newer agent.
@@ -111,13 +111,14 @@ class Spool {
   std::int64_t pending_bytes() const;
 
  private:
-  Spool(std::unique_ptr<sqlite::Database> db, SpoolOptions options);
+  Spool(std::unique_ptr<sqlite::Database> db, SpoolOptions options, const Clock& clock);
   [[nodiscard]] absl::Status Init(bool corrupt_before);
   [[nodiscard]] absl::Status SetMetaLocked(const std::string& key, const std::string& value)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   [[nodiscard]] absl::Status LoadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const SpoolOptions options_;
+  const Clock& clock_;
   std::string instance_id_;
   mutable absl::Mutex mu_;
   std::unique_ptr<sqlite::Database> db_ ABSL_GUARDED_BY(mu_);
@@ -126,6 +127,7 @@ class Spool {
   std::uint64_t acked_through_ ABSL_GUARDED_BY(mu_) = 0;
   std::int64_t pending_batches_ ABSL_GUARDED_BY(mu_) = 0;
   std::int64_t pending_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  UtcMs last_drop_log_utc_ms_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace reclaim::agent
