@@ -60,6 +60,8 @@ struct AgentOptions {
   /// Reconnect backoff bounds, ms. Defaults 1000 and 60000.
   int backoff_initial_ms = 1000;
   int backoff_max_ms = 60000;
+  /// Send window titles (private; off by default).
+  bool send_window_titles = false;
   /// Session user overrides (default: from the OS).
   std::string user_login, user_domain, user_upn;
   reclaim::LoggingOptions logging{.level = "info", .file = "", .name = "reclaim-agent"};
@@ -131,6 +133,12 @@ int Run(const AgentOptions& opt) {
   if (!script.ok()) {
     spdlog::critical("{}", script.status().message());
     return 2;
+  }
+  if (!opt.send_window_titles) {
+    // Window titles are private: they never leave the machine unless enabled.
+    for (reclaim::agent::MeterEvent& e : script->events) {
+      if (e.app) e.app->window_title.clear();
+    }
   }
 
   reclaim::agent::AgentIdentity identity;
@@ -262,6 +270,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(10, 600000));
   app.add_option("--backoff-max-ms", opt.backoff_max_ms, "Largest reconnect delay")
       ->capture_default_str()->check(CLI::Range(10, 3600000));
+  app.add_flag("--send-window-titles", opt.send_window_titles,
+               "Send window titles with focus intervals (private; off by default)");
   app.add_option("--user-login", opt.user_login, "Override the session user's login name");
   app.add_option("--user-domain", opt.user_domain,
                  "Override the session user's domain (default: the host name)");
