@@ -23,8 +23,9 @@
 //                received_utc_ms, interval and quarantined counts. agent_id
 //                stands for (device_id, agent_instance_id), one to one.
 //   intervals    raw focus intervals: id, agent_id, user_id, identity_id,
-//                start_utc_ms, duration_ms, continuation. No secondary index
-//                (it is the hot insert path); rows are appended in arrival order.
+//                start_utc_ms, duration_ms, continuation. The hot insert path:
+//                no secondary index and no foreign-key clauses (every other
+//                table has them); rows are appended in arrival order.
 //   daily_usage  (user_id, identity_id, day) primary key, day = UTC days since
 //                1970-01-01; focus_ms, sessions, last_seen_utc_ms.
 //   quarantine   id, agent_id, seq, idx, reason, detail, received_utc_ms.
@@ -106,8 +107,10 @@ class SqliteUsageStore final : public UsageStore {
   /// the whole call, so callers should gather the batches that arrived from
   /// all streams during a short window and store them in one call. An agent
   /// instance not yet registered is registered on the way. Per interval the
-  /// work is one INSERT plus in-memory look-ups; the daily rollup is summed in
-  /// memory and written once per (user, identity, day) touched.
+  /// work is a row in a multi-row INSERT plus in-memory look-ups (identity,
+  /// user and agent row ids are cached); per batch, one ledger INSERT; per
+  /// agent entry, one UPDATE; the daily rollup is summed in memory and
+  /// upserted once per (user, identity, day) touched, in key order.
   /// Errors (nothing is stored, in-memory caches are dropped): kInvalidArgument
   /// for a null agent, an agent with an empty key or user, or a seq of 0 or
   /// above 2^63-1 (checked before any write); kResourceExhausted when the disk
@@ -119,8 +122,7 @@ class SqliteUsageStore final : public UsageStore {
 
   /// See UsageStore. Registers the instance when it is unknown. Counters above
   /// 2^63-1 are stored as 2^63-1. Errors as for RegisterAgent.
-  [[nodiscard]] absl::Status RecordDropped(const AgentInfo& agent,
-                                           const DropCounters& counters,
+  [[nodiscard]] absl::Status RecordDropped(const AgentInfo& agent, const DropCounters& counters,
                                            UtcMs now) override;
 
   /// See UsageStore and UsageFilter. User match: "DOMAIN\\login" compares
@@ -136,8 +138,7 @@ class SqliteUsageStore final : public UsageStore {
   [[nodiscard]] absl::StatusOr<std::vector<DeviceRow>> ListDevices() override;
 
   /// See UsageStore. Errors: kInvalidArgument when `limit` < 0.
-  [[nodiscard]] absl::StatusOr<std::vector<QuarantineRow>> ListQuarantine(
-      int limit) override;
+  [[nodiscard]] absl::StatusOr<std::vector<QuarantineRow>> ListQuarantine(int limit) override;
 
   /// Current size of the database, bytes (page count times page size,
   /// including pages still in the WAL).
@@ -200,8 +201,8 @@ class SqliteUsageStore final : public UsageStore {
   std::int64_t default_max_page_count_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<UserKey, std::int64_t> user_ids_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<AgentKey, std::int64_t> agent_ids_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<AppIdentityRecord, std::int64_t, IdentityHash, IdentityEq>
-      identity_ids_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<AppIdentityRecord, std::int64_t, IdentityHash, IdentityEq> identity_ids_
+      ABSL_GUARDED_BY(mu_);
 
   absl::Mutex read_mu_ ABSL_ACQUIRED_AFTER(mu_);
   std::unique_ptr<sqlite::Database> reader_ ABSL_GUARDED_BY(read_mu_);

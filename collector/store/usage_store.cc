@@ -8,8 +8,7 @@ std::string DisplayKey(const AppIdentityRecord& app) {
   if (!app.package_id.empty()) return absl::StrCat("pkg:", app.package_id);
   if (!app.web_domain.empty()) return absl::StrCat("web:", app.web_domain);
   if (!app.exe_path.empty() || !app.exe_name.empty()) {
-    std::string key =
-        absl::StrCat("exe:", app.exe_path.empty() ? app.exe_name : app.exe_path);
+    std::string key = absl::StrCat("exe:", app.exe_path.empty() ? app.exe_name : app.exe_path);
     if (!app.window_class.empty()) absl::StrAppend(&key, " [", app.window_class, "]");
     return key;
   }

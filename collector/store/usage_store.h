@@ -163,10 +163,14 @@ class UsageStore {
                                                    const DropCounters& counters,
                                                    UtcMs now) = 0;
 
+  /// Focus time from the daily rollup matching `filter`, one row per (user,
+  /// application) summed over the day range, or per (user, application, day)
+  /// when by_day; sorted by user, application, then day.
   [[nodiscard]] virtual absl::StatusOr<std::vector<UsageRow>> QueryUsage(
       const UsageFilter& filter) = 0;
+  /// Every agent instance known, with its delivery state and counters.
   [[nodiscard]] virtual absl::StatusOr<std::vector<DeviceRow>> ListDevices() = 0;
-  /// Newest first, at most `limit`.
+  /// Quarantined intervals, newest first, at most `limit`.
   [[nodiscard]] virtual absl::StatusOr<std::vector<QuarantineRow>> ListQuarantine(
       int limit) = 0;
 };

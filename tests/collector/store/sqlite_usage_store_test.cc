@@ -21,17 +21,17 @@ using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
 
-#define ASSERT_OK(expr)                                   \
-  do {                                                    \
-    const ::absl::Status reclaim_s_ = (expr);             \
+#define ASSERT_OK(expr)                                    \
+  do {                                                     \
+    const ::absl::Status reclaim_s_ = (expr);              \
     ASSERT_TRUE(reclaim_s_.ok()) << reclaim_s_.ToString(); \
   } while (0)
 
 // Asserts `rexpr` (a StatusOr) is OK and moves its value into `lhs`.
-#define ASSERT_OK_AND_ASSIGN(lhs, rexpr)                                      \
-  auto RECLAIM_TEST_CONCAT_(so_, __LINE__) = (rexpr);                         \
-  ASSERT_TRUE(RECLAIM_TEST_CONCAT_(so_, __LINE__).ok())                       \
-      << RECLAIM_TEST_CONCAT_(so_, __LINE__).status().ToString();             \
+#define ASSERT_OK_AND_ASSIGN(lhs, rexpr)                          \
+  auto RECLAIM_TEST_CONCAT_(so_, __LINE__) = (rexpr);             \
+  ASSERT_TRUE(RECLAIM_TEST_CONCAT_(so_, __LINE__).ok())           \
+      << RECLAIM_TEST_CONCAT_(so_, __LINE__).status().ToString(); \
   lhs = std::move(RECLAIM_TEST_CONCAT_(so_, __LINE__)).value()
 #define RECLAIM_TEST_CONCAT_INNER_(a, b) a##b
 #define RECLAIM_TEST_CONCAT_(a, b) RECLAIM_TEST_CONCAT_INNER_(a, b)
@@ -310,6 +310,40 @@ TEST_F(SqliteUsageStoreTest, BadIntervalIsQuarantinedAndTheRestStored) {
   EXPECT_THAT(quarantine, SizeIs(1));
 }
 
+TEST_F(SqliteUsageStoreTest, RawIntervalsAreStoredInOrderWithTheirValues) {
+  OpenStore();
+  // 70 intervals over two agents and three batches: full multi-row inserts
+  // and a remainder written row by row.
+  const AgentInfo a1 = Agent("dev-1", "inst-1");
+  const AgentInfo a2 = Agent("dev-2", "inst-1", "EXAMPLE", "asmith");
+  std::vector<ValidatedBatch> first(2), second(1);
+  UtcMs start = kMar1;
+  std::int64_t n = 0;
+  for (ValidatedBatch* b : {&first[0], &first[1], &second[0]}) {
+    b->seq = b == &first[1] ? 2 : 1;
+    for (int i = 0; i < (b == &second[0] ? 20 : 25); ++i, ++n) {
+      b->intervals.push_back(
+          Interval(Exe("/usr/bin/app" + std::to_string(i % 4)), start, 1000 + n, i % 2 == 1));
+      start += kMinute;
+    }
+  }
+  const UsageStore::AgentBatches work[] = {{&a1, first}, {&a2, second}};
+  ASSERT_OK(store_->IngestMany(work, kNow).status());
+  EXPECT_EQ(RawInt("SELECT count(*) FROM intervals"), 70);
+  EXPECT_EQ(RawInt("SELECT sum(duration_ms) FROM intervals"), 70 * 1000 + 69 * 70 / 2);
+  EXPECT_EQ(RawInt("SELECT sum(continuation) FROM intervals"), 12 + 12 + 10);
+  EXPECT_EQ(
+      RawInt(
+          "SELECT count(*) FROM intervals a JOIN intervals b ON b.id = a.id + 1 "
+          "WHERE b.start_utc_ms <> a.start_utc_ms + 60000 OR b.duration_ms <> a.duration_ms + 1"),
+      0);
+  EXPECT_EQ(RawInt("SELECT count(DISTINCT user_id) FROM intervals WHERE id > 50"), 1);
+  EXPECT_EQ(RawInt("SELECT count(*) FROM intervals i JOIN identities d ON d.id = i.identity_id "
+                   "WHERE d.exe_path <> '/usr/bin/app' || ((i.id - 1) % 25 % 4)"),
+            0);
+  EXPECT_EQ(TotalFocusMs(), 70 * 1000 + 69 * 70 / 2);
+}
+
 TEST_F(SqliteUsageStoreTest, IntervalAcrossUtcMidnightIsSplitByMs) {
   OpenStore();
   const AgentInfo agent = Agent("dev-1", "inst-1");
@@ -344,9 +378,8 @@ TEST_F(SqliteUsageStoreTest, IntervalSpanningSeveralDaysSumsToItsDuration) {
   const AgentInfo agent = Agent("dev-1", "inst-1");
   // 12:00 on Mar 1 to 12:00 on Mar 2, stored as exactly 24 h, plus one ms
   // pieces at both ends of a day.
-  const ValidatedBatch batch =
-      Batch(1, {Interval(Exe("/usr/bin/a"), kMar1 + kDay / 2, kDay),
-                Interval(Exe("/usr/bin/b"), kMar1 + kDay - 1, 2)});
+  const ValidatedBatch batch = Batch(1, {Interval(Exe("/usr/bin/a"), kMar1 + kDay / 2, kDay),
+                                         Interval(Exe("/usr/bin/b"), kMar1 + kDay - 1, 2)});
   ASSERT_OK(store_->Ingest(agent, {&batch, 1}, kNow).status());
   UsageFilter by_day;
   by_day.by_day = true;
@@ -366,8 +399,8 @@ TEST_F(SqliteUsageStoreTest, ContinuationPiecesDoNotCountNewSessions) {
   const AppIdentityRecord gimp = Exe("/usr/bin/gimp");
   // One focus session flushed by heartbeats into three pieces, split across
   // two batches; then a second session.
-  const ValidatedBatch b1 = Batch(1, {Interval(gimp, kMar1, kMinute, false),
-                                      Interval(gimp, kMar1 + kMinute, kMinute, true)});
+  const ValidatedBatch b1 = Batch(
+      1, {Interval(gimp, kMar1, kMinute, false), Interval(gimp, kMar1 + kMinute, kMinute, true)});
   const ValidatedBatch b2 = Batch(2, {Interval(gimp, kMar1 + 2 * kMinute, kMinute, true),
                                       Interval(gimp, kMar1 + 10 * kMinute, kMinute, false)});
   ASSERT_OK(store_->Ingest(agent, {&b1, 1}, kNow).status());
@@ -498,11 +531,11 @@ class QueryTest : public SqliteUsageStoreTest {
 };
 
 TEST_F(QueryTest, AllRowsSortedByUserApplication) {
-  EXPECT_THAT(Lines(UsageFilter{}),
-              ElementsAre("EXAMPLE\\asmith pkg:org.gimp.GIMP 4", "EXAMPLE\\jdoe exe:/opt/100%_app 1",
-                          "EXAMPLE\\jdoe exe:/usr/bin/gimp-2.10 [Gimp] 3",
-                          "EXAMPLE\\jdoe web:na1.lightning.force.com 3",
-                          "LAPTOP\\jdoe exe:/usr/bin/gimp-2.10 [Gimp] 5"));
+  EXPECT_THAT(Lines(UsageFilter{}), ElementsAre("EXAMPLE\\asmith pkg:org.gimp.GIMP 4",
+                                                "EXAMPLE\\jdoe exe:/opt/100%_app 1",
+                                                "EXAMPLE\\jdoe exe:/usr/bin/gimp-2.10 [Gimp] 3",
+                                                "EXAMPLE\\jdoe web:na1.lightning.force.com 3",
+                                                "LAPTOP\\jdoe exe:/usr/bin/gimp-2.10 [Gimp] 5"));
   const std::vector<UsageRow> rows = Query(UsageFilter{});
   EXPECT_EQ(rows[1].upn, "jdoe@example.com");
   EXPECT_EQ(rows[4].upn, "");
@@ -575,7 +608,8 @@ TEST_F(SqliteUsageStoreTest, ListQuarantineIsNewestFirstAndLimited) {
   std::vector<ValidatedBatch> batches;
   for (std::uint64_t seq = 1; seq <= 3; ++seq) {
     ValidatedBatch b = Batch(seq, {});
-    b.quarantined.push_back(QuarantineRecord{0, "start_in_future", "detail " + std::to_string(seq)});
+    b.quarantined.push_back(
+        QuarantineRecord{0, "start_in_future", "detail " + std::to_string(seq)});
     batches.push_back(std::move(b));
   }
   ASSERT_OK(store_->Ingest(agent, batches, kNow).status());
@@ -656,8 +690,8 @@ TEST_F(SqliteUsageStoreTest, FullDiskFailsCleanlyAndRetrySucceeds) {
   // Space comes back: the same call succeeds in full.
   ASSERT_OK(store_->SetMaxSizeBytes(0));
   ASSERT_OK_AND_ASSIGN(auto results, store_->IngestMany(work, kNow));
-  EXPECT_THAT(results, ElementsAre(ElementsAre(IngestResult::kStored),
-                                   ElementsAre(IngestResult::kStored)));
+  EXPECT_THAT(results,
+              ElementsAre(ElementsAre(IngestResult::kStored), ElementsAre(IngestResult::kStored)));
   EXPECT_EQ(TotalFocusMs(), 2 * kMinute + 2000 * kMinute);
   ASSERT_OK_AND_ASSIGN(auto acked, store_->RegisterAgent(newcomer, kNow));
   EXPECT_EQ(acked, 1u);
