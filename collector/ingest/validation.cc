@@ -61,12 +61,24 @@ class Utf8KeepingValuePrinter final : public google::protobuf::TextFormat::FastF
         continue;
       }
       switch (c) {
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '"': out += "\\\""; break;
-        case '\'': out += "\\'"; break;
-        case '\\': out += "\\\\"; break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        case '"':
+          out += "\\\"";
+          break;
+        case '\'':
+          out += "\\'";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
         default:
           if (c < 0x20 || c >= 0x7F) {
             const char octal[] = {'\\', static_cast<char>('0' + (c >> 6)),
@@ -138,8 +150,8 @@ AppIdentityRecord ToRecord(const reclaim::v1::AppIdentity& app) {
   return r;
 }
 
-absl::Status CheckHelloString(const char* field, const std::string& value,
-                              size_t max_bytes, bool required) {
+absl::Status CheckHelloString(const char* field, const std::string& value, size_t max_bytes,
+                              bool required) {
   if (value.empty()) {
     if (required) return absl::InvalidArgumentError(absl::StrCat("Hello.", field, " is missing"));
     return absl::OkStatus();
@@ -156,8 +168,8 @@ absl::Status CheckHelloString(const char* field, const std::string& value,
 
 }  // namespace
 
-ValidatedBatch ValidateBatch(const reclaim::v1::UsageBatch& batch,
-                             const ValidationLimits& limits, UtcMs now_utc_ms) {
+ValidatedBatch ValidateBatch(const reclaim::v1::UsageBatch& batch, const ValidationLimits& limits,
+                             UtcMs now_utc_ms) {
   ValidatedBatch out;
   out.seq = batch.seq();
   const int n = batch.intervals_size();
@@ -165,8 +177,8 @@ ValidatedBatch ValidateBatch(const reclaim::v1::UsageBatch& batch,
   out.intervals.reserve(static_cast<size_t>(keep));
   for (int i = 0; i < n; ++i) {
     const reclaim::v1::FocusInterval& interval = batch.intervals(i);
-    const std::string_view reason =
-        i >= keep ? std::string_view("batch_too_large") : CheckInterval(interval, limits, now_utc_ms);
+    const std::string_view reason = i >= keep ? std::string_view("batch_too_large")
+                                              : CheckInterval(interval, limits, now_utc_ms);
     if (reason.empty()) {
       IntervalRecord& r = out.intervals.emplace_back();
       r.app = ToRecord(interval.app());

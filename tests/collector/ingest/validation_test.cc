@@ -1,12 +1,11 @@
 #include "collector/ingest/validation.h"
 
 #include <gmock/gmock.h>
+#include <google/protobuf/text_format.h>
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
-
-#include <google/protobuf/text_format.h>
 
 #include "common/utf8.h"
 #include "reclaim/v1/agent.pb.h"
@@ -171,8 +170,8 @@ TEST(ValidateBatchTest, OversizeStringsAreQuarantined) {
 
   using Setter = void (reclaim::v1::AppIdentity::*)(const std::string&);
   const Setter setters[] = {
-      &reclaim::v1::AppIdentity::set_exe_name,     &reclaim::v1::AppIdentity::set_window_class,
-      &reclaim::v1::AppIdentity::set_package_id,   &reclaim::v1::AppIdentity::set_product_name,
+      &reclaim::v1::AppIdentity::set_exe_name,        &reclaim::v1::AppIdentity::set_window_class,
+      &reclaim::v1::AppIdentity::set_package_id,      &reclaim::v1::AppIdentity::set_product_name,
       &reclaim::v1::AppIdentity::set_product_version, &reclaim::v1::AppIdentity::set_web_domain,
       &reclaim::v1::AppIdentity::set_window_title};
   for (size_t i = 0; i < std::size(setters); ++i) {
@@ -244,7 +243,7 @@ TEST(ValidateBatchTest, DetailIsTextFormatValidUtf8AndAtMost4KiB) {
   const std::string& detail = bad_utf8.quarantined[0].detail;
   EXPECT_TRUE(IsValidUtf8(detail));
   EXPECT_THAT(detail, HasSubstr("exe_path: \"/usr/bin/gimp\""));
-  EXPECT_THAT(detail, HasSubstr("Ünïcødé"));  // Valid text stays readable...
+  EXPECT_THAT(detail, HasSubstr("Ünïcødé"));        // Valid text stays readable...
   EXPECT_THAT(detail, HasSubstr("bad\\303(utf8"));  // ...bad bytes are shown exactly.
   EXPECT_THAT(detail, HasSubstr("active_duration_ms: 300000"));
   EXPECT_EQ(detail.find('\n'), std::string::npos);
