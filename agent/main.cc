@@ -30,6 +30,7 @@
 #include "common/clock.h"
 #include "common/log_format.h"
 #include "common/logging.h"
+#include "common/toml_config.h"
 #include "spdlog/spdlog.h"
 
 namespace {
@@ -244,7 +245,7 @@ int main(int argc, char** argv) {
   AgentOptions opt;
   CLI::App app{"reclaim-agent: meters application focus time in the user's session and sends "
                "it to the Reclaim collector, buffering it in a local spool."};
-  app.set_config("--config", "", "Config file (TOML: the long option names as keys)");
+  reclaim::AddStrictConfig(app);
   app.add_option("--collector", opt.collector, "Collector address (host:port)")
       ->capture_default_str();
   app.add_option("--spool", opt.spool_path,

@@ -8,7 +8,7 @@ packages=(
   g++ cmake ninja-build pkg-config git ca-certificates
   # libraries (Debian 12: gRPC 1.51, protobuf 3.21, abseil 20220623, spdlog 1.10)
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libspdlog-dev libsqlite3-dev libcli11-dev nlohmann-json3-dev
+  libabsl-dev libspdlog-dev libsqlite3-dev libcli11-dev nlohmann-json3-dev libtoml11-dev
   # tests
   libgtest-dev libgmock-dev sqlite3 procps
 )

@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/log_format.h"
 #include "common/logging.h"
+#include "common/toml_config.h"
 #include "spdlog/spdlog.h"
 
 namespace {
@@ -117,7 +118,7 @@ int main(int argc, char** argv) {
   CollectorOptions opt;
   CLI::App app{"reclaim-collector: receives focus time from Reclaim agents, aggregates it per "
                "user, application and UTC day, and serves the admin API used by reclaimctl."};
-  app.set_config("--config", "", "Config file (TOML: the long option names as keys)");
+  reclaim::AddStrictConfig(app);
   app.add_option("--db", opt.db_path, "SQLite usage store path")->capture_default_str();
   app.add_option("--listen", opt.listen, "Address for agents (host:port; port 0 = any free)")
       ->capture_default_str();
