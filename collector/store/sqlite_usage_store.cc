@@ -231,7 +231,8 @@ class Rollup {
   }
 
   // The entries in key order, so that the upserts walk the primary key of
-  // daily_usage in order (sequential page access).
+  // daily_usage in order (sequential page access). Call once, after the
+  // last Add.
   const std::vector<std::pair<Key, Usage>>& Sorted() {
     std::sort(entries_.begin(), entries_.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -588,6 +589,7 @@ absl::StatusOr<std::vector<std::vector<IngestResult>>> SqliteUsageStore::IngestM
       }
     }
   }
+  if (work.empty()) return std::vector<std::vector<IngestResult>>();
   absl::MutexLock l(&mu_);
   absl::Status status;
   {
