@@ -5,8 +5,10 @@
 namespace reclaim::collector {
 
 std::string DisplayKey(const AppIdentityRecord& app) {
-  if (!app.package_id.empty()) return absl::StrCat("pkg:", app.package_id);
+  // The site is the most specific identity of a browser window: it is what a
+  // web application's licence covers.
   if (!app.web_domain.empty()) return absl::StrCat("web:", app.web_domain);
+  if (!app.package_id.empty()) return absl::StrCat("pkg:", app.package_id);
   if (!app.exe_path.empty() || !app.exe_name.empty()) {
     std::string key = absl::StrCat("exe:", app.exe_path.empty() ? app.exe_name : app.exe_path);
     if (!app.window_class.empty()) absl::StrAppend(&key, " [", app.window_class, "]");

@@ -61,7 +61,8 @@ struct AppIdentityRecord {
 };
 
 /// Display key of an identity, used in reports and filters:
-/// "pkg:<package_id>" if set, else "web:<web_domain>" if set, else
+/// "web:<web_domain>" if set (the site is what a web application licence
+/// covers), else "pkg:<package_id>" if set, else
 /// "exe:<exe_path>" (or "exe:<exe_name>"), else "class:<window_class>";
 /// a window class is appended as " [<class>]" for exe identities. Empty when
 /// none of those fields is set (validation quarantines such intervals as

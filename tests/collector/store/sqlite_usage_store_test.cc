@@ -159,10 +159,10 @@ TEST(DisplayKeyTest, FollowsPrecedence) {
   EXPECT_EQ(DisplayKey(app), "exe:/usr/bin/gimp-2.10 [Gimp]");
   app.window_class.clear();
   EXPECT_EQ(DisplayKey(app), "exe:/usr/bin/gimp-2.10");
-  app.web_domain = "na1.lightning.force.com";
-  EXPECT_EQ(DisplayKey(app), "web:na1.lightning.force.com");
   app.package_id = "org.gimp.GIMP";
   EXPECT_EQ(DisplayKey(app), "pkg:org.gimp.GIMP");
+  app.web_domain = "na1.lightning.force.com";
+  EXPECT_EQ(DisplayKey(app), "web:na1.lightning.force.com");
 }
 
 TEST_F(SqliteUsageStoreTest, OpenCreatesSchemaAtCurrentVersion) {
