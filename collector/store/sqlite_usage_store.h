@@ -24,8 +24,9 @@
 //                stands for (device_id, agent_instance_id), one to one.
 //   intervals    raw focus intervals: id, agent_id, user_id, identity_id,
 //                start_utc_ms, duration_ms, continuation. The hot insert path:
-//                no secondary index and no foreign-key clauses (every other
-//                table has them); rows are appended in arrival order.
+//                no secondary index and no foreign-key clauses (agents,
+//                batches, daily_usage and quarantine declare theirs); rows are
+//                appended in arrival order.
 //   daily_usage  (user_id, identity_id, day) primary key, day = UTC days since
 //                1970-01-01; focus_ms, sessions, last_seen_utc_ms.
 //   quarantine   id, agent_id, seq, idx, reason, detail, received_utc_ms.
