@@ -6,6 +6,7 @@
 // which calls back here; the reactor keeps itself alive with a shared_ptr until
 // both gRPC (OnDone) and every pending pipeline callback are through with it.
 #include <atomic>
+#include <cstdint>
 #include <memory>
 
 #include <grpcpp/grpcpp.h>
@@ -128,7 +129,14 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
     switch (request_.kind_case()) {
       case v1::AgentMessage::kBatch: {
         const std::uint64_t seq = request_.batch().seq();
-        if (seq == 0 || seq <= last_seq_received_) {
+        if (seq == 0 || seq > static_cast<std::uint64_t>(INT64_MAX)) {
+          stats_.protocol_errors++;
+          RequestFinishLocked(grpc::Status(
+              grpc::StatusCode::INVALID_ARGUMENT,
+              absl::StrCat("batch seq ", seq, " is outside 1..2^63-1")));
+          return;
+        }
+        if (seq <= last_seq_received_) {
           stats_.protocol_errors++;
           RequestFinishLocked(grpc::Status(
               grpc::StatusCode::INVALID_ARGUMENT,

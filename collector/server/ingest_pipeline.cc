@@ -92,29 +92,52 @@ void IngestPipeline::StoreBatches(std::vector<Item>& items) {
     groups.back().push_back(std::move(item.batch));
   }
   for (size_t i = 0; i < groups.size(); ++i) work.push_back({agents[i], groups[i]});
-  auto results = store_.IngestMany(work, clock_.WallUtcMs());
 
+  // Outcome per agent group: the results of its batches, or its error.
+  std::vector<absl::StatusOr<std::vector<IngestResult>>> outcome;
   IngestStats delta;
-  if (!results.ok()) {
-    spdlog::error("storing {} batch(es) failed, none acknowledged: {}", items.size(),
-                  results.status());
-    delta.store_errors = 1;
-    for (auto& item : items) item.done(results.status());
-  } else {
+  auto all = store_.IngestMany(work, clock_.WallUtcMs());
+  if (all.ok()) {
     delta.commits = 1;
-    size_t k = 0;
-    for (size_t g = 0; g < groups.size(); ++g) {
-      for (size_t b = 0; b < groups[g].size(); ++b, ++k) {
-        const IngestResult r = (*results)[g][b];
-        if (r == IngestResult::kStored) {
-          ++delta.batches_stored;
-          delta.intervals_stored += groups[g][b].intervals.size();
-          delta.intervals_quarantined += groups[g][b].quarantined.size();
-        } else {
-          ++delta.batches_duplicate;
-        }
-        items[k].done(r);
+    for (auto& r : *all) outcome.emplace_back(std::move(r));
+  } else if (work.size() == 1) {
+    outcome.emplace_back(all.status());
+  } else {
+    // One agent's poison batch must not fail everybody's group commit: store
+    // each agent's batches on their own, so only the culprit's stream fails.
+    spdlog::warn("group commit of {} agents failed ({}); storing them one by one",
+                 work.size(), all.status());
+    for (size_t g = 0; g < work.size(); ++g) {
+      auto one = store_.IngestMany(std::span(&work[g], 1), clock_.WallUtcMs());
+      if (one.ok()) {
+        ++delta.commits;
+        outcome.emplace_back(std::move((*one)[0]));
+      } else {
+        outcome.emplace_back(one.status());
       }
+    }
+  }
+
+  size_t k = 0;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    if (!outcome[g].ok()) {
+      spdlog::error("storing {} batch(es) of agent {}/{} failed, not acknowledged: {}",
+                    groups[g].size(), agents[g]->device_id, agents[g]->agent_instance_id,
+                    outcome[g].status());
+      ++delta.store_errors;
+      for (size_t b = 0; b < groups[g].size(); ++b, ++k) items[k].done(outcome[g].status());
+      continue;
+    }
+    for (size_t b = 0; b < groups[g].size(); ++b, ++k) {
+      const IngestResult r = (*outcome[g])[b];
+      if (r == IngestResult::kStored) {
+        ++delta.batches_stored;
+        delta.intervals_stored += groups[g][b].intervals.size();
+        delta.intervals_quarantined += groups[g][b].quarantined.size();
+      } else {
+        ++delta.batches_duplicate;
+      }
+      items[k].done(r);
     }
   }
   absl::MutexLock l(&mu_);
