@@ -9,8 +9,11 @@ packages=(
   # libraries (Debian 12: gRPC 1.51, protobuf 3.21, abseil 20220623, spdlog 1.10)
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev libsqlite3-dev libcli11-dev nlohmann-json3-dev libtoml11-dev
+  libldap-dev
   # tests
   libgtest-dev libgmock-dev sqlite3 procps
+  # Active Directory tests: a Samba AD DC in a network namespace (tests/testing/samba)
+  samba-ad-dc samba-ad-provision ldap-utils ldb-tools openssl iproute2 util-linux
 )
 
 SUDO=""
