@@ -20,6 +20,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -780,6 +781,63 @@ struct LdapConnector::Impl {
 };
 
 // ---------------------------------------------------------------------------
+
+absl::StatusOr<LdapConnectorOptions> LdapConnectorOptionsFromSettings(
+    const std::map<std::string, std::string>& settings) {
+  LdapConnectorOptions o;
+  const std::map<std::string, std::string*> strings = {{"uri", &o.uri},
+                                                       {"url", &o.uri},
+                                                       {"ca_file", &o.ca_file},
+                                                       {"bind_dn", &o.bind_dn},
+                                                       {"password_file", &o.password_file},
+                                                       {"password_env", &o.password_env},
+                                                       {"base_dn", &o.base_dn},
+                                                       {"netbios_domain", &o.netbios_domain}};
+  const std::map<std::string, absl::Duration*> durations = {
+      {"network_timeout", &o.network_timeout}, {"operation_timeout", &o.operation_timeout}};
+  const std::map<std::string, int*> ints = {{"member_range_size", &o.member_range_size},
+                                            {"page_size", &o.page_size},
+                                            {"resolve_batch_size", &o.resolve_batch_size}};
+  for (const auto& [key, value] : settings) {
+    if (auto it = strings.find(key); it != strings.end()) {
+      *it->second = value;
+    } else if (key == "allow_plaintext") {
+      if (value == "true") {
+        o.allow_plaintext = true;
+      } else if (value == "false") {
+        o.allow_plaintext = false;
+      } else {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "LDAP connector: allow_plaintext must be true or false, not '", value, "'"));
+      }
+    } else if (auto d = durations.find(key); d != durations.end()) {
+      absl::Duration parsed;
+      int seconds = 0;
+      if (absl::SimpleAtoi(value, &seconds)) {
+        parsed = absl::Seconds(seconds);
+      } else if (!absl::ParseDuration(value, &parsed)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "LDAP connector: ", key, " must be a duration such as \"10s\", not '", value, "'"));
+      }
+      *d->second = parsed;
+    } else if (auto n = ints.find(key); n != ints.end()) {
+      if (!absl::SimpleAtoi(value, n->second)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("LDAP connector: ", key, " must be an integer, not '", value, "'"));
+      }
+    } else {
+      std::vector<std::string> known;
+      for (const auto& [k, v] : strings) known.push_back(k);
+      for (const auto& [k, v] : durations) known.push_back(k);
+      for (const auto& [k, v] : ints) known.push_back(k);
+      known.push_back("allow_plaintext");
+      std::sort(known.begin(), known.end());
+      return absl::InvalidArgumentError(absl::StrCat(
+          "LDAP connector: unknown setting '", key, "' (known: ", absl::StrJoin(known, ", "), ")"));
+    }
+  }
+  return o;
+}
 
 absl::StatusOr<std::unique_ptr<LdapConnector>> LdapConnector::Create(LdapConnectorOptions options) {
   if (options.uri.empty()) return absl::InvalidArgumentError("LDAP connector: uri is required");

@@ -41,6 +41,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -102,6 +103,17 @@ struct LdapConnectorOptions {
   /// Default 100.
   int resolve_batch_size = 100;
 };
+
+/// Reads options from a connector's config section (text key/values, e.g.
+/// the collector's `[connectors.NAME]` TOML table). Keys are the field
+/// names above; `url` is accepted for `uri`; `allow_plaintext` is
+/// "true"/"false"; timeouts are absl durations ("10s", "1m") or plain
+/// seconds ("10"). Absent keys keep the field's default. Errors
+/// (kInvalidArgument) name the key, never a value of a password key;
+/// unknown keys are refused, listing the known ones. Does not check
+/// consistency: LdapConnector::Create does.
+[[nodiscard]] absl::StatusOr<LdapConnectorOptions> LdapConnectorOptionsFromSettings(
+    const std::map<std::string, std::string>& settings);
 
 /// DirectoryConnector for Active Directory (and Samba AD) over LDAP.
 class LdapConnector final : public DirectoryConnector {

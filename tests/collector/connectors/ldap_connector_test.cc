@@ -554,28 +554,5 @@ TEST_F(LdapConnectorTest, PlainLdapOnlyWhenAllowed) {
   EXPECT_TRUE(u.ok()) << u.status();
 }
 
-TEST(LdapConnectorOptionsTest, InvalidOptionsAreRejected) {
-  LdapConnectorOptions good;
-  good.uri = "ldaps://dc1.example.com";
-  good.bind_dn = "svc@example.com";
-  good.password_env = "X";
-  EXPECT_TRUE(LdapConnector::Create(good).ok());
-  auto bad = [&](auto mutate) {
-    LdapConnectorOptions o = good;
-    mutate(o);
-    return LdapConnector::Create(o).status().code();
-  };
-  const auto kInvalid = absl::StatusCode::kInvalidArgument;
-  EXPECT_EQ(bad([](auto& o) { o.uri.clear(); }), kInvalid);
-  EXPECT_EQ(bad([](auto& o) { o.uri = "http://dc1"; }), kInvalid);
-  EXPECT_EQ(bad([](auto& o) { o.uri = "ldapi:///"; }), kInvalid);
-  EXPECT_EQ(bad([](auto& o) { o.uri = "ldaps://a ldaps://b"; }), kInvalid);
-  EXPECT_EQ(bad([](auto& o) { o.bind_dn.clear(); }), kInvalid);
-  EXPECT_EQ(bad([](auto& o) { o.password_file = "/x"; }), kInvalid);  // both set
-  EXPECT_EQ(bad([](auto& o) { o.password_env.clear(); }), kInvalid);  // neither
-  EXPECT_EQ(bad([](auto& o) { o.member_range_size = 0; }), kInvalid);
-  EXPECT_EQ(bad([](auto& o) { o.operation_timeout = absl::ZeroDuration(); }), kInvalid);
-}
-
 }  // namespace
 }  // namespace reclaim::collector
