@@ -65,7 +65,9 @@ struct GroupMember {
   MembershipKind kind = MembershipKind::kDirect;
   /// For kNested: display name (or DN) of the nested group the user is in.
   std::string via_group;
-  /// Also a member through a nested group although kind is kDirect.
+  /// Also a member through this nested group (display name) although kind
+  /// is kDirect (or kPrimaryGroup): removing the direct membership will not
+  /// release the license.
   std::optional<std::string> also_via_group;
 };
 

@@ -11,6 +11,7 @@
 #include "collector/connectors/ldap/ldap_connector.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -472,6 +473,28 @@ TEST_F(LdapConnectorTest, UnreachableDirectoryIsUnavailableNamingTheUri) {
     auto g = c->GetGroup("Visio Users");
     EXPECT_EQ(g.status().code(), absl::StatusCode::kUnavailable) << g.status();
   }
+}
+
+TEST_F(LdapConnectorTest, HungDirectoryTimesOutThenTheConnectionIsReopened) {
+  const pid_t samba = std::atoi(ad_->info().env.at("RECLAIM_AD_SAMBA_PID").c_str());
+  ASSERT_GT(samba, 0);
+  auto o = ServiceOptions();
+  o.operation_timeout = absl::Seconds(1);
+  o.network_timeout = absl::Seconds(1);
+  auto c = Connector(o);
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(c->Connect().ok());
+  ASSERT_EQ(::kill(samba, SIGSTOP), 0);
+  struct Resume {
+    pid_t pid;
+    ~Resume() { ::kill(pid, SIGCONT); }
+  } resume{samba};
+  auto hung = c->FindUser("alice", "");
+  EXPECT_EQ(hung.status().code(), absl::StatusCode::kUnavailable) << hung.status();
+  EXPECT_TRUE(absl::StrContains(hung.status().message(), ad_->info().ldaps_uri)) << hung.status();
+  ::kill(samba, SIGCONT);
+  auto again = c->FindUser("alice", "");
+  EXPECT_TRUE(again.ok()) << again.status();
 }
 
 TEST_F(LdapConnectorTest, PasswordFileMustBeOwnerOnly) {
