@@ -23,8 +23,14 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "agent/core/metering_loop.h"
 #include "agent/core/replay_driver.h"
+#include "agent/sources/focus_source.h"
+#include "agent/sources/idle_source.h"
 #include "agent/sources/scripted_source.h"
+#include "agent/sources/session_source.h"
+#include "agent/sources/suspend_detector.h"
 #include "agent/spool/spool.h"
 #include "agent/uplink/uplink.h"
 #include "common/clock.h"
@@ -63,6 +69,19 @@ struct AgentOptions {
   int backoff_max_ms = 60000;
   /// Send window titles (private; off by default).
   bool send_window_titles = false;
+  /// Real metering (without --script): seconds without input after which the
+  /// user is idle (idle time starts at the last input). Default 300.
+  int idle_threshold_s = 300;
+  /// X11 display to meter. Default: $DISPLAY; when unset, the first local X
+  /// server (/tmp/.X11-unix/XN) that accepts this user.
+  std::string display;
+  /// D-Bus address of logind's bus. Default: the system bus; "none" disables
+  /// the logind session source (the clock-jump suspend detector still runs).
+  std::string logind_bus;
+  /// logind session id. Default: $XDG_SESSION_ID, else logind's answer for this process.
+  std::string session_id;
+  /// How often the metering loop wakes without events, ms. Default 5000.
+  int tick_ms = 5000;
   /// Session user overrides (default: from the OS).
   std::string user_login, user_domain, user_upn;
   reclaim::LoggingOptions logging{.level = "info", .file = "", .name = "reclaim-agent"};
@@ -118,27 +137,82 @@ std::string OsVersion() {
   return absl::StrCat(u.sysname, " ", u.release);
 }
 
+// Real metering in this session: X11 focus and idle, logind lock/suspend,
+// until SIGINT/SIGTERM. Returns the exit code.
+int RunLive(const AgentOptions& opt, const reclaim::Clock& clock, reclaim::agent::Spool& spool,
+            reclaim::agent::Uplink& uplink, absl::Notification& stopped) {
+  using namespace reclaim::agent;
+  const std::chrono::milliseconds threshold = std::chrono::seconds(opt.idle_threshold_s);
+  MeteringLoopOptions lo;
+  lo.meter = MakeMeterOptions(threshold, std::chrono::seconds(opt.heartbeat_s));
+  lo.tick = std::chrono::milliseconds(opt.tick_ms);
+  lo.send_window_titles = opt.send_window_titles;
+  MeteringLoop loop(lo, spool, clock, &ReadAwakeClock, [&uplink] { uplink.Notify(); });
+
+  FocusSourceOptions fo;
+  fo.display = opt.display;
+  fo.read_window_titles = opt.send_window_titles;
+  fo.excluded_pids = {static_cast<std::int64_t>(getpid())};  // our own prompts
+  IdleSourceOptions io;
+  io.display = opt.display;
+  io.threshold = threshold;
+  std::unique_ptr<FocusSource> focus = MakeFocusSource(fo, clock);
+  std::unique_ptr<IdleSource> idle = MakeIdleSource(io, clock);
+  std::unique_ptr<SessionSource> session;
+  if (opt.logind_bus != "none") {
+    SessionSourceOptions so;
+    so.bus_address = opt.logind_bus;
+    so.session_id = opt.session_id;
+    session = MakeSessionSource(so, clock);
+  }
+  spdlog::info("metering X display {} (idle threshold {} s, heartbeat {} s, logind {})",
+               opt.display.empty() ? "(auto)" : opt.display, opt.idle_threshold_s,
+               opt.heartbeat_s,
+               opt.logind_bus == "none" ? "off" : opt.logind_bus.empty() ? "system bus"
+                                                                         : opt.logind_bus);
+  loop.Start();
+  focus->Start(loop.sink());
+  idle->Start(loop.sink());
+  if (session) session->Start(loop.sink());
+
+  stopped.WaitForNotification();  // SIGINT or SIGTERM (the signal thread)
+  // Sources first, so their last events reach the meter; then the last batch.
+  if (session) session->Stop();
+  idle->Stop();
+  focus->Stop();
+  loop.Stop();
+  const MeteringLoopStats st = loop.stats();
+  spdlog::info("stopped: {} events, {} intervals in {} batches, {} late events, {} suspends "
+               "detected",
+               st.events, st.intervals, st.batches, st.late_events, st.suspends_detected);
+  if (!uplink.WaitForAck(spool.last_seq(), std::chrono::seconds(opt.drain_timeout_s))) {
+    spdlog::warn("{} batch(es) not acknowledged yet; they stay in the spool for the next run",
+                 spool.pending_batches());
+  }
+  return 0;
+}
+
 int Run(const AgentOptions& opt) {
   reclaim::SystemClock clock;
-  if (opt.script.empty()) {
-    spdlog::critical("no focus source: real X11 metering is not built yet; replay a script "
-                     "with --script FILE (see deploy/sample-day.script)");
-    return 2;
-  }
-  auto script_text = ReadSmallFile(opt.script, 64 << 20);
-  if (!script_text.ok()) {
-    spdlog::critical("{}", script_text.status().message());
-    return 2;
-  }
-  auto script = reclaim::agent::ParseScript(*script_text, opt.script);
-  if (!script.ok()) {
-    spdlog::critical("{}", script.status().message());
-    return 2;
-  }
-  if (!opt.send_window_titles) {
-    // Window titles are private: they never leave the machine unless enabled.
-    for (reclaim::agent::MeterEvent& e : script->events) {
-      if (e.app) e.app->window_title.clear();
+  std::optional<reclaim::agent::Script> script;
+  absl::StatusOr<std::string> script_text = std::string();
+  if (!opt.script.empty()) {
+    script_text = ReadSmallFile(opt.script, 64 << 20);
+    if (!script_text.ok()) {
+      spdlog::critical("{}", script_text.status().message());
+      return 2;
+    }
+    auto parsed = reclaim::agent::ParseScript(*script_text, opt.script);
+    if (!parsed.ok()) {
+      spdlog::critical("{}", parsed.status().message());
+      return 2;
+    }
+    script = std::move(*parsed);
+    if (!opt.send_window_titles) {
+      // Window titles are private: they never leave the machine unless enabled.
+      for (reclaim::agent::MeterEvent& e : script->events) {
+        if (e.app) e.app->window_title.clear();
+      }
     }
   }
 
@@ -189,7 +263,8 @@ int Run(const AgentOptions& opt) {
 
   // SIGINT/SIGTERM set `stop` (they are blocked in all threads; this one waits).
   std::atomic<bool> stop{false};
-  std::thread signals([&stop] {
+  absl::Notification stopped;
+  std::thread signals([&stop, &stopped] {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -199,7 +274,15 @@ int Run(const AgentOptions& opt) {
     sigwait(&set, &sig);
     if (sig != SIGUSR1) spdlog::info("signal {}: stopping", sig);
     stop = true;
+    stopped.Notify();
   });
+
+  if (!script) {
+    const int rc = RunLive(opt, clock, **spool, *uplink, stopped);
+    uplink->Stop();
+    signals.join();
+    return rc;
+  }
 
   reclaim::agent::ReplayOptions ro;
   ro.speed = opt.replay_speed;
@@ -273,6 +356,21 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(10, 3600000));
   app.add_flag("--send-window-titles", opt.send_window_titles,
                "Send window titles with focus intervals (private; off by default)");
+  app.add_option("--idle-threshold", opt.idle_threshold_s,
+                 "Real metering: seconds without input after which the user is idle (idle "
+                 "time starts at the last input)")
+      ->capture_default_str()->check(CLI::Range(1, 86400));
+  app.add_option("--display", opt.display,
+                 "Real metering: X11 display (default $DISPLAY; when unset, the first local "
+                 "X server that accepts this user)");
+  app.add_option("--logind-bus", opt.logind_bus,
+                 "Real metering: D-Bus address of logind's bus (default: the system bus; "
+                 "'none' disables logind)");
+  app.add_option("--session-id", opt.session_id,
+                 "Real metering: logind session id (default $XDG_SESSION_ID, else asked)");
+  app.add_option("--tick-ms", opt.tick_ms,
+                 "Real metering: the loop wakes at least this often without events, ms")
+      ->capture_default_str()->check(CLI::Range(100, 600000));
   app.add_option("--user-login", opt.user_login, "Override the session user's login name");
   app.add_option("--user-domain", opt.user_domain,
                  "Override the session user's domain (default: the host name)");
@@ -289,6 +387,13 @@ int main(int argc, char** argv) {
   if (opt.backoff_max_ms < opt.backoff_initial_ms) {
     std::fprintf(stderr, "reclaim-agent: --backoff-max-ms is below --backoff-initial-ms\n");
     return 2;
+  }
+  // Environment defaults (read here only, like flags).
+  if (opt.display.empty()) {
+    if (const char* d = std::getenv("DISPLAY"); d != nullptr) opt.display = d;
+  }
+  if (opt.session_id.empty()) {
+    if (const char* id = std::getenv("XDG_SESSION_ID"); id != nullptr) opt.session_id = id;
   }
   if (absl::Status s = reclaim::SetUpLogging(opt.logging); !s.ok()) {
     std::fprintf(stderr, "reclaim-agent: %s\n", std::string(s.message()).c_str());
