@@ -9,6 +9,7 @@ packages=(
   # libraries (Debian 12: gRPC 1.51, protobuf 3.21, abseil 20220623, spdlog 1.10)
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev libsqlite3-dev libcli11-dev nlohmann-json3-dev libtoml11-dev
+  libssl-dev  # OpenSSL libcrypto: SHA-256 of the reclamation audit chain
   # agent on Linux: X11 focus/idle (xcb, X-Resource, MIT-SCREEN-SAVER, SYNC), logind (libdbus)
   libxcb1-dev libxcb-res0-dev libxcb-screensaver0-dev libxcb-sync-dev libdbus-1-dev
   # a headless desktop for the X11 tests and the demo: X server, window manager,

@@ -4,17 +4,37 @@
 //                    [--output table|json|csv]
 //   reclaimctl devices [--output ...]
 //   reclaimctl quarantine [--limit N] [--output ...]
+//   reclaimctl applications list | add NAME [--cost 15.00 --currency EUR]
+//              [--rule KIND:PATTERN]... | add-rule NAME KIND:PATTERN
+//   reclaimctl policies list | show NAME | create NAME --app A --connector C
+//              --group G [--lookback-days 90] [--threshold-minutes 5]
+//              [--grace-days 30] [--min-coverage 0.5] [--max-removals 10]
+//              [--ask --wait-hours 72] [--exclude user:X|group:Y]...
+//              [--schedule CRON] [--enable] | enable NAME | disable NAME
+//   reclaimctl candidates POLICY          (evaluate now, record nothing)
+//   reclaimctl run POLICY [--dry-run | --execute] [--no-wait]
+//   reclaimctl runs [--policy P] [--limit N] | runs show RUN_ID
+//   reclaimctl audit [--after SEQ] [--limit N] | audit verify
+//   reclaimctl restore AUDIT_SEQ           (seq of a remove.result entry)
+//   reclaimctl kill-switch on|off|status
+//
+// The caller's name for the audit log is --as (default $USER), sent as the
+// x-reclaim-actor metadata.
 //
 // Exit codes: 0 success, 1 the collector answered with an error or could not
 // be reached (message on stderr), 2 bad flags.
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <thread>
 #include <string>
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "common/utc_day.h"
 #include "nlohmann/json.hpp"
@@ -97,6 +117,176 @@ int Fail(const grpc::Status& s, const std::string& target) {
   return 1;
 }
 
+std::string Money(std::int64_t cents, const std::string& currency) {
+  if (currency.empty() && cents == 0) return "";
+  return absl::StrFormat("%d.%02d %s", cents / 100, std::llabs(cents % 100), currency);
+}
+
+std::string Time(std::int64_t utc_ms) { return utc_ms ? reclaim::FormatUtcMs(utc_ms) : ""; }
+
+bool TerminalState(const std::string& state) {
+  return state == "dry_run" || state == "succeeded" || state == "failed" || state == "halted";
+}
+
+void RunsTable(const std::vector<v1::Run>& runs, Table* t) {
+  t->columns = {"RUN", "POLICY", "MODE", "STATE", "MEMBERS", "CANDIDATES", "NO_DATA", "OVER_CAP",
+                "REMOVED", "MANUAL", "FAILED", "PENDING", "SAVING_PER_MONTH", "ACTOR", "CREATED_UTC",
+                "ERROR"};
+  for (const v1::Run& r : runs) {
+    t->rows.push_back({std::to_string(r.id()), r.policy(), r.dry_run() ? "dry" : "real", r.state(),
+                       std::to_string(r.members()), std::to_string(r.candidates()),
+                       std::to_string(r.no_data()), std::to_string(r.over_cap()),
+                       std::to_string(r.removed()), std::to_string(r.manual()),
+                       std::to_string(r.failed()), std::to_string(r.pending()),
+                       Money(r.monthly_saving_cents(), r.currency()), r.actor(),
+                       Time(r.created_utc_ms()), r.error()});
+    nlohmann::ordered_json j;
+    j["run"] = r.id();
+    j["policy"] = r.policy();
+    j["dry_run"] = r.dry_run();
+    j["state"] = r.state();
+    j["members"] = r.members();
+    j["candidates"] = r.candidates();
+    j["no_data"] = r.no_data();
+    j["over_cap"] = r.over_cap();
+    j["removed"] = r.removed();
+    j["manual"] = r.manual();
+    j["failed"] = r.failed();
+    j["pending"] = r.pending();
+    j["monthly_saving_cents"] = r.monthly_saving_cents();
+    j["currency"] = r.currency();
+    j["actor"] = r.actor();
+    j["connector"] = r.connector();
+    j["group"] = r.group_name();
+    j["created_utc"] = Time(r.created_utc_ms());
+    j["finished_utc"] = Time(r.finished_utc_ms());
+    j["answers_due_utc"] = Time(r.answers_due_utc_ms());
+    j["error"] = r.error();
+    t->json_rows.push_back(std::move(j));
+  }
+}
+
+void ItemsTable(const v1::RunReport& report, Table* t) {
+  t->columns = {"USER", "UPN", "MEMBERSHIP", "DECISION", "FOCUS", "LAST_USE_UTC", "COVERAGE",
+                "DEVICES", "ANSWER", "STATE", "OUTCOME", "AUDIT_SEQ", "REASON"};
+  for (const v1::RunItem& i : report.items()) {
+    const std::string user = i.domain().empty() ? i.sam_account_name()
+                                                : i.domain() + "\\" + i.sam_account_name();
+    t->rows.push_back({user, i.upn(), i.membership(), i.decision(), HumanDuration(i.focus_ms()),
+                       Time(i.last_use_utc_ms()), absl::StrFormat("%.0f%%", i.coverage() * 100),
+                       std::to_string(i.devices()), i.answer(), i.state(), i.outcome(),
+                       i.result_audit_seq() ? std::to_string(i.result_audit_seq()) : "",
+                       i.detail().empty() ? i.reason() : i.reason() + "; " + i.detail()});
+    nlohmann::ordered_json j;
+    j["object_id"] = i.object_id();
+    j["user"] = user;
+    j["upn"] = i.upn();
+    j["display_name"] = i.display_name();
+    j["membership"] = i.membership();
+    j["decision"] = i.decision();
+    j["reason"] = i.reason();
+    j["focus_ms"] = i.focus_ms();
+    j["last_use_utc"] = Time(i.last_use_utc_ms());
+    j["coverage"] = i.coverage();
+    j["devices"] = i.devices();
+    j["answer"] = i.answer();
+    j["first_seen_in_group_utc"] = Time(i.first_seen_in_group_utc_ms());
+    j["state"] = i.state();
+    j["outcome"] = i.outcome();
+    j["detail"] = i.detail();
+    j["result_audit_seq"] = i.result_audit_seq();
+    t->json_rows.push_back(std::move(j));
+  }
+}
+
+void PoliciesTable(const std::vector<v1::Policy>& policies, Table* t) {
+  t->columns = {"POLICY", "APPLICATION", "CONNECTOR", "GROUP", "ENABLED", "SCHEDULE", "WINDOW",
+                "THRESHOLD", "GRACE", "MIN_COVERAGE", "CAP", "ASK", "EXCLUSIONS"};
+  for (const v1::Policy& p : policies) {
+    std::string ex;
+    for (const auto& e : p.exclusions()) ex += (ex.empty() ? "" : " ") + e;
+    t->rows.push_back({p.name(), p.application(), p.connector(), p.group_name(),
+                       p.enabled() ? "yes" : "no", p.schedule(),
+                       std::to_string(p.lookback_days()) + "d",
+                       HumanDuration(p.threshold_seconds() * 1000),
+                       std::to_string(p.grace_days()) + "d",
+                       absl::StrFormat("%.0f%%", p.min_coverage() * 100),
+                       std::to_string(p.max_removals_per_run()),
+                       p.ask_permission() ? absl::StrCat("yes (", p.answer_wait_hours(), "h)") : "no",
+                       ex});
+    nlohmann::ordered_json j;
+    j["id"] = p.id();
+    j["name"] = p.name();
+    j["application"] = p.application();
+    j["connector"] = p.connector();
+    j["group"] = p.group();
+    j["group_object_id"] = p.group_object_id();
+    j["group_name"] = p.group_name();
+    j["enabled"] = p.enabled();
+    j["schedule"] = p.schedule();
+    j["lookback_days"] = p.lookback_days();
+    j["threshold_seconds"] = p.threshold_seconds();
+    j["grace_days"] = p.grace_days();
+    j["min_coverage"] = p.min_coverage();
+    j["max_removals_per_run"] = p.max_removals_per_run();
+    j["ask_permission"] = p.ask_permission();
+    j["answer_wait_hours"] = p.answer_wait_hours();
+    j["exclusions"] = std::vector<std::string>(p.exclusions().begin(), p.exclusions().end());
+    t->json_rows.push_back(std::move(j));
+  }
+}
+
+void ApplicationsTable(const std::vector<v1::Application>& apps, Table* t) {
+  t->columns = {"APPLICATION", "COST_PER_SEAT_MONTH", "RULES"};
+  for (const v1::Application& a : apps) {
+    std::string rules;
+    nlohmann::ordered_json jr = nlohmann::ordered_json::array();
+    for (const auto& r : a.rules()) {
+      rules += (rules.empty() ? "" : " ") + r.kind() + ":" + r.pattern();
+      jr.push_back({{"kind", r.kind()}, {"pattern", r.pattern()}});
+    }
+    t->rows.push_back({a.name(), Money(a.cost_cents_per_seat_month(), a.currency()), rules});
+    nlohmann::ordered_json j;
+    j["id"] = a.id();
+    j["name"] = a.name();
+    j["cost_cents_per_seat_month"] = a.cost_cents_per_seat_month();
+    j["currency"] = a.currency();
+    j["rules"] = jr;
+    t->json_rows.push_back(std::move(j));
+  }
+}
+
+void AuditTable(const std::vector<v1::AuditEntry>& entries, Table* t) {
+  t->columns = {"SEQ", "TIME_UTC", "ACTOR", "ACTION", "POLICY", "RUN", "SUBJECT", "DETAIL", "HASH"};
+  for (const v1::AuditEntry& e : entries) {
+    t->rows.push_back({std::to_string(e.seq()), Time(e.time_utc_ms()), e.actor(), e.action(),
+                       e.policy_id() ? std::to_string(e.policy_id()) : "",
+                       e.run_id() ? std::to_string(e.run_id()) : "", e.subject(), e.detail(),
+                       e.hash().substr(0, 12)});
+    nlohmann::ordered_json j;
+    j["seq"] = e.seq();
+    j["time_utc"] = Time(e.time_utc_ms());
+    j["actor"] = e.actor();
+    j["action"] = e.action();
+    j["policy_id"] = e.policy_id();
+    j["run_id"] = e.run_id();
+    j["subject"] = e.subject();
+    j["detail"] = nlohmann::ordered_json::parse(e.detail(), nullptr, false);
+    j["prev_hash"] = e.prev_hash();
+    j["hash"] = e.hash();
+    t->json_rows.push_back(std::move(j));
+  }
+}
+
+// "kind:pattern" -> rule. Returns false when malformed.
+bool ParseRule(const std::string& text, v1::ApplicationRule* rule) {
+  const size_t colon = text.find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) return false;
+  rule->set_kind(text.substr(0, colon));
+  rule->set_pattern(text.substr(colon + 1));
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -138,6 +328,120 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(1, 10000));
   add_output(quarantine);
 
+  const char* env_user = std::getenv("USER");
+  std::string actor = env_user ? env_user : "unknown";
+  app.add_option("--as", actor, "Your name for the audit log (default $USER)");
+
+  // applications
+  CLI::App* apps = app.add_subcommand("applications", "The application catalog");
+  apps->require_subcommand(1);
+  CLI::App* apps_list = apps->add_subcommand("list", "Applications and their rules");
+  add_output(apps_list);
+  std::string app_name, cost_text, currency, rule_text;
+  std::vector<std::string> rule_texts;
+  CLI::App* apps_add = apps->add_subcommand("add", "Add an application");
+  apps_add->add_option("name", app_name, "Application name")->required();
+  apps_add->add_option("--cost", cost_text, "License cost per seat and month, e.g. 15.00");
+  apps_add->add_option("--currency", currency, "ISO 4217 currency, e.g. EUR");
+  apps_add->add_option("--rule", rule_texts,
+                       "KIND:PATTERN (kind exe, path, package, class, web, product), repeatable");
+  add_output(apps_add);
+  CLI::App* apps_rule = apps->add_subcommand("add-rule", "Add a rule to an application");
+  apps_rule->add_option("name", app_name, "Application name")->required();
+  apps_rule->add_option("rule", rule_text, "KIND:PATTERN, e.g. web:*.lightning.force.com")
+      ->required();
+  add_output(apps_rule);
+
+  // policies
+  CLI::App* pols = app.add_subcommand("policies", "Reclamation policies");
+  pols->require_subcommand(1);
+  CLI::App* pols_list = pols->add_subcommand("list", "All policies");
+  add_output(pols_list);
+  std::string policy_name;
+  CLI::App* pols_show = pols->add_subcommand("show", "One policy");
+  pols_show->add_option("name", policy_name, "Policy name or id")->required();
+  add_output(pols_show);
+  v1::Policy spec;
+  std::string p_app, p_connector, p_group, p_schedule;
+  std::vector<std::string> p_exclude;
+  std::int64_t p_lookback = 0, p_grace = -1, p_cap = 0, p_wait = 0;
+  double p_threshold_min = -1, p_min_cov = -1;
+  bool p_ask = false, p_enable = false;
+  CLI::App* pols_create = pols->add_subcommand("create", "Create a policy (disabled unless --enable)");
+  pols_create->add_option("name", policy_name, "Policy name")->required();
+  pols_create->add_option("--app,--application", p_app, "Catalog application")->required();
+  pols_create->add_option("--connector", p_connector, "Directory connector name")->required();
+  pols_create->add_option("--group", p_group, "Authorization group (name, DN or object id)")
+      ->required();
+  pols_create->add_option("--lookback-days", p_lookback, "Look-back window, days (default 90)")
+      ->check(CLI::Range(1, 3650));
+  pols_create->add_option("--threshold-minutes", p_threshold_min,
+                          "Focus time below which a member is a candidate (default 5)")
+      ->check(CLI::Range(0.0, 1e6));
+  pols_create->add_option("--grace-days", p_grace, "Grace for recently added members (default 30)")
+      ->check(CLI::Range(0, 3650));
+  pols_create->add_option("--min-coverage", p_min_cov,
+                          "Share of the window devices must have reported (default 0.5)")
+      ->check(CLI::Range(0.0, 1.0));
+  pols_create->add_option("--max-removals", p_cap, "Most removals per run (default 10)")
+      ->check(CLI::Range(1, 100000));
+  pols_create->add_flag("--ask", p_ask, "Ask members for permission (campaign) before removing");
+  pols_create->add_option("--wait-hours", p_wait, "How long to wait for answers (default 72)")
+      ->check(CLI::Range(0, 2160));
+  pols_create->add_option("--exclude", p_exclude, "user:NAME or group:GROUP, repeatable");
+  pols_create->add_option("--schedule", p_schedule, "Cron expression (UTC), e.g. '0 3 * * MON'");
+  pols_create->add_flag("--enable", p_enable, "Enable at once (real and scheduled runs)");
+  add_output(pols_create);
+  CLI::App* pols_enable = pols->add_subcommand("enable", "Allow real and scheduled runs");
+  pols_enable->add_option("name", policy_name, "Policy name or id")->required();
+  add_output(pols_enable);
+  CLI::App* pols_disable = pols->add_subcommand("disable", "Stop real and scheduled runs");
+  pols_disable->add_option("name", policy_name, "Policy name or id")->required();
+  add_output(pols_disable);
+
+  CLI::App* candidates = app.add_subcommand(
+      "candidates", "Evaluate a policy now (who would be removed and why); records nothing");
+  candidates->add_option("policy", policy_name, "Policy name or id")->required();
+  add_output(candidates);
+
+  bool dry_run_flag = false, execute = false, no_wait = false;
+  CLI::App* run = app.add_subcommand("run", "Run a policy: a dry run unless --execute");
+  run->add_option("policy", policy_name, "Policy name or id")->required();
+  auto* dry_opt = run->add_flag("--dry-run", dry_run_flag, "Only show what would happen (default)");
+  run->add_flag("--execute", execute, "Really remove members (audited)")->excludes(dry_opt);
+  run->add_flag("--no-wait", no_wait, "Do not wait for a real run to finish");
+  add_output(run);
+
+  std::int64_t run_id = 0;
+  int runs_limit = 50;
+  CLI::App* runs = app.add_subcommand("runs", "Recorded runs, newest first");
+  runs->add_option("--policy", policy_name, "Only this policy");
+  runs->add_option("--limit", runs_limit, "At most this many")->check(CLI::Range(1, 10000));
+  add_output(runs);
+  CLI::App* runs_show = runs->add_subcommand("show", "One run with every member's line");
+  runs_show->add_option("run", run_id, "Run id")->required();
+  add_output(runs_show);
+
+  std::int64_t after_seq = 0;
+  int audit_limit = 1000;
+  CLI::App* audit = app.add_subcommand("audit", "The audit log (append-only, hash-chained)");
+  audit->add_option("--after", after_seq, "Entries after this seq");
+  audit->add_option("--limit", audit_limit, "At most this many")->check(CLI::Range(1, 100000));
+  add_output(audit);
+  CLI::App* audit_verify = audit->add_subcommand("verify", "Check the hash chain");
+  add_output(audit_verify);
+
+  std::int64_t restore_seq = 0;
+  CLI::App* restore = app.add_subcommand("restore", "Re-add a removed member (from the audit log)");
+  restore->add_option("audit_seq", restore_seq, "seq of the remove.result audit entry")->required();
+  add_output(restore);
+
+  std::string kill_state;
+  CLI::App* kill = app.add_subcommand("kill-switch", "Stop (on) or allow (off) all real removals");
+  kill->add_option("state", kill_state, "on, off or status")
+      ->required()->check(CLI::IsMember({"on", "off", "status"}));
+  add_output(kill);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -156,7 +460,13 @@ int main(int argc, char** argv) {
   auto stub = v1::AdminService::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout_s));
+  ctx.AddMetadata("x-reclaim-actor", actor);
   Table t;
+  // A fresh context for follow-up calls (a ClientContext serves one call).
+  const auto fresh = [&](grpc::ClientContext* c) {
+    c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout_s));
+    c->AddMetadata("x-reclaim-actor", actor);
+  };
 
   if (*usage) {
     query.set_user(user);
@@ -246,6 +556,221 @@ int main(int argc, char** argv) {
       j["detail"] = q.detail();
       t.json_rows.push_back(std::move(j));
     }
+  } else if (*apps_list) {
+    v1::ListApplicationsResponse resp;
+    grpc::Status s = stub->ListApplications(&ctx, {}, &resp);
+    if (!s.ok()) return Fail(s, target);
+    ApplicationsTable({resp.applications().begin(), resp.applications().end()}, &t);
+  } else if (*apps_add) {
+    v1::AddApplicationRequest req;
+    req.mutable_application()->set_name(app_name);
+    if (!cost_text.empty()) {
+      double cost = 0;
+      if (!absl::SimpleAtod(cost_text, &cost) || cost < 0 || cost > 1e9) {
+        std::fprintf(stderr, "reclaimctl: --cost '%s' is not an amount like 15.00\n",
+                     cost_text.c_str());
+        return 2;
+      }
+      req.mutable_application()->set_cost_cents_per_seat_month(
+          static_cast<std::int64_t>(cost * 100 + 0.5));
+    }
+    req.mutable_application()->set_currency(currency);
+    for (const std::string& r : rule_texts) {
+      if (!ParseRule(r, req.mutable_application()->add_rules())) {
+        std::fprintf(stderr, "reclaimctl: --rule '%s' is not KIND:PATTERN\n", r.c_str());
+        return 2;
+      }
+    }
+    v1::Application resp;
+    grpc::Status s = stub->AddApplication(&ctx, req, &resp);
+    if (!s.ok()) return Fail(s, target);
+    ApplicationsTable({resp}, &t);
+  } else if (*apps_rule) {
+    v1::AddApplicationRuleRequest req;
+    req.set_application(app_name);
+    if (!ParseRule(rule_text, req.mutable_rule())) {
+      std::fprintf(stderr, "reclaimctl: '%s' is not KIND:PATTERN\n", rule_text.c_str());
+      return 2;
+    }
+    v1::Application resp;
+    grpc::Status s = stub->AddApplicationRule(&ctx, req, &resp);
+    if (!s.ok()) return Fail(s, target);
+    ApplicationsTable({resp}, &t);
+  } else if (*pols_list || *pols_show) {
+    v1::ListPoliciesRequest req;
+    if (*pols_show) req.set_policy(policy_name);
+    v1::ListPoliciesResponse resp;
+    grpc::Status s = stub->ListPolicies(&ctx, req, &resp);
+    if (!s.ok()) return Fail(s, target);
+    PoliciesTable({resp.policies().begin(), resp.policies().end()}, &t);
+  } else if (*pols_create) {
+    v1::CreatePolicyRequest req;
+    v1::Policy* p = req.mutable_policy();
+    p->set_name(policy_name);
+    p->set_application(p_app);
+    p->set_connector(p_connector);
+    p->set_group(p_group);
+    if (p_lookback > 0) p->set_lookback_days(p_lookback);
+    if (p_threshold_min >= 0) {
+      p->set_threshold_seconds(static_cast<std::int64_t>(p_threshold_min * 60 + 0.5));
+    }
+    if (p_grace >= 0) p->set_grace_days(p_grace);
+    if (p_min_cov >= 0) p->set_min_coverage(p_min_cov);
+    if (p_cap > 0) p->set_max_removals_per_run(p_cap);
+    p->set_ask_permission(p_ask);
+    if (p_wait > 0) p->set_answer_wait_hours(p_wait);
+    for (const auto& e : p_exclude) p->add_exclusions(e);
+    p->set_schedule(p_schedule);
+    p->set_enabled(p_enable);
+    v1::Policy resp;
+    grpc::Status s = stub->CreatePolicy(&ctx, req, &resp);
+    if (!s.ok()) return Fail(s, target);
+    PoliciesTable({resp}, &t);
+  } else if (*pols_enable || *pols_disable) {
+    v1::SetPolicyEnabledRequest req;
+    req.set_policy(policy_name);
+    req.set_enabled(static_cast<bool>(*pols_enable));
+    v1::Policy resp;
+    grpc::Status s = stub->SetPolicyEnabled(&ctx, req, &resp);
+    if (!s.ok()) return Fail(s, target);
+    PoliciesTable({resp}, &t);
+  } else if (*candidates) {
+    v1::ListCandidatesRequest req;
+    req.set_policy(policy_name);
+    v1::RunReport resp;
+    grpc::Status s = stub->ListCandidates(&ctx, req, &resp);
+    if (!s.ok()) return Fail(s, target);
+    ItemsTable(resp, &t);
+    const v1::Run& r = resp.run();
+    std::fprintf(stderr, "%s: %lld members of %s, %lld candidates, %lld no data, %lld over the "
+                 "cap; saving %s per month\n", r.policy().c_str(), (long long)r.members(),
+                 r.group_name().c_str(), (long long)r.candidates(), (long long)r.no_data(),
+                 (long long)r.over_cap(), Money(r.monthly_saving_cents(), r.currency()).c_str());
+  } else if (*run) {
+    v1::StartRunRequest req;
+    req.set_policy(policy_name);
+    req.set_execute(execute);
+    v1::RunReport resp;
+    grpc::Status s = stub->StartRun(&ctx, req, &resp);
+    if (!s.ok()) return Fail(s, target);
+    if (execute && !no_wait) {
+      // Progress on stderr while the collector works through the run.
+      std::string last;
+      while (!TerminalState(resp.run().state())) {
+        const v1::Run& r = resp.run();
+        const std::string line = absl::StrFormat(
+            "run %d: %s, %d of %d removed, %d manual, %d failed, %d pending", r.id(), r.state(),
+            r.removed(), r.candidates(), r.manual(), r.failed(), r.pending());
+        if (line != last) std::fprintf(stderr, "%s\n", line.c_str());
+        last = line;
+        if (r.state() == "awaiting_answers") {
+          std::fprintf(stderr, "run %lld waits for campaign answers until %s; check later with "
+                       "`reclaimctl runs show %lld`\n", (long long)r.id(),
+                       Time(r.answers_due_utc_ms()).c_str(), (long long)r.id());
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        grpc::ClientContext poll;
+        fresh(&poll);
+        v1::GetRunRequest get;
+        get.set_run_id(r.id());
+        get.set_with_items(true);
+        v1::RunReport next;
+        grpc::Status ps = stub->GetRun(&poll, get, &next);
+        if (!ps.ok()) return Fail(ps, target);
+        resp = std::move(next);
+      }
+    }
+    ItemsTable(resp, &t);
+    const v1::Run& r = resp.run();
+    if (r.dry_run()) {
+      std::fprintf(stderr, "dry run %lld of %s: would remove %lld of %lld members of %s "
+                   "(%lld no data, %lld over the cap); saving %s per month. Nothing was changed.\n",
+                   (long long)r.id(), r.policy().c_str(), (long long)r.candidates(),
+                   (long long)r.members(), r.group_name().c_str(), (long long)r.no_data(),
+                   (long long)r.over_cap(), Money(r.monthly_saving_cents(), r.currency()).c_str());
+    } else {
+      std::fprintf(stderr, "run %lld of %s: %s; %lld removed, %lld manual, %lld failed, %lld "
+                   "pending; saving %s per month%s%s\n", (long long)r.id(), r.policy().c_str(),
+                   r.state().c_str(), (long long)r.removed(), (long long)r.manual(),
+                   (long long)r.failed(), (long long)r.pending(),
+                   Money(r.monthly_saving_cents(), r.currency()).c_str(),
+                   r.error().empty() ? "" : "; error: ", r.error().c_str());
+      if (r.state() == "failed" || r.state() == "halted") {
+        Print(t, output);
+        return 1;
+      }
+    }
+  } else if (*runs_show) {
+    v1::GetRunRequest req;
+    req.set_run_id(run_id);
+    req.set_with_items(true);
+    v1::RunReport resp;
+    grpc::Status s = stub->GetRun(&ctx, req, &resp);
+    if (!s.ok()) return Fail(s, target);
+    ItemsTable(resp, &t);
+    Table summary;
+    RunsTable({resp.run()}, &summary);
+    if (output == "table") Print(summary, output), std::cout << "\n";
+  } else if (*runs) {
+    v1::ListRunsRequest req;
+    req.set_policy(policy_name);
+    req.set_limit(runs_limit);
+    v1::ListRunsResponse resp;
+    grpc::Status s = stub->ListRuns(&ctx, req, &resp);
+    if (!s.ok()) return Fail(s, target);
+    RunsTable({resp.runs().begin(), resp.runs().end()}, &t);
+  } else if (*audit_verify) {
+    v1::VerifyAuditResponse resp;
+    grpc::Status s = stub->VerifyAudit(&ctx, {}, &resp);
+    if (!s.ok()) return Fail(s, target);
+    t.columns = {"OK", "ENTRIES", "FIRST_BAD_SEQ", "PROBLEM", "HEAD_HASH"};
+    t.rows.push_back({resp.ok() ? "yes" : "NO", std::to_string(resp.entries()),
+                      resp.ok() ? "" : std::to_string(resp.first_bad_seq()), resp.problem(),
+                      resp.head_hash()});
+    nlohmann::ordered_json j;
+    j["ok"] = resp.ok();
+    j["entries"] = resp.entries();
+    j["first_bad_seq"] = resp.first_bad_seq();
+    j["problem"] = resp.problem();
+    j["head_hash"] = resp.head_hash();
+    t.json_rows.push_back(std::move(j));
+    Print(t, output);
+    if (!resp.ok()) {
+      std::fprintf(stderr, "reclaimctl: audit chain broken at entry %lld: %s\n",
+                   (long long)resp.first_bad_seq(), resp.problem().c_str());
+      return 1;
+    }
+    return 0;
+  } else if (*audit) {
+    v1::ListAuditRequest req;
+    req.set_after_seq(after_seq);
+    req.set_limit(audit_limit);
+    v1::ListAuditResponse resp;
+    grpc::Status s = stub->ListAudit(&ctx, req, &resp);
+    if (!s.ok()) return Fail(s, target);
+    AuditTable({resp.entries().begin(), resp.entries().end()}, &t);
+  } else if (*restore) {
+    v1::RestoreRequest req;
+    req.set_audit_seq(restore_seq);
+    v1::AuditEntry resp;
+    grpc::Status s = stub->Restore(&ctx, req, &resp);
+    if (!s.ok()) return Fail(s, target);
+    AuditTable({resp}, &t);
+  } else if (*kill) {
+    v1::KillSwitchState resp;
+    grpc::Status s;
+    if (kill_state == "status") {
+      s = stub->GetKillSwitch(&ctx, {}, &resp);
+    } else {
+      v1::SetKillSwitchRequest req;
+      req.set_on(kill_state == "on");
+      s = stub->SetKillSwitch(&ctx, req, &resp);
+    }
+    if (!s.ok()) return Fail(s, target);
+    t.columns = {"KILL_SWITCH"};
+    t.rows.push_back({resp.on() ? "on" : "off"});
+    t.json_rows.push_back({{"kill_switch", resp.on() ? "on" : "off"}});
   }
   Print(t, output);
   return 0;

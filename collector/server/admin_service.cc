@@ -1,5 +1,11 @@
-// reclaim.v1.AdminService: read-only usage and delivery reports for reclaimctl.
+// reclaim.v1.AdminService: usage and delivery reports for reclaimctl, and
+// the reclamation API (catalog, policies, runs, audit, restore, kill switch)
+// over collector/reclaim/Reclaimer.
 #include <grpcpp/grpcpp.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "collector/reclaim/reclaimer.h"
 
 #include "collector/server/services.h"
 #include "common/log_format.h"
@@ -18,7 +24,8 @@ grpc::Status ToGrpc(const absl::Status& s) {
 
 class AdminServiceImpl final : public v1::AdminService::Service, public AdminServiceHandle {
  public:
-  explicit AdminServiceImpl(UsageStore& store) : store_(store) {}
+  AdminServiceImpl(UsageStore& store, Reclaimer* reclaimer)
+      : store_(store), reclaimer_(reclaimer) {}
 
   grpc::Status QueryUsage(grpc::ServerContext*, const v1::UsageQuery* req,
                           v1::UsageReport* resp) override {
@@ -102,14 +109,345 @@ class AdminServiceImpl final : public v1::AdminService::Service, public AdminSer
 
  grpc::Service* service() override { return this; }
 
+  // ---------------------------------------------------------------- reclamation
+
+  grpc::Status ListApplications(grpc::ServerContext*, const v1::ListApplicationsRequest*,
+                                v1::ListApplicationsResponse* resp) override {
+    if (!reclaimer_) return NotConfigured();
+    auto apps = reclaimer_->ListApplications();
+    if (!apps.ok()) return ToGrpc(apps.status());
+    for (const Application& a : *apps) ToProto(a, resp->add_applications());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status AddApplication(grpc::ServerContext* ctx, const v1::AddApplicationRequest* req,
+                              v1::Application* resp) override {
+    if (!reclaimer_) return NotConfigured();
+    Application app;
+    app.name = req->application().name();
+    app.cost_cents_per_seat_month = req->application().cost_cents_per_seat_month();
+    app.currency = absl::AsciiStrToUpper(req->application().currency());
+    for (const v1::ApplicationRule& r : req->application().rules()) {
+      auto kind = ParseRuleKind(r.kind());
+      if (!kind.ok()) return ToGrpc(kind.status());
+      app.rules.push_back({*kind, r.pattern()});
+    }
+    auto created = reclaimer_->AddApplication(app, Actor(ctx));
+    if (!created.ok()) return ToGrpc(created.status());
+    ToProto(*created, resp);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status AddApplicationRule(grpc::ServerContext* ctx,
+                                  const v1::AddApplicationRuleRequest* req,
+                                  v1::Application* resp) override {
+    if (!reclaimer_) return NotConfigured();
+    auto kind = ParseRuleKind(req->rule().kind());
+    if (!kind.ok()) return ToGrpc(kind.status());
+    auto app = reclaimer_->AddApplicationRule(req->application(), {*kind, req->rule().pattern()},
+                                              Actor(ctx));
+    if (!app.ok()) return ToGrpc(app.status());
+    ToProto(*app, resp);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status CreatePolicy(grpc::ServerContext* ctx, const v1::CreatePolicyRequest* req,
+                            v1::Policy* resp) override {
+    if (!reclaimer_) return NotConfigured();
+    const v1::Policy& in = req->policy();
+    Policy p;
+    p.name = in.name();
+    p.application_name = in.application();
+    p.connector = in.connector();
+    p.group_ref = in.group();
+    if (in.has_lookback_days()) p.rules.lookback_days = in.lookback_days();
+    if (in.has_threshold_seconds()) {
+      if (in.threshold_seconds() < 0 || in.threshold_seconds() > 1000000000) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "threshold out of range");
+      }
+      p.rules.threshold_ms = in.threshold_seconds() * 1000;
+    }
+    if (in.has_grace_days()) p.rules.grace_days = in.grace_days();
+    if (in.has_min_coverage()) p.rules.min_coverage = in.min_coverage();
+    if (in.has_max_removals_per_run()) p.rules.max_removals_per_run = in.max_removals_per_run();
+    p.ask_permission = in.ask_permission();
+    if (in.has_answer_wait_hours()) p.answer_wait_hours = in.answer_wait_hours();
+    p.exclusions.assign(in.exclusions().begin(), in.exclusions().end());
+    p.schedule = in.schedule();
+    p.enabled = in.enabled();
+    auto created = reclaimer_->CreatePolicy(p, Actor(ctx));
+    if (!created.ok()) return ToGrpc(created.status());
+    ToProto(*created, resp);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListPolicies(grpc::ServerContext*, const v1::ListPoliciesRequest* req,
+                            v1::ListPoliciesResponse* resp) override {
+    if (!reclaimer_) return NotConfigured();
+    if (!req->policy().empty()) {
+      auto p = reclaimer_->GetPolicy(req->policy());
+      if (!p.ok()) return ToGrpc(p.status());
+      ToProto(*p, resp->add_policies());
+      return grpc::Status::OK;
+    }
+    auto all = reclaimer_->ListPolicies();
+    if (!all.ok()) return ToGrpc(all.status());
+    for (const Policy& p : *all) ToProto(p, resp->add_policies());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status SetPolicyEnabled(grpc::ServerContext* ctx, const v1::SetPolicyEnabledRequest* req,
+                                v1::Policy* resp) override {
+    if (!reclaimer_) return NotConfigured();
+    auto p = reclaimer_->SetPolicyEnabled(req->policy(), req->enabled(), Actor(ctx));
+    if (!p.ok()) return ToGrpc(p.status());
+    ToProto(*p, resp);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListCandidates(grpc::ServerContext*, const v1::ListCandidatesRequest* req,
+                              v1::RunReport* resp) override {
+    if (!reclaimer_) return NotConfigured();
+    auto ev = reclaimer_->Evaluate(req->policy());
+    if (!ev.ok()) return ToGrpc(ev.status());
+    v1::Run* run = resp->mutable_run();
+    run->set_policy(ev->policy.name);
+    run->set_dry_run(true);
+    run->set_state("evaluation");
+    run->set_connector(ev->policy.connector);
+    run->set_group_name(ev->group.display_name);
+    run->set_members(static_cast<std::int64_t>(ev->result.members.size()));
+    run->set_candidates(ev->result.candidates);
+    run->set_over_cap(ev->result.over_cap);
+    run->set_no_data(ev->result.no_data);
+    run->set_monthly_saving_cents(ev->result.candidates *
+                                  ev->application.cost_cents_per_seat_month);
+    run->set_currency(ev->application.currency);
+    std::int64_t i = 0;
+    for (const MemberDecision& d : ev->result.members) {
+      RunItem item;
+      item.index = i++;
+      item.decision = d;
+      ToProto(item, resp->add_items());
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status StartRun(grpc::ServerContext* ctx, const v1::StartRunRequest* req,
+                        v1::RunReport* resp) override {
+    if (!reclaimer_) return NotConfigured();
+    auto run = req->execute() ? reclaimer_->StartRun(req->policy(), Actor(ctx))
+                              : reclaimer_->DryRun(req->policy(), Actor(ctx));
+    if (!run.ok()) return ToGrpc(run.status());
+    return FillReport(run->id, true, resp);
+  }
+
+  grpc::Status GetRun(grpc::ServerContext*, const v1::GetRunRequest* req,
+                      v1::RunReport* resp) override {
+    if (!reclaimer_) return NotConfigured();
+    return FillReport(req->run_id(), req->with_items(), resp);
+  }
+
+  grpc::Status ListRuns(grpc::ServerContext*, const v1::ListRunsRequest* req,
+                        v1::ListRunsResponse* resp) override {
+    if (!reclaimer_) return NotConfigured();
+    const int limit = req->limit() == 0 ? 50 : static_cast<int>(std::min(req->limit(), 10000u));
+    auto runs = reclaimer_->ListRuns(req->policy(), limit);
+    if (!runs.ok()) return ToGrpc(runs.status());
+    for (const RunRecord& r : *runs) ToProto(r, resp->add_runs());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListAudit(grpc::ServerContext*, const v1::ListAuditRequest* req,
+                         v1::ListAuditResponse* resp) override {
+    if (!reclaimer_) return NotConfigured();
+    const int limit = req->limit() == 0 ? 1000 : static_cast<int>(std::min(req->limit(), 100000u));
+    auto entries = reclaimer_->ListAudit(req->after_seq(), limit);
+    if (!entries.ok()) return ToGrpc(entries.status());
+    for (const AuditEntry& e : *entries) ToProto(e, resp->add_entries());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status VerifyAudit(grpc::ServerContext*, const v1::VerifyAuditRequest*,
+                           v1::VerifyAuditResponse* resp) override {
+    if (!reclaimer_) return NotConfigured();
+    auto v = reclaimer_->VerifyAudit();
+    if (!v.ok()) return ToGrpc(v.status());
+    resp->set_ok(v->ok);
+    resp->set_entries(v->entries);
+    resp->set_first_bad_seq(v->first_bad_seq);
+    resp->set_problem(v->problem);
+    resp->set_head_hash(v->head_hash);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Restore(grpc::ServerContext* ctx, const v1::RestoreRequest* req,
+                       v1::AuditEntry* resp) override {
+    if (!reclaimer_) return NotConfigured();
+    auto e = reclaimer_->Restore(req->audit_seq(), Actor(ctx));
+    if (!e.ok()) return ToGrpc(e.status());
+    ToProto(*e, resp);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status SetKillSwitch(grpc::ServerContext* ctx, const v1::SetKillSwitchRequest* req,
+                             v1::KillSwitchState* resp) override {
+    if (!reclaimer_) return NotConfigured();
+    if (absl::Status s = reclaimer_->SetKillSwitch(req->on(), Actor(ctx)); !s.ok()) {
+      return ToGrpc(s);
+    }
+    resp->set_on(req->on());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetKillSwitch(grpc::ServerContext*, const v1::GetKillSwitchRequest*,
+                             v1::KillSwitchState* resp) override {
+    if (!reclaimer_) return NotConfigured();
+    auto on = reclaimer_->KillSwitch();
+    if (!on.ok()) return ToGrpc(on.status());
+    resp->set_on(*on);
+    return grpc::Status::OK;
+  }
+
  private:
+  static grpc::Status NotConfigured() {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "reclamation is not configured on this collector");
+  }
+
+  // "admin:<x-reclaim-actor>@<peer>": who asked, for the audit log. The
+  // claimed name is printable ASCII, at most 64 bytes; admin authentication
+  // (tokens with roles) will replace the claim with a verified identity.
+  static std::string Actor(grpc::ServerContext* ctx) {
+    std::string name = "unknown";
+    const auto& md = ctx->client_metadata();
+    if (auto it = md.find("x-reclaim-actor"); it != md.end()) {
+      std::string claimed(it->second.data(), std::min<size_t>(it->second.size(), 64));
+      for (char& c : claimed) {
+        if (!absl::ascii_isgraph(static_cast<unsigned char>(c))) c = '_';
+      }
+      if (!claimed.empty()) name = claimed;
+    }
+    return absl::StrCat("admin:", name, "@", ctx->peer());
+  }
+
+  grpc::Status FillReport(std::int64_t run_id, bool with_items, v1::RunReport* resp) {
+    auto run = reclaimer_->GetRun(run_id);
+    if (!run.ok()) return ToGrpc(run.status());
+    ToProto(*run, resp->mutable_run());
+    if (!with_items) return grpc::Status::OK;
+    auto items = reclaimer_->ListRunItems(run_id);
+    if (!items.ok()) return ToGrpc(items.status());
+    for (const RunItem& i : *items) ToProto(i, resp->add_items());
+    return grpc::Status::OK;
+  }
+
+  static void ToProto(const Application& a, v1::Application* out) {
+    out->set_id(a.id);
+    out->set_name(a.name);
+    out->set_cost_cents_per_seat_month(a.cost_cents_per_seat_month);
+    out->set_currency(a.currency);
+    for (const ApplicationRule& r : a.rules) {
+      v1::ApplicationRule* pr = out->add_rules();
+      pr->set_kind(RuleKindName(r.kind));
+      pr->set_pattern(r.pattern);
+    }
+  }
+
+  static void ToProto(const Policy& p, v1::Policy* out) {
+    out->set_id(p.id);
+    out->set_name(p.name);
+    out->set_application(p.application_name);
+    out->set_connector(p.connector);
+    out->set_group(p.group_ref);
+    out->set_group_object_id(p.group_object_id);
+    out->set_group_name(p.group_name);
+    out->set_lookback_days(p.rules.lookback_days);
+    out->set_threshold_seconds(p.rules.threshold_ms / 1000);
+    out->set_grace_days(p.rules.grace_days);
+    out->set_min_coverage(p.rules.min_coverage);
+    out->set_max_removals_per_run(p.rules.max_removals_per_run);
+    out->set_ask_permission(p.ask_permission);
+    out->set_answer_wait_hours(p.answer_wait_hours);
+    for (const std::string& e : p.exclusions) out->add_exclusions(e);
+    out->set_schedule(p.schedule);
+    out->set_enabled(p.enabled);
+    out->set_created_utc_ms(p.created_utc_ms);
+    out->set_updated_utc_ms(p.updated_utc_ms);
+  }
+
+  static void ToProto(const RunRecord& r, v1::Run* out) {
+    out->set_id(r.id);
+    out->set_policy(r.policy_name);
+    out->set_dry_run(r.dry_run);
+    out->set_state(RunStateName(r.state));
+    out->set_actor(r.actor);
+    out->set_connector(r.connector);
+    out->set_group_name(r.group_name);
+    out->set_created_utc_ms(r.created_utc_ms);
+    out->set_updated_utc_ms(r.updated_utc_ms);
+    out->set_finished_utc_ms(r.finished_utc_ms);
+    out->set_answers_due_utc_ms(r.answers_due_utc_ms);
+    out->set_error(r.error);
+    out->set_members(r.members);
+    out->set_candidates(r.candidates);
+    out->set_over_cap(r.over_cap);
+    out->set_no_data(r.no_data);
+    out->set_pending(r.pending);
+    out->set_removed(r.removed);
+    out->set_manual(r.manual);
+    out->set_failed(r.failed);
+    out->set_monthly_saving_cents(r.monthly_saving_cents);
+    out->set_currency(r.currency);
+  }
+
+  static void ToProto(const RunItem& i, v1::RunItem* out) {
+    const MemberEvidence& e = i.decision.evidence;
+    const DirectoryUser& u = e.member.user;
+    out->set_index(i.index);
+    out->set_object_id(u.object_id);
+    out->set_sam_account_name(u.sam_account_name);
+    out->set_domain(u.domain);
+    out->set_upn(u.upn);
+    out->set_display_name(u.display_name);
+    out->set_membership(e.member.kind == MembershipKind::kDirect   ? "direct"
+                        : e.member.kind == MembershipKind::kNested ? "nested"
+                                                                   : "primary_group");
+    out->set_decision(DecisionName(i.decision.decision));
+    out->set_reason(i.decision.reason);
+    out->set_focus_ms(e.focus_ms);
+    out->set_last_use_utc_ms(e.last_use_utc_ms);
+    out->set_coverage(e.coverage);
+    out->set_devices(e.devices);
+    out->set_answer(AnswerName(e.answer));
+    out->set_first_seen_in_group_utc_ms(e.first_seen_in_group_utc_ms);
+    out->set_state(ItemStateName(i.state));
+    out->set_outcome(i.outcome);
+    out->set_detail(i.detail);
+    out->set_result_audit_seq(i.result_audit_seq);
+  }
+
+  static void ToProto(const AuditEntry& e, v1::AuditEntry* out) {
+    out->set_seq(e.seq);
+    out->set_time_utc_ms(e.time_utc_ms);
+    out->set_actor(e.actor);
+    out->set_action(e.action);
+    out->set_policy_id(e.policy_id);
+    out->set_run_id(e.run_id);
+    out->set_subject(e.subject);
+    out->set_detail(e.detail);
+    out->set_prev_hash(e.prev_hash);
+    out->set_hash(e.hash);
+  }
+
   UsageStore& store_;
+  Reclaimer* const reclaimer_;
 };
 
 }  // namespace
 
-std::unique_ptr<AdminServiceHandle> MakeAdminService(UsageStore& store) {
-  return std::make_unique<AdminServiceImpl>(store);
+std::unique_ptr<AdminServiceHandle> MakeAdminService(UsageStore& store, Reclaimer* reclaimer) {
+  return std::make_unique<AdminServiceImpl>(store, reclaimer);
 }
 
 }  // namespace reclaim::collector

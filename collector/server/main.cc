@@ -7,12 +7,19 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <vector>
 #include <memory>
 #include <string>
 
 #include <grpcpp/grpcpp.h>
 
 #include "CLI/CLI.hpp"
+#include "collector/reclaim/connector_factory.h"
+#include "collector/reclaim/file_directory_connector.h"
+#include "collector/reclaim/reclaimer.h"
+#include "collector/reclaim/scheduler.h"
+#include "collector/reclaim/sqlite_reclamation_store.h"
 #include "collector/server/services.h"
 #include "collector/store/sqlite_usage_store.h"
 #include "common/clock.h"
@@ -41,6 +48,53 @@ struct CollectorOptions {
   int max_future_skew_s = 300;
   int max_intervals_per_batch = 10000;
   reclaim::LoggingOptions logging{.level = "info", .file = "", .name = "reclaim-collector"};
+  /// Directory connectors from the config file's [connectors.<name>] tables
+  /// (`kind` plus kind-specific keys). Default none: policies cannot be
+  /// created until one is configured.
+  std::vector<reclaim::collector::ConnectorConfig> connectors;
+  /// Seconds between scheduler ticks at most. Default 30.
+  int reclaim_poll_s = 30;
+};
+
+/// The strict TOML reader, except that [connectors.<name>] tables are taken
+/// aside into `out` (CLI11 has no options for them). Keys are kept as text.
+class CollectorConfigReader : public reclaim::StrictTomlConfig {
+ public:
+  explicit CollectorConfigReader(std::vector<reclaim::collector::ConnectorConfig>* out)
+      : out_(out) {}
+  std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
+    std::vector<CLI::ConfigItem> items = StrictTomlConfig::from_config(input);
+    std::vector<CLI::ConfigItem> rest;
+    std::map<std::string, reclaim::collector::ConnectorConfig> by_name;
+    for (CLI::ConfigItem& item : items) {
+      if (item.parents.empty() || item.parents[0] != "connectors") {
+        rest.push_back(std::move(item));
+        continue;
+      }
+      if (item.parents.size() != 2 || item.inputs.size() != 1) {
+        throw CLI::ConfigError(
+            "malformed config file: [connectors] must hold one table per connector "
+            "([connectors.<name>]) with single values");
+      }
+      auto& c = by_name[item.parents[1]];
+      c.name = item.parents[1];
+      if (item.name == "kind") {
+        c.kind = item.inputs[0];
+      } else {
+        c.settings[item.name] = item.inputs[0];
+      }
+    }
+    for (auto& [name, c] : by_name) {
+      if (c.kind.empty()) {
+        throw CLI::ConfigError("malformed config file: [connectors." + name + "] has no kind");
+      }
+      out_->push_back(std::move(c));
+    }
+    return rest;
+  }
+
+ private:
+  std::vector<reclaim::collector::ConnectorConfig>* out_;
 };
 
 int Run(const CollectorOptions& opt) {
@@ -50,13 +104,42 @@ int Run(const CollectorOptions& opt) {
     spdlog::critical("cannot open the usage store {}: {}", opt.db_path, store.status());
     return 1;
   }
+  // Reclamation: its tables live in the same database file (opened after the
+  // usage store, which owns the file's creation). Connector kinds: "file"
+  // (a JSON directory for demos/tests). Hook for the AD connector: register
+  // kind "ad" here with a builder returning the LdapConnector, e.g.
+  //   connectors.RegisterKind("ad", reclaim::collector::ldap::MakeLdapConnector);
+  // and link its library into reclaim-collector.
+  auto reclaim_store = reclaim::collector::SqliteReclamationStore::Open(opt.db_path);
+  if (!reclaim_store.ok()) {
+    spdlog::critical("cannot open the reclamation store {}: {}", opt.db_path,
+                     reclaim_store.status());
+    return 1;
+  }
+  reclaim::collector::ConnectorFactory connectors;
+  connectors.RegisterKind("file", reclaim::collector::MakeFileDirectoryConnector);
+  for (const auto& c : opt.connectors) {
+    if (absl::Status s = connectors.AddConnector(c); !s.ok()) {
+      spdlog::critical("config: {}", s);
+      return 2;
+    }
+    if (auto probe = connectors.Create(c.name); !probe.ok()) {
+      spdlog::critical("config: connector '{}': {}", c.name, probe.status());
+      return 2;
+    }
+    spdlog::info("connector '{}' (kind {}) configured", c.name, c.kind);
+  }
+  reclaim::collector::Reclaimer reclaimer(**reclaim_store, connectors, clock);
+  reclaim::collector::Scheduler scheduler(
+      reclaimer, clock, {.poll_interval = std::chrono::seconds(opt.reclaim_poll_s)});
+
   reclaim::collector::IngestPipeline pipeline(**store, clock);
   reclaim::collector::AgentServiceOptions agent_opts;
   agent_opts.max_in_flight_batches = opt.max_in_flight_batches;
   agent_opts.limits.max_future_skew_ms = static_cast<std::int64_t>(opt.max_future_skew_s) * 1000;
   agent_opts.limits.max_intervals_per_batch = opt.max_intervals_per_batch;
   auto agent_service = reclaim::collector::MakeAgentService(pipeline, clock, agent_opts);
-  auto admin_service = reclaim::collector::MakeAdminService(**store);
+  auto admin_service = reclaim::collector::MakeAdminService(**store, &reclaimer);
 
   spdlog::warn("listening without TLS (plaintext); use only on a trusted network until TLS "
                "is configured");
@@ -88,6 +171,8 @@ int Run(const CollectorOptions& opt) {
     }
     std::rename(tmp.c_str(), opt.port_file.c_str());
   }
+  // Starts scheduled runs and resumes runs a crash interrupted.
+  scheduler.Start();
 
   // Wait for SIGINT/SIGTERM (blocked in main before any thread started).
   sigset_t set;
@@ -98,6 +183,7 @@ int Run(const CollectorOptions& opt) {
   sigwait(&set, &sig);
   spdlog::info("signal {}: stopping (in-flight batches are stored and acked first)", sig);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  scheduler.Stop();  // between run items; an unfinished run resumes at the next start
   pipeline.Stop();
   const auto stats = pipeline.stats();
   spdlog::info("stopped: {} batches stored ({} duplicates), {} intervals, {} quarantined",
@@ -119,6 +205,7 @@ int main(int argc, char** argv) {
   CLI::App app{"reclaim-collector: receives focus time from Reclaim agents, aggregates it per "
                "user, application and UTC day, and serves the admin API used by reclaimctl."};
   reclaim::AddStrictConfig(app);
+  app.config_formatter(std::make_shared<CollectorConfigReader>(&opt.connectors));
   app.add_option("--db", opt.db_path, "SQLite usage store path")->capture_default_str();
   app.add_option("--listen", opt.listen, "Address for agents (host:port; port 0 = any free)")
       ->capture_default_str();
@@ -138,6 +225,9 @@ int main(int argc, char** argv) {
   app.add_option("--max-intervals-per-batch", opt.max_intervals_per_batch,
                  "Intervals beyond this per batch are quarantined")
       ->capture_default_str()->check(CLI::Range(1, 1000000));
+  app.add_option("--reclaim-poll", opt.reclaim_poll_s,
+                 "Seconds between reclamation scheduler ticks at most")
+      ->capture_default_str()->check(CLI::Range(1, 3600));
   app.add_option("--log-level", opt.logging.level, "trace|debug|info|warn|error|off")
       ->capture_default_str();
   app.add_option("--log-file", opt.logging.file, "Log file (default: standard error)");

@@ -16,6 +16,8 @@ class Service;
 
 namespace reclaim::collector {
 
+class Reclaimer;
+
 /// Options of the agent stream service; every field documents its default.
 struct AgentServiceOptions {
   ValidationLimits limits;
@@ -48,12 +50,14 @@ std::unique_ptr<AgentServiceHandle> MakeAgentService(IngestPipeline& pipeline,
                                                      AgentServiceOptions options = {});
 
 /// reclaim.v1.AdminService (synchronous: admin calls are rare and read the
-/// store directly). `store` must outlive the service.
+/// store directly). `store` and `reclaimer` must outlive the service. With a
+/// null `reclaimer` the reclamation RPCs answer FAILED_PRECONDITION.
 class AdminServiceHandle {
  public:
   virtual ~AdminServiceHandle() = default;
   virtual grpc::Service* service() = 0;
 };
-std::unique_ptr<AdminServiceHandle> MakeAdminService(UsageStore& store);
+std::unique_ptr<AdminServiceHandle> MakeAdminService(UsageStore& store,
+                                                     Reclaimer* reclaimer = nullptr);
 
 }  // namespace reclaim::collector
