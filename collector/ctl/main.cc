@@ -108,8 +108,9 @@ std::string HumanDuration(std::int64_t ms) {
 int Fail(const grpc::Status& s, const std::string& target) {
   if (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
       s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-    std::fprintf(stderr, "reclaimctl: cannot reach the collector's admin API at %s: %s\n",
-                 target.c_str(), s.error_message().c_str());
+    // UNAVAILABLE is also how the collector reports an unreachable directory.
+    std::fprintf(stderr, "reclaimctl: unavailable (collector admin API at %s, or the directory "
+                 "behind it): %s\n", target.c_str(), s.error_message().c_str());
   } else {
     std::fprintf(stderr, "reclaimctl: the collector refused the request: %s\n",
                  s.error_message().c_str());
