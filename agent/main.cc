@@ -399,5 +399,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "reclaim-agent: %s\n", std::string(s.message()).c_str());
     return 2;
   }
+  // The agent logs a few lines per hour (connections, outages): flush each
+  // info line so supervisors (journald) and tests see it at once.
+  spdlog::default_logger()->flush_on(spdlog::level::info);
   return Run(opt);
 }
