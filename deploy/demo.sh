@@ -1,13 +1,33 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: a SQLite collector on loopback, one
-# agent replaying the bundled sample day through the scripted focus source,
-# then `reclaimctl usage` and `reclaimctl devices`.
-# Usage: deploy/demo.sh [--keep]   (--keep leaves the collector running)
+# The main job: a SQLite collector on loopback and reclaim-agent metering REAL
+# windows, then `reclaimctl usage` and `reclaimctl devices`.
+#
+#  - On a machine without a desktop it starts a headless one: Xvfb, openbox,
+#    real applications (xterm, xcalc, xmessage, xlogo) and a scripted user
+#    (xdotool) who switches between them for about a minute, pauses (idle) and
+#    leaves the focus on the desktop; the agent meters that X session.
+#  - On a desktop ($DISPLAY set and a window manager running) it meters your
+#    real session for --seconds (default 60): use your applications meanwhile.
+#  - Then (unless --no-replay) it also replays the bundled sample day
+#    (deploy/sample-day.script) through the scripted focus source, as a second
+#    device, so the report shows a full day too.
+#
+# Usage: deploy/demo.sh [--keep] [--seconds N] [--no-replay] [--replay-only]
+#   --keep  leaves the collector running afterwards (the script prints the address)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${RECLAIM_BUILD_DIR:-$root/build}
-keep=0
-[ "${1:-}" = "--keep" ] && keep=1
+keep=0 seconds=60 replay=1 real=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --keep) keep=1 ;;
+    --seconds) seconds=$2; shift ;;
+    --no-replay) replay=0 ;;
+    --replay-only) real=0 ;;
+    *) echo "usage: $0 [--keep] [--seconds N] [--no-replay] [--replay-only]" >&2; exit 2 ;;
+  esac
+  shift
+done
 
 "$root/deploy/install-deps.sh"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -17,7 +37,10 @@ collector="$build/collector/server/reclaim-collector"
 agent="$build/agent/reclaim-agent"
 ctl="$build/collector/ctl/reclaimctl"
 work=$(mktemp -d /tmp/reclaim-demo.XXXXXX)
+pids=()
 cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   if [ "$keep" = 0 ]; then
     [ -n "${cpid:-}" ] && kill "$cpid" 2>/dev/null && wait "$cpid" 2>/dev/null
     rm -rf "$work"
@@ -32,11 +55,75 @@ for _ in $(seq 100); do [ -s "$work/ports" ] && break; sleep 0.1; done
 [ -s "$work/ports" ] || { echo "collector did not start; see $work/collector.log" >&2; exit 1; }
 read -r agent_port admin_port < "$work/ports"
 
-echo "== replaying deploy/sample-day.script (a knowledge worker's day) through reclaim-agent"
-"$agent" --collector "127.0.0.1:$agent_port" --spool "$work/spool.db" \
-  --script "$root/deploy/sample-day.script" --replay-speed 0 --exit-when-done \
-  --device-id demo-laptop-01 --user-login jdoe --user-domain EXAMPLE \
-  --user-upn jdoe@example.com --log-file "$work/agent.log"
+# Waits (up to $2 tenths of a second) until the command in $1 succeeds.
+wait_until() { for _ in $(seq "$2"); do eval "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
+
+if [ "$real" = 1 ]; then
+  headless=1
+  if [ -n "${DISPLAY:-}" ] && xprop -root _NET_SUPPORTING_WM_CHECK 2>/dev/null | grep -q 'window id'; then
+    headless=0
+  fi
+  if [ "$headless" = 1 ]; then
+    echo "== no desktop here: starting a headless one (Xvfb + openbox + xterm, xcalc, xmessage, xlogo)"
+    Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp 3>"$work/display" 2>"$work/xvfb.log" &
+    pids+=($!)
+    wait_until '[ -s "$work/display" ]' 100 || { echo "Xvfb did not start" >&2; exit 1; }
+    export DISPLAY=":$(cat "$work/display")"
+    openbox --sm-disable >"$work/openbox.log" 2>&1 &
+    pids+=($!)
+    wait_until 'xprop -root _NET_SUPPORTING_WM_CHECK | grep -q "window id"' 100 ||
+      { echo "openbox did not start" >&2; exit 1; }
+    for app in "xterm -title notes" "xcalc" "xmessage -center Quarterly-report-draft" "xlogo"; do
+      $app >/dev/null 2>&1 &
+      pids+=($!)
+    done
+    wait_until '[ "$(xdotool search --onlyvisible --class "XTerm|XCalc|Xmessage|XLogo" | wc -l)" -ge 4 ]' 100
+  else
+    echo "== metering your desktop session on $DISPLAY for $seconds s: use your applications"
+  fi
+  "$agent" --collector "127.0.0.1:$agent_port" --spool "$work/spool-real.db" \
+    --display "$DISPLAY" --idle-threshold 10 --heartbeat 10 --drain-timeout 20 \
+    --log-file "$work/agent-real.log" &
+  apid=$!
+  wait_until 'grep -q "watching _NET_ACTIVE_WINDOW" "$work/agent-real.log"' 100 ||
+    { echo "the agent did not start; see $work/agent-real.log" >&2; exit 1; }
+  if [ "$headless" = 1 ]; then
+    # The scripted user: real input (XTEST) every second, focus switches with
+    # xdotool; about 55 s of work, 15 s away (idle threshold 10 s: only the
+    # 15 s are idle, counted back to the last input), 5 s with no window active.
+    win() { xdotool search --onlyvisible --class "$1" | head -1; }
+    work_in() {  # class seconds
+      echo "   $(date -u +%T) $1 for $2 s"
+      timeout 2 xdotool windowactivate "$(win "$1")" 2>/dev/null || true
+      for _ in $(seq "$2"); do xdotool mousemove_relative -- 1 0; sleep 1; done
+    }
+    echo "== the scripted user works (focus switches every few seconds)"
+    work_in XTerm 12; work_in XCalc 8; work_in Xmessage 6; work_in XTerm 6
+    work_in XLogo 4
+    echo "   $(date -u +%T) away from the keyboard for 15 s (XTerm in front)"
+    timeout 2 xdotool windowactivate "$(win XTerm)" 2>/dev/null || true
+    sleep 15
+    work_in XCalc 10
+    echo "   $(date -u +%T) clicks the desktop: no active window for 5 s"
+    xdotool mousemove 1275 795 click 1
+    for _ in 1 2 3 4 5; do xdotool mousemove_relative -- 1 0; sleep 1; done
+    work_in Xmessage 5
+  else
+    sleep "$seconds"
+  fi
+  kill -TERM "$apid"
+  wait "$apid" || true
+  echo "== reclaim-agent stopped; its intervals are stored in the collector"
+fi
+
+if [ "$replay" = 1 ]; then
+  echo
+  echo "== replaying deploy/sample-day.script (a knowledge worker's day) through reclaim-agent"
+  "$agent" --collector "127.0.0.1:$agent_port" --spool "$work/spool.db" \
+    --script "$root/deploy/sample-day.script" --replay-speed 0 --exit-when-done \
+    --device-id demo-laptop-01 --user-login jdoe --user-domain EXAMPLE \
+    --user-upn jdoe@example.com --log-file "$work/agent.log"
+fi
 
 echo
 echo "== reclaimctl usage --collector 127.0.0.1:$admin_port"
