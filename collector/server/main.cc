@@ -15,6 +15,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "CLI/CLI.hpp"
+#include "collector/connectors/ldap/ldap_connector.h"
 #include "collector/reclaim/connector_factory.h"
 #include "collector/reclaim/file_directory_connector.h"
 #include "collector/reclaim/reclaimer.h"
@@ -25,6 +26,7 @@
 #include "common/clock.h"
 #include "common/log_format.h"
 #include "common/logging.h"
+#include "common/status_macros.h"
 #include "common/toml_config.h"
 #include "spdlog/spdlog.h"
 
@@ -105,11 +107,7 @@ int Run(const CollectorOptions& opt) {
     return 1;
   }
   // Reclamation: its tables live in the same database file (opened after the
-  // usage store, which owns the file's creation). Connector kinds: "file"
-  // (a JSON directory for demos/tests). Hook for the AD connector: register
-  // kind "ad" here with a builder returning the LdapConnector, e.g.
-  //   connectors.RegisterKind("ad", reclaim::collector::ldap::MakeLdapConnector);
-  // and link its library into reclaim-collector.
+  // usage store, which owns the file's creation).
   auto reclaim_store = reclaim::collector::SqliteReclamationStore::Open(opt.db_path);
   if (!reclaim_store.ok()) {
     spdlog::critical("cannot open the reclamation store {}: {}", opt.db_path,
@@ -117,7 +115,22 @@ int Run(const CollectorOptions& opt) {
     return 1;
   }
   reclaim::collector::ConnectorFactory connectors;
+  // Connector kinds: "file" (a JSON directory for demos/tests) and "ad"
+  // (Active Directory over LDAP; keys in ldap_connector.h and
+  // deploy/config/collector.toml). A builder runs at start-up (the config
+  // check below) and again for every run, dry run, restore and policy
+  // creation, so it only validates settings: LdapConnector::Create does not
+  // connect (it binds on first use), so the collector starts while the
+  // directory is down and a run then fails with a clear kUnavailable.
   connectors.RegisterKind("file", reclaim::collector::MakeFileDirectoryConnector);
+  connectors.RegisterKind(
+      "ad",
+      [](const reclaim::collector::ConnectorConfig& c)
+          -> absl::StatusOr<std::unique_ptr<reclaim::collector::DirectoryConnector>> {
+        ASSIGN_OR_RETURN(auto options,
+                         reclaim::collector::LdapConnectorOptionsFromSettings(c.settings));
+        return reclaim::collector::LdapConnector::Create(std::move(options));
+      });
   for (const auto& c : opt.connectors) {
     if (absl::Status s = connectors.AddConnector(c); !s.ok()) {
       spdlog::critical("config: {}", s);
