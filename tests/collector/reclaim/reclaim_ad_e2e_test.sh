@@ -147,7 +147,15 @@ S
     --log-file "$f.log" || fail "agent for $1"
 }
 
+step "a bad connector setting stops the collector at start-up (exit 2, the key named)"
 write_config "$RECLAIM_AD_LDAPS_URI"
+cp "$work/collector.toml" "$work/good.toml"
+echo 'page_size = "lots"' >> "$work/collector.toml"
+if "$collector" --config "$work/collector.toml" 2>/dev/null; then fail "a bad setting was accepted"; else st=$?; fi
+[ "$st" = 2 ] || fail "exit code $st for a bad setting"
+grep -q "connector 'down': INVALID_ARGUMENT: LDAP connector: page_size must be an integer" "$work/collector.log" \
+  || fail "bad setting message: $(tail -1 "$work/collector.log")"
+mv "$work/good.toml" "$work/collector.toml"
 start_collector
 
 step "usage through reclaim-agent"
@@ -166,7 +174,7 @@ common=(--connector corp --lookback-days 2 --grace-days 0 --max-removals 20)
 expect_error "no application named 'Vizio'" policies create p1 --app Vizio --group "Visio Users" "${common[@]}"
 expect_error "Visio Userz" policies create p1 --app Visio --group "Visio Userz" "${common[@]}"
 expect_error "hour: 25 is out of range 0-23" policies create p1 --app Visio --group "Visio Users" --schedule "0 25 * * *" "${common[@]}"
-expect_error "bind" policies create p1 --app Visio --group "Visio Users" --connector wrongpw
+expect_error "failed: invalid credentials" policies create p1 --app Visio --group "Visio Users" --connector wrongpw
 expect_error "ldaps://127.0.0.1:1636" policies create p1 --app Visio --group "Visio Users" --connector down
 [ "$(rc policies list --output csv | wc -l)" = 1 ] || fail "a bad policy was stored"
 [ "$(ad_members "Visio Users")" = "$before" ] || fail "bad input changed the directory"
