@@ -6,6 +6,7 @@
 // error (message in the log), 2 bad flags or config, 3 replay finished but not
 // everything was acknowledged before --drain-timeout (it stays in the spool
 // and is sent on the next run).
+#include <malloc.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/utsname.h>
@@ -318,6 +319,9 @@ int Run(const AgentOptions& opt) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The agent runs in every user session: keep glibc from giving each of
+  // gRPC's threads its own malloc arena (each costs resident memory).
+  mallopt(M_ARENA_MAX, 2);
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);

@@ -248,7 +248,15 @@ class GrpcUplink final : public Uplink {
       auto wake = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return wake_ || stopping_ || stream_broken_ || acked_ != acked_before;
       };
-      mu_.AwaitWithTimeout(absl::Condition(&wake), absl::Seconds(1));
+      // Event driven: sleep until new data (Notify), an ack, a broken stream
+      // or stop; with batches in flight, at most until the ack deadline. An
+      // idle agent does not wake at all (gRPC keepalive watches the link).
+      if (sent > acked_) {
+        mu_.AwaitWithDeadline(absl::Condition(&wake),
+                              last_ack_time_ + ToAbsl(options_.ack_timeout));
+      } else {
+        mu_.Await(absl::Condition(&wake));
+      }
       wake_ = false;
     }
   }
