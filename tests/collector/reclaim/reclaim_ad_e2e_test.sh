@@ -124,7 +124,7 @@ start_collector() {
 }
 stop_collector() { kill "$cpid"; wait "$cpid" 2>/dev/null || true; cpid=""; }
 rc() { "$ctl" --collector "127.0.0.1:$admin_port" --as ad-e2e "$@"; }
-q() { sqlite3 "$work/collector.db" "$@"; }
+q() { sqlite3 -cmd ".timeout 10000" "$work/collector.db" "$@"; }
 expect_error() {  # message, command...
   local want=$1; shift
   if out=$(rc "$@" 2>&1); then fail "expected an error from: $*"; fi
@@ -269,7 +269,13 @@ done
 kill -STOP "$RECLAIM_AD_SAMBA_PID"
 done_before=$(q "SELECT count(*) FROM rc_audit_log WHERE action='remove.result' AND run_id=$crash_id")
 [ "$done_before" -ge 1 ] && [ "$done_before" -lt 40 ] || fail "could not pause mid-run ($done_before of 40 done)"
-sleep 0.5  # the collector is now blocked on the paused DC
+# Wait until the next removal is in flight: its intent is audited, and the
+# collector now waits on the paused DC for the answer.
+count() { q "SELECT count(*) FROM rc_audit_log WHERE action='$1' AND run_id=$crash_id"; }
+for _ in $(seq 500); do [ "$(count remove.intent)" -gt "$done_before" ] && break; sleep 0.01; done
+[ "$(count remove.intent)" = $((done_before + 1)) ] || fail "no removal in flight"
+inflight=$(q "SELECT object_id FROM rc_run_items WHERE run_id=$crash_id AND state='intent'")
+[ -n "$inflight" ] || fail "no item in state intent"
 kill -9 "$cpid"; wait "$cpid" 2>/dev/null || true; cpid=""
 kill -CONT "$RECLAIM_AD_SAMBA_PID"
 [ "$(q "SELECT state FROM rc_runs WHERE id=$crash_id")" = removing ] || fail "the run was not interrupted"
@@ -297,6 +303,10 @@ dups=$(q "SELECT subject FROM rc_audit_log WHERE action IN ('remove.intent','rem
   || fail "not one result per member"
 [ "$(q "SELECT outcome FROM rc_run_items WHERE run_id=$crash_id AND object_id='$gone'")" = already_removed ] \
   || fail "the member removed behind Reclaim's back: $(q "SELECT outcome FROM rc_run_items WHERE run_id=$crash_id AND object_id='$gone'")"
+# The removal in flight at the kill: the DC may have applied it after
+# SIGCONT (then the resumed run verifies "already_removed" without a second
+# request) or never received it (then it is removed now); either way once.
+echo "   the removal in flight at the kill: $(q "SELECT outcome FROM rc_run_items WHERE run_id=$crash_id AND object_id='$inflight'")"
 q "SELECT json_extract(detail,'\$.outcome'), count(*) FROM rc_audit_log WHERE action='remove.result' AND run_id=$crash_id GROUP BY 1" |
   sed 's/^/   outcome /'
 rc audit verify >/dev/null || fail "audit chain does not verify after the crash"
