@@ -1,0 +1,206 @@
+#include "tests/integration/script_gen.h"
+
+#include <chrono>
+#include <cstdio>
+#include <random>
+
+namespace reclaim::integration {
+namespace {
+
+constexpr std::int64_t kMsPerDay = 24LL * 3600 * 1000;
+
+// "+HH:MM:SS" or "+HH:MM:SS.mmm".
+std::string Offset(std::int64_t ms) {
+  char buf[48];
+  const std::int64_t s = ms / 1000;
+  if (ms % 1000 == 0) {
+    std::snprintf(buf, sizeof buf, "+%02lld:%02lld:%02lld", static_cast<long long>(s / 3600),
+                  static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
+  } else {
+    std::snprintf(buf, sizeof buf, "+%02lld:%02lld:%02lld.%03lld", static_cast<long long>(s / 3600),
+                  static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60),
+                  static_cast<long long>(ms % 1000));
+  }
+  return buf;
+}
+
+// RFC 3339 UTC with ms, for the `start` line.
+std::string Rfc3339(std::int64_t utc_ms) {
+  const std::chrono::sys_time<std::chrono::milliseconds> t{std::chrono::milliseconds(utc_ms)};
+  const auto day = std::chrono::floor<std::chrono::days>(t);
+  const std::chrono::year_month_day ymd{day};
+  const std::chrono::hh_mm_ss hms{t - day};
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
+                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                static_cast<unsigned>(ymd.day()), static_cast<long long>(hms.hours().count()),
+                static_cast<long long>(hms.minutes().count()),
+                static_cast<long long>(hms.seconds().count()),
+                static_cast<long long>(hms.subseconds().count()));
+  return buf;
+}
+
+// The scripted state and the expectation built alongside it.
+class Ledger {
+ public:
+  explicit Ledger(const std::vector<ScriptApp>& apps) : apps_(apps) {}
+
+  int focus = -1;  // index into apps_, -1 = no foreground window
+  bool idle = false, locked = false, suspended = false;
+
+  // Call before changing the state at time t; Commit(t) after.
+  void Before() {
+    was_active_ = Active();
+    was_app_ = focus;
+  }
+  void Commit(std::int64_t t) {
+    const bool now_active = Active();
+    if (was_active_ && (!now_active || focus != was_app_)) Close(was_app_, t);
+    if (now_active && (!was_active_ || focus != was_app_)) segment_start_ = t;
+  }
+  void Finish(std::int64_t end) {
+    if (Active()) Close(focus, end);
+  }
+  GeneratedScript& out() { return out_; }
+
+ private:
+  bool Active() const { return focus >= 0 && !idle && !locked && !suspended; }
+  // Ends the running segment (on `app`) at t.
+  void Close(int app, std::int64_t t) {
+    const std::int64_t length = t - segment_start_;
+    if (length <= 0) return;  // an empty segment is no session
+    ExpectedUsage& u = out_.expected[apps_[app].display_key];
+    u.focus_ms += length;
+    u.sessions += 1;
+    out_.total_focus_ms += length;
+    out_.total_sessions += 1;
+  }
+
+  const std::vector<ScriptApp>& apps_;
+  bool was_active_ = false;
+  int was_app_ = -1;
+  std::int64_t segment_start_ = 0;
+  GeneratedScript out_;
+};
+
+}  // namespace
+
+std::vector<ScriptApp> DefaultApps() {
+  return {
+      {"exe=/usr/bin/gimp-2.10 name=gimp-2.10 class=Gimp package=gimp version=2.10.34", "pkg:gimp"},
+      {"exe=/usr/lib/firefox-esr/firefox-esr name=firefox-esr class=firefox-esr "
+       "web=mail.example.com",
+       "web:mail.example.com"},
+      {"exe=/usr/lib/firefox-esr/firefox-esr name=firefox-esr class=firefox-esr "
+       "web=na1.lightning.force.com",
+       "web:na1.lightning.force.com"},
+      {"exe=\"/opt/My App/app\" name=app class=\"My App\"", "exe:/opt/My App/app [My App]"},
+      {"exe=/usr/lib/libreoffice/program/soffice.bin name=soffice.bin class=libreoffice-calc "
+       "product=\"LibreOffice Calc\" version=7.4.7.2",
+       "exe:/usr/lib/libreoffice/program/soffice.bin [libreoffice-calc]"},
+      {"name=xterm class=XTerm", "exe:xterm [XTerm]"},
+      {"class=Steam", "class:Steam"},
+      // Non-ASCII UTF-8 (the source file is UTF-8) and an escaped quote.
+      {"exe=/usr/bin/éditeur name=éditeur class=\"Éditeur \\\"de texte\\\"\"",
+       "exe:/usr/bin/éditeur [Éditeur \"de texte\"]"},
+  };
+}
+
+ScriptApp LongPathApp(int index, int path_bytes) {
+  std::string path = "/opt/long/" + std::to_string(index) + "/";
+  path.append(static_cast<size_t>(std::max<int>(1, path_bytes - static_cast<int>(path.size()))),
+              static_cast<char>('a' + index % 26));
+  return {"exe=" + path + " name=long" + std::to_string(index), "exe:" + path};
+}
+
+GeneratedScript GenerateScript(const ScriptSpec& spec) {
+  const std::vector<ScriptApp> apps = spec.apps.empty() ? DefaultApps() : spec.apps;
+  std::mt19937_64 rng(spec.seed);
+  // Uniform in [0, n) (the tiny modulo bias does not matter here).
+  const auto draw = [&rng](std::uint64_t n) { return static_cast<std::int64_t>(rng() % n); };
+
+  Ledger ledger(apps);
+  GeneratedScript& out = ledger.out();
+  std::string& text = out.text;
+  text += "# Generated by tests/integration/script_gen.cc, seed " + std::to_string(spec.seed) +
+          "\nstart " + Rfc3339(spec.start_utc_ms) + "\n";
+  const auto emit = [&](std::int64_t t, const std::string& verb, const std::string& args) {
+    text += Offset(t) + " " + verb + (args.empty() ? "" : " " + args) + "\n";
+    out.events += 1;
+    out.verbs[verb] += 1;
+  };
+
+  std::int64_t t = 0;
+  // Start with an application in front so the script opens actively.
+  ledger.Before();
+  ledger.focus = static_cast<int>(draw(apps.size()));
+  emit(t, "focus", apps[ledger.focus].focus_args);
+  ledger.Commit(t);
+  while (true) {
+    // Gaps: 10% exactly 0 (equal offsets keep file order), 30% with ms.
+    const std::int64_t roll = draw(10);
+    std::int64_t gap = 0;
+    if (roll >= 1) {
+      gap = 1 + draw(static_cast<std::uint64_t>(spec.max_gap_ms));
+      if (roll >= 4) gap = std::max<std::int64_t>(1000, gap / 1000 * 1000);
+    }
+    if (t + gap >= spec.duration_ms) break;
+    t += gap;
+
+    ledger.Before();
+    if (ledger.suspended) {
+      ledger.suspended = false;
+      emit(t, "resume", "");
+    } else {
+      // Weighted choice among the verbs that change something (plus focus on
+      // the application already in front, which must change nothing).
+      struct Choice {
+        const char* verb;
+        int weight;
+      };
+      std::vector<Choice> choices = {{"focus", 10}};
+      if (ledger.focus >= 0) choices.push_back({"nofocus", 1});
+      if (!ledger.idle) choices.push_back({"idle", 2});
+      if (ledger.idle) choices.push_back({"active", 4});
+      if (!ledger.locked) choices.push_back({"lock", 1});
+      if (ledger.locked) choices.push_back({"unlock", 4});
+      choices.push_back({"suspend", ledger.locked ? 3 : 1});
+      int total = 0;
+      for (const Choice& c : choices) total += c.weight;
+      std::int64_t pick = draw(static_cast<std::uint64_t>(total));
+      std::string verb;
+      for (const Choice& c : choices) {
+        if (pick < c.weight) {
+          verb = c.verb;
+          break;
+        }
+        pick -= c.weight;
+      }
+      if (verb == "focus") {
+        ledger.focus = static_cast<int>(draw(apps.size()));
+        emit(t, "focus", apps[ledger.focus].focus_args);
+      } else {
+        if (verb == "nofocus") ledger.focus = -1;
+        if (verb == "idle") ledger.idle = true;
+        if (verb == "active") ledger.idle = false;
+        if (verb == "lock") ledger.locked = true;
+        if (verb == "unlock") ledger.locked = false;
+        if (verb == "suspend") ledger.suspended = true;
+        emit(t, verb, "");
+      }
+    }
+    ledger.Commit(t);
+  }
+  text += Offset(spec.duration_ms) + " end\n";
+  ledger.Finish(spec.duration_ms);
+  return out;
+}
+
+std::int64_t PastStartUtcMs() {
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  return (now / kMsPerDay - 2) * kMsPerDay + 22LL * 3600 * 1000;
+}
+
+}  // namespace reclaim::integration
