@@ -105,12 +105,19 @@ std::string HumanDuration(std::int64_t ms) {
   return absl::StrFormat("%.1fs", ms / 1000.0);
 }
 
-int Fail(const grpc::Status& s, const std::string& target) {
+// `channel` tells the two kinds of UNAVAILABLE apart: when it never became
+// READY the collector itself could not be reached; otherwise the collector
+// answered UNAVAILABLE (e.g. for an unreachable directory behind it).
+int Fail(const grpc::Status& s, const std::string& target, grpc::Channel& channel) {
   if (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
       s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-    // UNAVAILABLE is also how the collector reports an unreachable directory.
-    std::fprintf(stderr, "reclaimctl: unavailable (collector admin API at %s, or the directory "
-                 "behind it): %s\n", target.c_str(), s.error_message().c_str());
+    if (channel.GetState(/*try_to_connect=*/false) != GRPC_CHANNEL_READY) {
+      std::fprintf(stderr, "reclaimctl: cannot reach the collector's admin API at %s: %s\n",
+                   target.c_str(), s.error_message().c_str());
+    } else {
+      std::fprintf(stderr, "reclaimctl: unavailable (collector admin API at %s, or the "
+                   "directory behind it): %s\n", target.c_str(), s.error_message().c_str());
+    }
   } else {
     std::fprintf(stderr, "reclaimctl: the collector refused the request: %s\n",
                  s.error_message().c_str());
@@ -477,7 +484,7 @@ int main(int argc, char** argv) {
     query.set_by_day(by_day);
     v1::UsageReport report;
     grpc::Status s = stub->QueryUsage(&ctx, query, &report);
-    if (!s.ok()) return Fail(s, target);
+    if (!s.ok()) return Fail(s, target, *channel);
     t.columns = {"USER", "UPN", "APPLICATION"};
     if (by_day) t.columns.push_back("DAY");
     for (const char* c : {"FOCUS", "FOCUS_SECONDS", "SESSIONS", "LAST_SEEN_UTC"}) {
@@ -505,7 +512,7 @@ int main(int argc, char** argv) {
   } else if (*devices) {
     v1::ListDevicesResponse resp;
     grpc::Status s = stub->ListDevices(&ctx, {}, &resp);
-    if (!s.ok()) return Fail(s, target);
+    if (!s.ok()) return Fail(s, target, *channel);
     t.columns = {"DEVICE",  "INSTANCE", "HOST", "USER", "VERSION", "ACKED_SEQ", "LAST_SEEN_UTC",
                  "DROPPED_BATCHES", "DROPPED_INTERVALS", "DROPPED_FOCUS_MS", "CORRUPT_SPOOLS",
                  "QUARANTINED"};
@@ -537,7 +544,7 @@ int main(int argc, char** argv) {
     req.set_limit(limit);
     v1::ListQuarantineResponse resp;
     grpc::Status s = stub->ListQuarantine(&ctx, req, &resp);
-    if (!s.ok()) return Fail(s, target);
+    if (!s.ok()) return Fail(s, target, *channel);
     t.columns = {"RECEIVED_UTC", "DEVICE", "INSTANCE", "SEQ", "INDEX", "REASON", "DETAIL"};
     for (const auto& q : resp.entries()) {
       std::string detail = q.detail();
@@ -560,7 +567,7 @@ int main(int argc, char** argv) {
   } else if (*apps_list) {
     v1::ListApplicationsResponse resp;
     grpc::Status s = stub->ListApplications(&ctx, {}, &resp);
-    if (!s.ok()) return Fail(s, target);
+    if (!s.ok()) return Fail(s, target, *channel);
     ApplicationsTable({resp.applications().begin(), resp.applications().end()}, &t);
   } else if (*apps_add) {
     v1::AddApplicationRequest req;
@@ -584,7 +591,7 @@ int main(int argc, char** argv) {
     }
     v1::Application resp;
     grpc::Status s = stub->AddApplication(&ctx, req, &resp);
-    if (!s.ok()) return Fail(s, target);
+    if (!s.ok()) return Fail(s, target, *channel);
     ApplicationsTable({resp}, &t);
   } else if (*apps_rule) {
     v1::AddApplicationRuleRequest req;
@@ -595,14 +602,14 @@ int main(int argc, char** argv) {
     }
     v1::Application resp;
     grpc::Status s = stub->AddApplicationRule(&ctx, req, &resp);
-    if (!s.ok()) return Fail(s, target);
+    if (!s.ok()) return Fail(s, target, *channel);
     ApplicationsTable({resp}, &t);
   } else if (*pols_list || *pols_show) {
     v1::ListPoliciesRequest req;
     if (*pols_show) req.set_policy(policy_name);
     v1::ListPoliciesResponse resp;
     grpc::Status s = stub->ListPolicies(&ctx, req, &resp);
-    if (!s.ok()) return Fail(s, target);
+    if (!s.ok()) return Fail(s, target, *channel);
     PoliciesTable({resp.policies().begin(), resp.policies().end()}, &t);
   } else if (*pols_create) {
     v1::CreatePolicyRequest req;
@@ -625,7 +632,7 @@ int main(int argc, char** argv) {
     p->set_enabled(p_enable);
     v1::Policy resp;
     grpc::Status s = stub->CreatePolicy(&ctx, req, &resp);
-    if (!s.ok()) return Fail(s, target);
+    if (!s.ok()) return Fail(s, target, *channel);
     PoliciesTable({resp}, &t);
   } else if (*pols_enable || *pols_disable) {
     v1::SetPolicyEnabledRequest req;
@@ -633,14 +640,14 @@ int main(int argc, char** argv) {
     req.set_enabled(static_cast<bool>(*pols_enable));
     v1::Policy resp;
     grpc::Status s = stub->SetPolicyEnabled(&ctx, req, &resp);
-    if (!s.ok()) return Fail(s, target);
+    if (!s.ok()) return Fail(s, target, *channel);
     PoliciesTable({resp}, &t);
   } else if (*candidates) {
     v1::ListCandidatesRequest req;
     req.set_policy(policy_name);
     v1::RunReport resp;
     grpc::Status s = stub->ListCandidates(&ctx, req, &resp);
-    if (!s.ok()) return Fail(s, target);
+    if (!s.ok()) return Fail(s, target, *channel);
     ItemsTable(resp, &t);
     const v1::Run& r = resp.run();
     std::fprintf(stderr, "%s: %lld members of %s, %lld candidates, %lld no data, %lld over the "
@@ -653,7 +660,7 @@ int main(int argc, char** argv) {
     req.set_execute(execute);
     v1::RunReport resp;
     grpc::Status s = stub->StartRun(&ctx, req, &resp);
-    if (!s.ok()) return Fail(s, target);
+    if (!s.ok()) return Fail(s, target, *channel);
     if (execute && !no_wait) {
       // Progress on stderr while the collector works through the run.
       std::string last;
@@ -678,7 +685,7 @@ int main(int argc, char** argv) {
         get.set_with_items(true);
         v1::RunReport next;
         grpc::Status ps = stub->GetRun(&poll, get, &next);
-        if (!ps.ok()) return Fail(ps, target);
+        if (!ps.ok()) return Fail(ps, target, *channel);
         resp = std::move(next);
       }
     }
@@ -708,7 +715,7 @@ int main(int argc, char** argv) {
     req.set_with_items(true);
     v1::RunReport resp;
     grpc::Status s = stub->GetRun(&ctx, req, &resp);
-    if (!s.ok()) return Fail(s, target);
+    if (!s.ok()) return Fail(s, target, *channel);
     ItemsTable(resp, &t);
     Table summary;
     RunsTable({resp.run()}, &summary);
@@ -719,12 +726,12 @@ int main(int argc, char** argv) {
     req.set_limit(runs_limit);
     v1::ListRunsResponse resp;
     grpc::Status s = stub->ListRuns(&ctx, req, &resp);
-    if (!s.ok()) return Fail(s, target);
+    if (!s.ok()) return Fail(s, target, *channel);
     RunsTable({resp.runs().begin(), resp.runs().end()}, &t);
   } else if (*audit_verify) {
     v1::VerifyAuditResponse resp;
     grpc::Status s = stub->VerifyAudit(&ctx, {}, &resp);
-    if (!s.ok()) return Fail(s, target);
+    if (!s.ok()) return Fail(s, target, *channel);
     t.columns = {"OK", "ENTRIES", "FIRST_BAD_SEQ", "PROBLEM", "HEAD_HASH"};
     t.rows.push_back({resp.ok() ? "yes" : "NO", std::to_string(resp.entries()),
                       resp.ok() ? "" : std::to_string(resp.first_bad_seq()), resp.problem(),
@@ -749,14 +756,14 @@ int main(int argc, char** argv) {
     req.set_limit(audit_limit);
     v1::ListAuditResponse resp;
     grpc::Status s = stub->ListAudit(&ctx, req, &resp);
-    if (!s.ok()) return Fail(s, target);
+    if (!s.ok()) return Fail(s, target, *channel);
     AuditTable({resp.entries().begin(), resp.entries().end()}, &t);
   } else if (*restore) {
     v1::RestoreRequest req;
     req.set_audit_seq(restore_seq);
     v1::AuditEntry resp;
     grpc::Status s = stub->Restore(&ctx, req, &resp);
-    if (!s.ok()) return Fail(s, target);
+    if (!s.ok()) return Fail(s, target, *channel);
     AuditTable({resp}, &t);
   } else if (*kill) {
     v1::KillSwitchState resp;
@@ -768,7 +775,7 @@ int main(int argc, char** argv) {
       req.set_on(kill_state == "on");
       s = stub->SetKillSwitch(&ctx, req, &resp);
     }
-    if (!s.ok()) return Fail(s, target);
+    if (!s.ok()) return Fail(s, target, *channel);
     t.columns = {"KILL_SWITCH"};
     t.rows.push_back({resp.on() ? "on" : "off"});
     t.json_rows.push_back({{"kill_switch", resp.on() ? "on" : "off"}});
