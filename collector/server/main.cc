@@ -15,6 +15,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "CLI/CLI.hpp"
+#include "collector/connectors/entra/entra_connector.h"
 #include "collector/connectors/ldap/ldap_connector.h"
 #include "collector/reclaim/connector_factory.h"
 #include "collector/reclaim/file_directory_connector.h"
@@ -130,6 +131,16 @@ int Run(const CollectorOptions& opt) {
         ASSIGN_OR_RETURN(auto options,
                          reclaim::collector::LdapConnectorOptionsFromSettings(c.settings));
         return reclaim::collector::LdapConnector::Create(std::move(options));
+      });
+  // "entra": Entra ID over Microsoft Graph (keys in entra_connector.h); like
+  // "ad", Create only validates settings and the token is fetched on first use.
+  connectors.RegisterKind(
+      "entra",
+      [](const reclaim::collector::ConnectorConfig& c)
+          -> absl::StatusOr<std::unique_ptr<reclaim::collector::DirectoryConnector>> {
+        ASSIGN_OR_RETURN(auto options,
+                         reclaim::collector::EntraConnectorOptionsFromSettings(c.settings));
+        return reclaim::collector::EntraConnector::Create(std::move(options));
       });
   for (const auto& c : opt.connectors) {
     if (absl::Status s = connectors.AddConnector(c); !s.ok()) {
