@@ -20,6 +20,8 @@ packages=(
   libgtest-dev libgmock-dev sqlite3 procps
   # Active Directory tests: a Samba AD DC in a network namespace (tests/testing/samba)
   samba-ad-dc samba-ad-provision ldap-utils ldb-tools openssl iproute2 util-linux
+  # Entra ID connector: libcurl for Microsoft Graph; cpp-httplib for the fake Graph in its tests
+  libcurl4-openssl-dev libcpp-httplib-dev
 )
 
 SUDO=""
