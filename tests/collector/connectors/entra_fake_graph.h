@@ -126,9 +126,14 @@ class FakeGraph {
     std::lock_guard l(mu_);
     faults_.push_back(f);
   }
-  void SetRate(double per_second) {
+  /// Limits Graph requests to `per_second` (0 = unlimited), letting up to
+  /// `burst` requests through back to back (GCRA, RFC-less "leaky bucket as
+  /// a meter"): a request earlier than allowed gets 429 with the exact wait
+  /// as a fractional Retry-After.
+  void SetRate(double per_second, int burst = 1) {
     std::lock_guard l(mu_);
     rate_ = per_second;
+    burst_ = burst;
     next_free_ms_ = 0;
   }
   void SetSticky(const std::string& user_id) {
@@ -280,9 +285,11 @@ class FakeGraph {
     }
     if (rate_ > 0) {
       const double interval = 1000.0 / rate_;
-      if (static_cast<double>(now) < next_free_ms_) {
+      const double tolerance = interval * (burst_ - 1);
+      if (static_cast<double>(now) < next_free_ms_ - tolerance) {
         char buf[32];
-        std::snprintf(buf, sizeof buf, "%.3f", (next_free_ms_ - static_cast<double>(now)) / 1000.0);
+        std::snprintf(buf, sizeof buf, "%.3f",
+                      (next_free_ms_ - tolerance - static_cast<double>(now)) / 1000.0);
         Error(res, 429, "TooManyRequests", "Too many requests");
         res.set_header("Retry-After", buf);
         return;
@@ -437,6 +444,7 @@ class FakeGraph {
   int token_seq_ = 0;
   int token_requests_ = 0;
   double rate_ = 0;
+  int burst_ = 1;
   double next_free_ms_ = 0;
 };
 
