@@ -382,10 +382,9 @@ struct EntraConnector::Impl {
       case 401:
         return absl::UnauthenticatedError(absl::StrCat(detail, " (token refused after a refresh)"));
       case 403:
+        // Authorization_RequestDenied: the app lacks the permission or consent.
         return absl::PermissionDeniedError(absl::StrCat(
-            detail,
-            code == "Authorization_RequestDenied" || code.empty() ? " — " : " — ",
-            "the app registration needs the Microsoft Graph application permission "
+            detail, " — the app registration needs the Microsoft Graph application permission "
             "GroupMember.ReadWrite.All (and User.Read.All, Group.Read.All to read) with admin "
             "consent"));
       case 404:
