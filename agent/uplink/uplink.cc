@@ -89,15 +89,49 @@ class GrpcUplink final : public Uplink {
         ++stats_.failures;
         stats_.last_error = error;
         delay = backoff_.NextDelay();
-        spdlog::warn("collector {} unavailable ({}); retrying in {} ms (attempt {})",
-                     options_.target, error, delay.count(), backoff_.attempts());
+        // "cannot connect" was already logged while connecting.
+        spdlog::log(error == "cannot connect" ? spdlog::level::debug : spdlog::level::warn,
+                    "collector {} unavailable ({}); retrying in {} ms (attempt {})",
+                    options_.target, error, delay.count(), backoff_.attempts());
         mu_.AwaitWithTimeout(absl::Condition(&stopping_), ToAbsl(delay));
       }
     }
   }
 
+  // Drives the channel to READY. gRPC's synchronous client makes progress on a
+  // connection attempt only while someone waits on the channel, so a stream
+  // opened on a channel that is still connecting fails fast and the attempt
+  // stalls while we back off. Waits in short slices so Stop() stays prompt.
+  // Returns an empty string when connected, else the reason.
+  std::string AwaitConnected() {
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::max<std::chrono::milliseconds>(options_.backoff.max,
+                                                              std::chrono::seconds(5));
+    bool reported = false;
+    while (true) {
+      const grpc_connectivity_state state = channel_->GetState(/*try_to_connect=*/true);
+      if (state == GRPC_CHANNEL_READY) return "";
+      {
+        absl::MutexLock l(&mu_);
+        if (stopping_) return "stopping";
+        if (state == GRPC_CHANNEL_TRANSIENT_FAILURE && !reported) {
+          // Visible at once in stats; the retry and its log line follow.
+          reported = true;
+          ++stats_.failures;
+          stats_.last_error = "cannot connect to " + options_.target;
+          spdlog::warn("collector {} unavailable (cannot connect); still trying",
+                       options_.target);
+        }
+      }
+      if (std::chrono::steady_clock::now() >= deadline) return "cannot connect";
+      channel_->WaitForStateChange(
+          state, std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+    }
+  }
+
   // One stream, from connect to failure or stop. Returns the reason it ended.
   std::string RunStream() {
+    if (std::string error = AwaitConnected(); !error.empty()) return error;
     auto context = std::make_unique<grpc::ClientContext>();
     {
       absl::MutexLock l(&mu_);
