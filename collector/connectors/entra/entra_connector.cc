@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "collector/connectors/entra/graph_json.h"
 #include "collector/connectors/ldap/ldap_connector.h"  // ReadSecretFile
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -62,10 +63,7 @@ constexpr const char* kGroupSelect =
     "id,displayName,groupTypes,membershipRule,mailEnabled,securityEnabled,"
     "onPremisesSyncEnabled,isAssignableToRole";
 
-std::string Str(const Json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
+std::string Str(const Json& j, const char* key) { return entra::JsonString(j, key); }
 bool Bool(const Json& j, const char* key) {
   auto it = j.find(key);
   return it != j.end() && it->is_boolean() && it->get<bool>();
@@ -93,18 +91,7 @@ std::string Base64Url(const std::string& s) {
   return Base64Url(reinterpret_cast<const unsigned char*>(s.data()), s.size());
 }
 
-DirectoryUser UserFromJson(const Json& j) {
-  DirectoryUser u;
-  u.object_id = Str(j, "id");
-  u.upn = Str(j, "userPrincipalName");
-  u.display_name = Str(j, "displayName");
-  u.sam_account_name = Str(j, "onPremisesSamAccountName");
-  u.domain = Str(j, "onPremisesDomainName");
-  u.sid = Str(j, "onPremisesSecurityIdentifier");
-  auto it = j.find("accountEnabled");
-  u.enabled = it == j.end() || !it->is_boolean() || it->get<bool>();
-  return u;
-}
+DirectoryUser UserFromJson(const Json& j) { return entra::GraphUserFromJson(j); }
 
 }  // namespace
 
@@ -253,8 +240,8 @@ struct EntraConnector::Impl {
         return absl::UnavailableError(
             absl::StrCat("cannot reach the Microsoft identity platform: ", resp.status().message()));
       }
-      Json j = Json::parse(resp->body, nullptr, /*allow_exceptions=*/false);
       if (resp->status != 200) {
+        const Json j = Json::parse(resp->body, nullptr, /*allow_exceptions=*/false);
         // error_description names the AADSTS code, never the secret.
         const std::string what = j.is_object() ? Str(j, "error_description") : "";
         const std::string msg = absl::StrCat(
@@ -264,20 +251,15 @@ struct EntraConnector::Impl {
         if (resp->status >= 500 || resp->status == 429) return absl::UnavailableError(msg);
         return absl::UnauthenticatedError(msg);
       }
-      if (!j.is_object() || Str(j, "access_token").empty()) {
-        return absl::UnauthenticatedError("Entra token response without access_token");
-      }
-      std::int64_t expires_in = 3599;
-      if (auto it = j.find("expires_in"); it != j.end()) {
-        if (it->is_number_integer()) expires_in = it->get<std::int64_t>();
-        if (it->is_string()) (void)absl::SimpleAtoi(it->get<std::string>(), &expires_in);
-      }
-      token = Str(j, "access_token");
-      const std::int64_t lifetime_ms = expires_in * 1000;
-      const std::int64_t margin_ms =
-          std::min(absl::ToInt64Milliseconds(options.token_refresh_margin), lifetime_ms / 2);
-      token_refresh_at = clock->Monotonic() + std::chrono::milliseconds(lifetime_ms - margin_ms);
-      spdlog::debug("Entra: token for client {} valid for {} s", options.client_id, expires_in);
+      std::optional<entra::TokenResponse> t = entra::ParseTokenResponse(resp->body);
+      if (!t) return absl::UnauthenticatedError("Entra token response without access_token");
+      token = std::move(t->access_token);
+      token_refresh_at =
+          clock->Monotonic() +
+          entra::TokenRefreshAfter(t->expires_in_s,
+                                   absl::ToInt64Milliseconds(options.token_refresh_margin));
+      spdlog::debug("Entra: token for client {} valid for {} s", options.client_id,
+                    t->expires_in_s);
       return absl::OkStatus();
     }
   }
@@ -368,12 +350,7 @@ struct EntraConnector::Impl {
 
   // Maps a non-2xx answer to a status (connector.h codes).
   absl::Status ErrorFor(const HttpResponse& r, const std::string& what) const {
-    const Json j = Json::parse(r.body, nullptr, false);
-    std::string code, message;
-    if (j.is_object() && j.contains("error") && j["error"].is_object()) {
-      code = Str(j["error"], "code");
-      message = Str(j["error"], "message");
-    }
+    const auto [code, message] = entra::ParseGraphError(r.body);
     const std::string detail = absl::StrCat(what, ": HTTP ", r.status, code.empty() ? "" : " ", code,
                                             message.empty() ? "" : ": ", message);
     switch (r.status) {
@@ -399,11 +376,11 @@ struct EntraConnector::Impl {
                                bool eventual = false) {
     ASSIGN_OR_RETURN(HttpResponse r, Call("GET", url, "", eventual));
     if (r.status != 200) return ErrorFor(r, what);
-    Json j = Json::parse(r.body, nullptr, false);
-    if (!j.is_object()) {
+    std::optional<Json> j = entra::ParseGraphObject(r.body);
+    if (!j) {
       return absl::UnavailableError(absl::StrCat(what, ": Graph sent a body that is not JSON"));
     }
-    return j;
+    return std::move(*j);
   }
 
   // Every `value` of a paged collection, following @odata.nextLink.
@@ -412,10 +389,9 @@ struct EntraConnector::Impl {
     std::vector<Json> out;
     for (int page = 0;; ++page) {
       ASSIGN_OR_RETURN(Json j, GetJson(url, what, eventual));
-      if (auto v = j.find("value"); v != j.end() && v->is_array()) {
-        for (Json& item : *v) out.push_back(std::move(item));
-      }
-      const std::string next = Str(j, "@odata.nextLink");
+      entra::GraphPage p = entra::TakeGraphPage(j);
+      for (Json& item : p.values) out.push_back(std::move(item));
+      const std::string next = std::move(p.next_link);
       if (next.empty()) break;
       // The token goes only to the configured Graph host.
       if (!absl::StartsWith(next, options.graph_url + "/")) {
