@@ -22,6 +22,10 @@ packages=(
   samba-ad-dc samba-ad-provision ldap-utils ldb-tools openssl iproute2 util-linux
   # Entra ID connector: libcurl for Microsoft Graph; cpp-httplib for the fake Graph in its tests
   libcurl4-openssl-dev libcpp-httplib-dev
+  # Windows layer (tests/windows): mingw-w64 cross compiler (posix threads) and
+  # binutils (windres), GoogleTest sources built with it, Wine 8 to run the
+  # .exe tests (under xvfb + xauth, listed above)
+  g++-mingw-w64-x86-64 binutils-mingw-w64-x86-64 googletest wine wine64
 )
 
 SUDO=""
