@@ -2,6 +2,7 @@
 # top-level CMakeLists.txt when RECLAIM_WINDOWS_LAYER_ONLY is on (the mingw-w64
 # cross build of .ci/mingw-w64.cmake, whose tests CTest runs under Wine).
 #   reclaim_common_std, reclaim_meter   the same sources as on Linux, unchanged
+#   reclaim_suspend_detector           the pure detector + the Windows awake clock
 #   reclaim_platform_sources           Win32 focus, idle and session sources
 #   reclaim_windows_prompt             the consent prompt dialog
 # Tests: GoogleTest from find_package(GTest) or, when absent (cross builds),
@@ -12,6 +13,9 @@ add_library(reclaim_common_std STATIC common/clock.cc common/backoff.cc common/u
 target_link_libraries(reclaim_common_std PUBLIC reclaim_settings)
 add_library(reclaim_meter STATIC agent/meter/meter.cc)
 target_link_libraries(reclaim_meter PUBLIC reclaim_common_std)
+add_library(reclaim_suspend_detector STATIC agent/sources/suspend_detector.cc
+  agent/sources/suspend_detector_windows.cc)
+target_link_libraries(reclaim_suspend_detector PUBLIC reclaim_meter)
 find_package(Threads REQUIRED)
 add_subdirectory(agent/windows)
 

@@ -1,0 +1,24 @@
+# The full Windows agent, with its libraries from vcpkg (agent/windows/vcpkg.json):
+# included by the top-level CMakeLists.txt on Windows unless
+# RECLAIM_WINDOWS_LAYER_ONLY. Endpoints need no collector: only proto/,
+# common/, agent/ and the Windows tests are built. Nothing here names a
+# distribution's paths: every package comes from find_package (vcpkg's
+# toolchain file puts its installed tree first).
+find_package(Threads REQUIRED)
+find_package(Protobuf REQUIRED)
+find_package(gRPC CONFIG REQUIRED)
+find_package(absl CONFIG REQUIRED)
+find_package(spdlog CONFIG REQUIRED)
+find_package(SQLite3 REQUIRED)
+find_package(CLI11 CONFIG REQUIRED)
+find_package(toml11 CONFIG REQUIRED)
+
+add_subdirectory(proto)
+add_subdirectory(common)
+add_subdirectory(agent)
+
+if(RECLAIM_BUILD_TESTS)
+  enable_testing()
+  find_package(GTest CONFIG REQUIRED)
+  add_subdirectory(tests/windows)
+endif()
