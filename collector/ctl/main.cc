@@ -17,6 +17,9 @@
 //   reclaimctl audit [--after SEQ] [--limit N] | audit verify
 //   reclaimctl restore AUDIT_SEQ           (seq of a remove.result entry)
 //   reclaimctl kill-switch on|off|status
+//   reclaimctl campaigns list | show NAME | create NAME --sender S --question Q
+//              [--answer A]... [--urgent] [--wait-hours 168] [--postpone-hours 12]
+//              | launch NAME USER... | expire NAME
 //
 // The caller's name for the audit log is --as (default $USER), sent as the
 // x-reclaim-actor metadata.
@@ -27,6 +30,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <thread>
 #include <string>
 #include <vector>
@@ -35,6 +39,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/utc_day.h"
 #include "nlohmann/json.hpp"
@@ -286,6 +291,74 @@ void AuditTable(const std::vector<v1::AuditEntry>& entries, Table* t) {
   }
 }
 
+void CampaignsTable(const std::vector<v1::Campaign>& campaigns, Table* t) {
+  t->columns = {"CAMPAIGN", "ID", "SENDER", "PRIORITY", "WAIT", "POSTPONE", "ANSWERS",
+                "RESPONSES", "QUESTION"};
+  for (const v1::Campaign& c : campaigns) {
+    std::string answers, counts;
+    for (const auto& a : c.answers()) answers += (answers.empty() ? "" : "/") + a;
+    std::map<std::string, std::int64_t> by_state(c.responses_by_state().begin(),
+                                                 c.responses_by_state().end());
+    for (const auto& [state, n] : by_state) {
+      counts += absl::StrCat(counts.empty() ? "" : " ", state, "=", n);
+    }
+    t->rows.push_back({c.name(), std::to_string(c.id()), c.sender_name(), c.priority(),
+                       absl::StrCat(c.answer_wait_hours(), "h"),
+                       absl::StrCat(c.postpone_delay_hours(), "h"), answers, counts,
+                       c.question()});
+    nlohmann::ordered_json j;
+    j["id"] = c.id();
+    j["name"] = c.name();
+    j["sender_name"] = c.sender_name();
+    j["sender_image"] = c.sender_image();
+    j["question"] = c.question();
+    j["answers"] = std::vector<std::string>(c.answers().begin(), c.answers().end());
+    j["priority"] = c.priority();
+    j["answer_wait_hours"] = c.answer_wait_hours();
+    j["postpone_delay_hours"] = c.postpone_delay_hours();
+    j["policy_id"] = c.policy_id();
+    j["application"] = c.application();
+    j["created_utc"] = Time(c.created_utc_ms());
+    j["responses_by_state"] = by_state;
+    t->json_rows.push_back(std::move(j));
+  }
+}
+
+void CampaignResponsesTable(const v1::ListCampaignResponsesResponse& resp, Table* t) {
+  t->columns = {"USER", "STATE", "ANSWER", "DEVICE", "LAUNCHED_UTC", "DELIVERED_UTC",
+                "DISPLAYED_UTC", "FINISHED_UTC", "DUE_UTC", "POSTPONED_UNTIL_UTC", "POSTPONES"};
+  for (const v1::CampaignResponse& r : resp.responses()) {
+    t->rows.push_back({r.user(), r.state(), r.answer(), r.device_id(), Time(r.launched_utc_ms()),
+                       Time(r.delivered_utc_ms()), Time(r.displayed_utc_ms()),
+                       Time(r.finished_utc_ms()), Time(r.due_utc_ms()),
+                       Time(r.postponed_until_utc_ms()), std::to_string(r.postpone_count())});
+    nlohmann::ordered_json j;
+    j["id"] = r.id();
+    j["campaign"] = r.campaign();
+    j["user"] = r.user();
+    j["state"] = r.state();
+    j["answer"] = r.answer();
+    j["device_id"] = r.device_id();
+    j["launched_utc"] = Time(r.launched_utc_ms());
+    j["delivered_utc"] = Time(r.delivered_utc_ms());
+    j["displayed_utc"] = Time(r.displayed_utc_ms());
+    j["finished_utc"] = Time(r.finished_utc_ms());
+    j["due_utc"] = Time(r.due_utc_ms());
+    j["postponed_until_utc"] = Time(r.postponed_until_utc_ms());
+    j["postpone_count"] = r.postpone_count();
+    nlohmann::ordered_json events = nlohmann::ordered_json::array();
+    for (const auto& e : r.events()) {
+      events.push_back({{"at_utc", Time(e.at_utc_ms())},
+                        {"kind", e.kind()},
+                        {"device_id", e.device_id()},
+                        {"answer", e.answer()},
+                        {"state_after", e.state_after()}});
+    }
+    j["events"] = std::move(events);
+    t->json_rows.push_back(std::move(j));
+  }
+}
+
 // "kind:pattern" -> rule. Returns false when malformed.
 bool ParseRule(const std::string& text, v1::ApplicationRule* rule) {
   const size_t colon = text.find(':');
@@ -449,6 +522,38 @@ int main(int argc, char** argv) {
   kill->add_option("state", kill_state, "on, off or status")
       ->required()->check(CLI::IsMember({"on", "off", "status"}));
   add_output(kill);
+
+  std::string campaign_name, c_sender, c_question, c_image;
+  std::vector<std::string> c_answers, c_users;
+  bool c_urgent = false;
+  std::int64_t c_wait_hours = 0, c_postpone_hours = 0;
+  CLI::App* camps = app.add_subcommand("campaigns", "Consent campaigns: ask users on screen");
+  camps->require_subcommand(1);
+  CLI::App* camps_list = camps->add_subcommand("list", "Campaigns with response counts");
+  add_output(camps_list);
+  CLI::App* camps_show = camps->add_subcommand("show", "Every user's response to a campaign");
+  camps_show->add_option("campaign", campaign_name, "Campaign name or id")->required();
+  add_output(camps_show);
+  CLI::App* camps_create = camps->add_subcommand("create", "Define a campaign");
+  camps_create->add_option("name", campaign_name, "Unique campaign name")->required();
+  camps_create->add_option("--sender", c_sender, "Sender shown on the prompt")->required();
+  camps_create->add_option("--question", c_question, "The question")->required();
+  camps_create->add_option("--sender-image", c_image, "Image beside the sender");
+  camps_create->add_option("--answer", c_answers, "An answer (repeat; default Yes and No)");
+  camps_create->add_flag("--urgent", c_urgent, "Show at once (default: not urgent)");
+  camps_create->add_option("--wait-hours", c_wait_hours, "Hours an answer is awaited (168)")
+      ->check(CLI::Range(1, 24 * 365));
+  camps_create->add_option("--postpone-hours", c_postpone_hours,
+                           "Hours before a postponed prompt returns (12)")
+      ->check(CLI::Range(1, 24 * 365));
+  add_output(camps_create);
+  CLI::App* camps_launch = camps->add_subcommand("launch", "Ask a list of users now");
+  camps_launch->add_option("campaign", campaign_name, "Campaign name or id")->required();
+  camps_launch->add_option("users", c_users, "Users, DOMAIN\\login each")->required();
+  add_output(camps_launch);
+  CLI::App* camps_expire = camps->add_subcommand("expire", "End a campaign (open -> expired)");
+  camps_expire->add_option("campaign", campaign_name, "Campaign name or id")->required();
+  add_output(camps_expire);
 
   try {
     app.parse(argc, argv);
@@ -779,6 +884,50 @@ int main(int argc, char** argv) {
     t.columns = {"KILL_SWITCH"};
     t.rows.push_back({resp.on() ? "on" : "off"});
     t.json_rows.push_back({{"kill_switch", resp.on() ? "on" : "off"}});
+  } else if (*camps_list) {
+    v1::ListCampaignsResponse resp;
+    grpc::Status s = stub->ListCampaigns(&ctx, {}, &resp);
+    if (!s.ok()) return Fail(s, target, *channel);
+    CampaignsTable({resp.campaigns().begin(), resp.campaigns().end()}, &t);
+  } else if (*camps_create) {
+    v1::CreateCampaignRequest req;
+    v1::Campaign* c = req.mutable_campaign();
+    c->set_name(campaign_name);
+    c->set_sender_name(c_sender);
+    c->set_sender_image(c_image);
+    c->set_question(c_question);
+    for (const auto& a : c_answers) c->add_answers(a);
+    c->set_priority(c_urgent ? "urgent" : "not_urgent");
+    if (c_wait_hours > 0) c->set_answer_wait_hours(c_wait_hours);
+    if (c_postpone_hours > 0) c->set_postpone_delay_hours(c_postpone_hours);
+    v1::Campaign resp;
+    grpc::Status s = stub->CreateCampaign(&ctx, req, &resp);
+    if (!s.ok()) return Fail(s, target, *channel);
+    CampaignsTable({resp}, &t);
+  } else if (*camps_show || *camps_launch) {
+    v1::ListCampaignResponsesResponse resp;
+    grpc::Status s;
+    if (*camps_show) {
+      v1::ListCampaignResponsesRequest req;
+      req.set_campaign(campaign_name);
+      s = stub->ListCampaignResponses(&ctx, req, &resp);
+    } else {
+      v1::LaunchCampaignRequest req;
+      req.set_campaign(campaign_name);
+      for (const auto& u : c_users) req.add_users(u);
+      s = stub->LaunchCampaign(&ctx, req, &resp);
+    }
+    if (!s.ok()) return Fail(s, target, *channel);
+    CampaignResponsesTable(resp, &t);
+  } else if (*camps_expire) {
+    v1::ExpireCampaignRequest req;
+    req.set_campaign(campaign_name);
+    v1::ExpireCampaignResponse resp;
+    grpc::Status s = stub->ExpireCampaign(&ctx, req, &resp);
+    if (!s.ok()) return Fail(s, target, *channel);
+    t.columns = {"EXPIRED"};
+    t.rows.push_back({std::to_string(resp.expired())});
+    t.json_rows.push_back({{"expired", resp.expired()}});
   }
   Print(t, output);
   return 0;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "collector/campaigns/campaign_store.h"
 #include "collector/reclaim/reclaimer.h"
 
 #include "collector/server/services.h"
@@ -24,8 +25,9 @@ grpc::Status ToGrpc(const absl::Status& s) {
 
 class AdminServiceImpl final : public v1::AdminService::Service, public AdminServiceHandle {
  public:
-  AdminServiceImpl(UsageStore& store, Reclaimer* reclaimer)
-      : store_(store), reclaimer_(reclaimer) {}
+  AdminServiceImpl(UsageStore& store, Reclaimer* reclaimer, CampaignStore* campaigns,
+                   const Clock* clock)
+      : store_(store), reclaimer_(reclaimer), campaigns_(campaigns), clock_(clock) {}
 
   grpc::Status QueryUsage(grpc::ServerContext*, const v1::UsageQuery* req,
                           v1::UsageReport* resp) override {
@@ -427,6 +429,140 @@ class AdminServiceImpl final : public v1::AdminService::Service, public AdminSer
     out->set_result_audit_seq(i.result_audit_seq);
   }
 
+  // ---------------------------------------------------------------- campaigns
+
+  grpc::Status CampaignsNotConfigured() const {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "this collector runs without a campaign store");
+  }
+
+  grpc::Status CreateCampaign(grpc::ServerContext*, const v1::CreateCampaignRequest* req,
+                              v1::Campaign* resp) override {
+    if (!campaigns_) return CampaignsNotConfigured();
+    const v1::Campaign& in = req->campaign();
+    Campaign c;
+    c.name = in.name();
+    c.sender_name = in.sender_name();
+    c.sender_image = in.sender_image();
+    c.question = in.question();
+    if (in.answers_size() > 0) c.answers.assign(in.answers().begin(), in.answers().end());
+    if (!in.priority().empty()) {
+      auto p = ParseCampaignPriority(in.priority());
+      if (!p.ok()) return ToGrpc(p.status());
+      c.priority = *p;
+    }
+    constexpr std::int64_t kHourMs = 3600 * 1000;
+    if (in.has_answer_wait_hours()) c.answer_wait_ms = in.answer_wait_hours() * kHourMs;
+    if (in.has_postpone_delay_hours()) c.postpone_delay_ms = in.postpone_delay_hours() * kHourMs;
+    c.policy_id = in.policy_id();
+    c.application = in.application();
+    auto created = campaigns_->CreateCampaign(c, clock_->WallUtcMs());
+    if (!created.ok()) return ToGrpc(created.status());
+    spdlog::info("campaign {} '{}' created", created->id, created->name);
+    ToProto(*created, resp);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListCampaigns(grpc::ServerContext*, const v1::ListCampaignsRequest*,
+                             v1::ListCampaignsResponse* resp) override {
+    if (!campaigns_) return CampaignsNotConfigured();
+    auto list = campaigns_->ListCampaigns();
+    if (!list.ok()) return ToGrpc(list.status());
+    for (const Campaign& c : *list) {
+      v1::Campaign* out = resp->add_campaigns();
+      ToProto(c, out);
+      auto rs = campaigns_->ListResponses(c.id);
+      if (!rs.ok()) return ToGrpc(rs.status());
+      auto& counts = *out->mutable_responses_by_state();
+      for (const Response& r : *rs) ++counts[ResponseStateName(r.state)];
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListCampaignResponses(grpc::ServerContext*,
+                                     const v1::ListCampaignResponsesRequest* req,
+                                     v1::ListCampaignResponsesResponse* resp) override {
+    if (!campaigns_) return CampaignsNotConfigured();
+    auto c = campaigns_->GetCampaign(req->campaign());
+    if (!c.ok()) return ToGrpc(c.status());
+    auto rs = campaigns_->ListResponses(c->id);
+    if (!rs.ok()) return ToGrpc(rs.status());
+    return ResponsesToProto(*c, *rs, resp);
+  }
+
+  grpc::Status LaunchCampaign(grpc::ServerContext*, const v1::LaunchCampaignRequest* req,
+                              v1::ListCampaignResponsesResponse* resp) override {
+    if (!campaigns_) return CampaignsNotConfigured();
+    if (req->users_size() == 0) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no users to ask");
+    }
+    auto c = campaigns_->GetCampaign(req->campaign());
+    if (!c.ok()) return ToGrpc(c.status());
+    const std::vector<std::string> users(req->users().begin(), req->users().end());
+    auto rs = campaigns_->Launch(c->id, users, clock_->WallUtcMs());
+    if (!rs.ok()) return ToGrpc(rs.status());
+    spdlog::info("campaign {} '{}' launched for {} users", c->id, c->name, users.size());
+    return ResponsesToProto(*c, *rs, resp);
+  }
+
+  grpc::Status ExpireCampaign(grpc::ServerContext*, const v1::ExpireCampaignRequest* req,
+                              v1::ExpireCampaignResponse* resp) override {
+    if (!campaigns_) return CampaignsNotConfigured();
+    auto c = campaigns_->GetCampaign(req->campaign());
+    if (!c.ok()) return ToGrpc(c.status());
+    auto n = campaigns_->Expire(c->id, clock_->WallUtcMs());
+    if (!n.ok()) return ToGrpc(n.status());
+    resp->set_expired(*n);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ResponsesToProto(const Campaign& c, const std::vector<Response>& rs,
+                                v1::ListCampaignResponsesResponse* resp) {
+    for (const Response& r : rs) {
+      v1::CampaignResponse* out = resp->add_responses();
+      out->set_id(r.id);
+      out->set_campaign(c.name);
+      out->set_user(r.user);
+      out->set_state(ResponseStateName(r.state));
+      out->set_answer(r.answer);
+      out->set_device_id(r.device_id);
+      out->set_launched_utc_ms(r.launched_utc_ms);
+      out->set_due_utc_ms(r.due_utc_ms);
+      out->set_delivered_utc_ms(r.delivered_utc_ms);
+      out->set_displayed_utc_ms(r.displayed_utc_ms);
+      out->set_finished_utc_ms(r.finished_utc_ms);
+      out->set_postponed_until_utc_ms(r.postponed_until_utc_ms);
+      out->set_postpone_count(r.postpone_count);
+      auto events = campaigns_->ListEvents(r.id);
+      if (!events.ok()) return ToGrpc(events.status());
+      for (const ResponseEventRecord& e : *events) {
+        v1::CampaignResponseEvent* ev = out->add_events();
+        ev->set_at_utc_ms(e.event.at_utc_ms);
+        ev->set_kind(ResponseEventKindName(e.event.kind));
+        ev->set_device_id(e.event.device_id);
+        ev->set_answer(e.event.answer);
+        ev->set_state_after(ResponseStateName(e.state_after));
+      }
+    }
+    return grpc::Status::OK;
+  }
+
+  static void ToProto(const Campaign& c, v1::Campaign* out) {
+    constexpr std::int64_t kHourMs = 3600 * 1000;
+    out->set_id(c.id);
+    out->set_name(c.name);
+    out->set_sender_name(c.sender_name);
+    out->set_sender_image(c.sender_image);
+    out->set_question(c.question);
+    for (const std::string& a : c.answers) out->add_answers(a);
+    out->set_priority(CampaignPriorityName(c.priority));
+    out->set_answer_wait_hours(c.answer_wait_ms / kHourMs);
+    out->set_postpone_delay_hours(c.postpone_delay_ms / kHourMs);
+    out->set_policy_id(c.policy_id);
+    out->set_application(c.application);
+    out->set_created_utc_ms(c.created_utc_ms);
+  }
+
   static void ToProto(const AuditEntry& e, v1::AuditEntry* out) {
     out->set_seq(e.seq);
     out->set_time_utc_ms(e.time_utc_ms);
@@ -442,12 +578,16 @@ class AdminServiceImpl final : public v1::AdminService::Service, public AdminSer
 
   UsageStore& store_;
   Reclaimer* const reclaimer_;
+  CampaignStore* const campaigns_;
+  const Clock* const clock_;
 };
 
 }  // namespace
 
-std::unique_ptr<AdminServiceHandle> MakeAdminService(UsageStore& store, Reclaimer* reclaimer) {
-  return std::make_unique<AdminServiceImpl>(store, reclaimer);
+std::unique_ptr<AdminServiceHandle> MakeAdminService(UsageStore& store, Reclaimer* reclaimer,
+                                                     CampaignStore* campaigns,
+                                                     const Clock* clock) {
+  return std::make_unique<AdminServiceImpl>(store, reclaimer, campaigns, clock);
 }
 
 }  // namespace reclaim::collector

@@ -21,6 +21,7 @@
 #include "collector/reclaim/file_directory_connector.h"
 #include "collector/reclaim/reclaimer.h"
 #include "collector/reclaim/scheduler.h"
+#include "collector/campaigns/sqlite_campaign_store.h"
 #include "collector/reclaim/sqlite_reclamation_store.h"
 #include "collector/server/services.h"
 #include "collector/store/sqlite_usage_store.h"
@@ -115,6 +116,13 @@ int Run(const CollectorOptions& opt) {
                      reclaim_store.status());
     return 1;
   }
+  // Consent campaigns: their tables ("cp_") live in the same file too.
+  auto campaign_store = reclaim::collector::SqliteCampaignStore::Open(opt.db_path);
+  if (!campaign_store.ok()) {
+    spdlog::critical("cannot open the campaign store {}: {}", opt.db_path,
+                     campaign_store.status());
+    return 1;
+  }
   reclaim::collector::ConnectorFactory connectors;
   // Connector kinds: "file" (a JSON directory for demos/tests) and "ad"
   // (Active Directory over LDAP; keys in ldap_connector.h and
@@ -163,7 +171,8 @@ int Run(const CollectorOptions& opt) {
   agent_opts.limits.max_future_skew_ms = static_cast<std::int64_t>(opt.max_future_skew_s) * 1000;
   agent_opts.limits.max_intervals_per_batch = opt.max_intervals_per_batch;
   auto agent_service = reclaim::collector::MakeAgentService(pipeline, clock, agent_opts);
-  auto admin_service = reclaim::collector::MakeAdminService(**store, &reclaimer);
+  auto admin_service = reclaim::collector::MakeAdminService(**store, &reclaimer,
+                                                            campaign_store->get(), &clock);
 
   spdlog::warn("listening without TLS (plaintext); use only on a trusted network until TLS "
                "is configured");

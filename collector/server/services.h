@@ -17,6 +17,7 @@ class Service;
 namespace reclaim::collector {
 
 class Reclaimer;
+class CampaignStore;
 
 /// Options of the agent stream service; every field documents its default.
 struct AgentServiceOptions {
@@ -50,14 +51,18 @@ std::unique_ptr<AgentServiceHandle> MakeAgentService(IngestPipeline& pipeline,
                                                      AgentServiceOptions options = {});
 
 /// reclaim.v1.AdminService (synchronous: admin calls are rare and read the
-/// store directly). `store` and `reclaimer` must outlive the service. With a
-/// null `reclaimer` the reclamation RPCs answer FAILED_PRECONDITION.
+/// store directly). `store`, `reclaimer`, `campaigns` and `clock` must
+/// outlive the service. With a null `reclaimer` the reclamation RPCs answer
+/// FAILED_PRECONDITION; with a null `campaigns` the campaign RPCs do.
+/// Precondition: `clock` is non-null when `campaigns` is.
 class AdminServiceHandle {
  public:
   virtual ~AdminServiceHandle() = default;
   virtual grpc::Service* service() = 0;
 };
 std::unique_ptr<AdminServiceHandle> MakeAdminService(UsageStore& store,
-                                                     Reclaimer* reclaimer = nullptr);
+                                                     Reclaimer* reclaimer = nullptr,
+                                                     CampaignStore* campaigns = nullptr,
+                                                     const Clock* clock = nullptr);
 
 }  // namespace reclaim::collector

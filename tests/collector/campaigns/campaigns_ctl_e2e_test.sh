@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# `reclaimctl campaigns` against a real reclaim-collector (SQLite): create
+# (defaults and bad input), launch by hand for a list of users (twice: asks
+# once), show responses, list with counts, expire, and everything still there
+# after a collector restart.
+# Usage: campaigns_ctl_e2e_test.sh <build dir>
+set -euo pipefail
+build=$1
+collector="$build/collector/server/reclaim-collector"
+ctl="$build/collector/ctl/reclaimctl"
+work=$(mktemp -d /tmp/reclaim-camp-e2e.XXXXXX)
+cpid=""
+cleanup() {
+  [ -n "$cpid" ] && kill "$cpid" 2>/dev/null && wait "$cpid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; echo "--- collector log" >&2; tail -30 "$work/collector.log" >&2; exit 1; }
+
+cat > "$work/collector.toml" <<TOML
+db = "$work/collector.db"
+listen = "127.0.0.1:0"
+admin-listen = "127.0.0.1:0"
+port-file = "$work/ports"
+log-file = "$work/collector.log"
+TOML
+
+start_collector() {
+  rm -f "$work/ports"
+  "$collector" --config "$work/collector.toml" &
+  cpid=$!
+  for _ in $(seq 100); do [ -s "$work/ports" ] && break; sleep 0.1; done
+  [ -s "$work/ports" ] || fail "collector did not start"
+  read -r _ admin_port < "$work/ports"
+}
+stop_collector() { kill "$cpid"; wait "$cpid" || true; cpid=""; }
+rc() { "$ctl" --collector "127.0.0.1:$admin_port" --as e2e-admin "$@"; }
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+start_collector
+
+out=$(rc campaigns create visio-q4 --sender "IT Service Desk" \
+      --question "Do you still need Microsoft Visio?" --output json)
+[ "$(echo "$out" | json 'd[0]["answers"]')" = "['Yes', 'No']" ] || fail "default answers: $out"
+[ "$(echo "$out" | json 'd[0]["priority"]')" = "not_urgent" ] || fail "default priority: $out"
+[ "$(echo "$out" | json 'd[0]["postpone_delay_hours"]')" = "12" ] || fail "default postpone: $out"
+[ "$(echo "$out" | json 'd[0]["answer_wait_hours"]')" = "168" ] || fail "default wait: $out"
+
+rc campaigns create urgent-one --sender IT --question "Reboot today?" --answer Now \
+   --answer Tonight --answer Tomorrow --urgent --wait-hours 4 --postpone-hours 1 >/dev/null
+set +e
+err=$(rc campaigns create visio-q4 --sender IT --question Q 2>&1); code=$?
+[ $code -eq 1 ] && echo "$err" | grep -q "already exists" || fail "duplicate accepted ($code): $err"
+err=$(rc campaigns create bad --sender IT --question Q --answer Only 2>&1); code=$?
+[ $code -eq 1 ] && echo "$err" | grep -q "at least two answers" || fail "one answer accepted: $err"
+err=$(rc campaigns launch nope 'EXAMPLE\alice' 2>&1); code=$?
+[ $code -eq 1 ] && echo "$err" | grep -qi "no campaign" || fail "unknown campaign: $err"
+set -e
+
+out=$(rc campaigns launch visio-q4 'EXAMPLE\alice' 'EXAMPLE\bob' --output json)
+[ "$(echo "$out" | json 'len(d)')" = "2" ] || fail "launch: $out"
+[ "$(echo "$out" | json '" ".join(r["state"] for r in d)')" = "pending pending" ] || fail "$out"
+rc campaigns launch visio-q4 'EXAMPLE\alice' 'EXAMPLE\carl' >/dev/null
+out=$(rc campaigns show visio-q4 --output json)
+[ "$(echo "$out" | json '" ".join(r["user"] for r in d)')" = 'EXAMPLE\alice EXAMPLE\bob EXAMPLE\carl' ] \
+  || fail "show: $out"
+rc campaigns show visio-q4 | grep -q "EXAMPLE\\\\bob *pending" || fail "table output"
+
+out=$(rc campaigns list --output json)
+[ "$(echo "$out" | json 'd[0]["responses_by_state"]["pending"]')" = "3" ] || fail "list: $out"
+[ "$(echo "$out" | json 'd[1]["answers"]')" = "['Now', 'Tonight', 'Tomorrow']" ] || fail "$out"
+[ "$(echo "$out" | json 'd[1]["priority"]')" = "urgent" ] || fail "$out"
+
+stop_collector
+start_collector
+[ "$(rc campaigns expire visio-q4 --output json | json 'd[0]["expired"]')" = "3" ] || fail "expire"
+out=$(rc campaigns show visio-q4 --output json)
+[ "$(echo "$out" | json '" ".join(r["state"] for r in d)')" = "expired expired expired" ] || fail "$out"
+[ "$(echo "$out" | json 'd[0]["events"][0]["kind"]')" = "expired" ] || fail "history: $out"
+[ "$(rc campaigns expire visio-q4 --output json | json 'd[0]["expired"]')" = "0" ] || fail "re-expire"
+echo "PASS"
