@@ -1,6 +1,10 @@
 // The consent prompt dialog under Wine (own Xvfb): the campaign's answers
 // are buttons; clicking one returns its index; Escape / close dismisses; the
 // timeout returns kTimedOut.
+// Each case takes about 2 s under Wine: with no window manager on the Xvfb,
+// winex11 waits up to 2 s in DestroyWindow for the window manager to withdraw
+// the window (measured: DestroyWindow of a visible window 2001 ms, creating
+// and showing it 2 ms). Windows has no such wait.
 #include <future>
 #include <string>
 #include <thread>
