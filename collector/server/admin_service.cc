@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "collector/campaigns/campaign_store.h"
+#include "collector/campaigns/prompt_router.h"
 #include "collector/reclaim/reclaimer.h"
 
 #include "collector/server/services.h"
@@ -26,8 +27,9 @@ grpc::Status ToGrpc(const absl::Status& s) {
 class AdminServiceImpl final : public v1::AdminService::Service, public AdminServiceHandle {
  public:
   AdminServiceImpl(UsageStore& store, Reclaimer* reclaimer, CampaignStore* campaigns,
-                   const Clock* clock)
-      : store_(store), reclaimer_(reclaimer), campaigns_(campaigns), clock_(clock) {}
+                   const Clock* clock, PromptRouter* router)
+      : store_(store), reclaimer_(reclaimer), campaigns_(campaigns), clock_(clock),
+        router_(router) {}
 
   grpc::Status QueryUsage(grpc::ServerContext*, const v1::UsageQuery* req,
                           v1::UsageReport* resp) override {
@@ -501,7 +503,16 @@ class AdminServiceImpl final : public v1::AdminService::Service, public AdminSer
     const std::vector<std::string> users(req->users().begin(), req->users().end());
     auto rs = campaigns_->Launch(c->id, users, clock_->WallUtcMs());
     if (!rs.ok()) return ToGrpc(rs.status());
-    spdlog::info("campaign {} '{}' launched for {} users", c->id, c->name, users.size());
+    int streams = 0;
+    if (router_) {
+      for (const Response& r : *rs) {
+        if (ShouldDeliver(r, clock_->WallUtcMs())) {
+          streams += router_->Publish(r.user, ShowCommand(*c, r));
+        }
+      }
+    }
+    spdlog::info("campaign {} '{}' launched for {} users ({} agent streams reached now)", c->id,
+                 c->name, users.size(), streams);
     return ResponsesToProto(*c, *rs, resp);
   }
 
@@ -512,6 +523,14 @@ class AdminServiceImpl final : public v1::AdminService::Service, public AdminSer
     if (!c.ok()) return ToGrpc(c.status());
     auto n = campaigns_->Expire(c->id, clock_->WallUtcMs());
     if (!n.ok()) return ToGrpc(n.status());
+    if (router_ && *n > 0) {
+      auto rs = campaigns_->ListResponses(c->id);
+      if (rs.ok()) {
+        for (const Response& r : *rs) {
+          if (r.state == ResponseState::kExpired) router_->Publish(r.user, WithdrawCommand(r));
+        }
+      }
+    }
     resp->set_expired(*n);
     return grpc::Status::OK;
   }
@@ -580,14 +599,16 @@ class AdminServiceImpl final : public v1::AdminService::Service, public AdminSer
   Reclaimer* const reclaimer_;
   CampaignStore* const campaigns_;
   const Clock* const clock_;
+  PromptRouter* const router_;
 };
 
 }  // namespace
 
 std::unique_ptr<AdminServiceHandle> MakeAdminService(UsageStore& store, Reclaimer* reclaimer,
                                                      CampaignStore* campaigns,
-                                                     const Clock* clock) {
-  return std::make_unique<AdminServiceImpl>(store, reclaimer, campaigns, clock);
+                                                     const Clock* clock,
+                                                     PromptRouter* router) {
+  return std::make_unique<AdminServiceImpl>(store, reclaimer, campaigns, clock, router);
 }
 
 }  // namespace reclaim::collector

@@ -5,13 +5,21 @@
 // completed. Work that touches the store runs on the ingest pipeline's thread,
 // which calls back here; the reactor keeps itself alive with a shared_ptr until
 // both gRPC (OnDone) and every pending pipeline callback are through with it.
+//
+// Campaign prompts share the write slot: batch acks first, then commands and
+// CommandResultAcks in order (outbox_). Campaign store work runs on the
+// pipeline's thread too (one writer), never in a reactor callback.
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "collector/campaigns/campaign_store.h"
+#include "collector/campaigns/prompt_router.h"
 #include "collector/server/services.h"
 #include "common/log_format.h"
 #include "reclaim/v1/agent.grpc.pb.h"
@@ -33,9 +41,10 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
                           public std::enable_shared_from_this<AgentStream> {
  public:
   AgentStream(IngestPipeline& pipeline, const Clock& clock, const AgentServiceOptions& options,
-              SharedStats& stats, std::string peer)
+              SharedStats& stats, std::string peer, CampaignStore* campaigns,
+              PromptRouter* router)
       : pipeline_(pipeline), clock_(clock), options_(options), stats_(stats),
-        peer_(std::move(peer)) {}
+        peer_(std::move(peer)), campaigns_(campaigns), router_(router) {}
 
   void Start(std::shared_ptr<AgentStream> self) {
     self_ = std::move(self);
@@ -79,11 +88,14 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
   void OnDone() override {
     stats_.streams_active--;
     std::shared_ptr<AgentStream> self;
+    std::int64_t subscription = 0;
     {
       absl::MutexLock l(&mu_);
       done_ = true;
       self.swap(self_);
+      std::swap(subscription, subscription_);
     }
+    if (subscription != 0) router_->Unsubscribe(subscription);
     // Dropping our own reference outside the lock; pipeline callbacks that
     // still hold one keep the object alive and see done_.
   }
@@ -171,9 +183,7 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
         break;
       }
       case v1::AgentMessage::kCommandResult:
-        spdlog::info("agent {} command {} result {} (commands are not issued yet)",
-                     agent_->device_id, request_.command_result().command_id(),
-                     request_.command_result().outcome());
+        HandleCommandResultLocked(request_.command_result());
         break;
       case v1::AgentMessage::kHello:
         stats_.protocol_errors++;
@@ -203,6 +213,135 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
     force_ack_ = true;  // the first ack tells the agent where to resume
     MaybeWriteLocked();
     StartReadLocked();
+    if (campaigns_ && router_ && !finish_requested_) SubscribeLocked();
+  }
+
+  // ------------------------------------------------------------ campaigns
+
+  static std::string UserKey(const AgentInfo& a) {
+    return a.user.domain + "\\" + a.user.login_name;
+  }
+
+  // Registers with the router, then sends what is already deliverable. A
+  // prompt launched in between may arrive twice; agents keep prompts by
+  // command_id, so the second copy is a no-op.
+  void SubscribeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const std::string user = UserKey(*agent_);
+    std::weak_ptr<AgentStream> weak = weak_from_this();
+    subscription_ = router_->Subscribe(user, agent_->device_id, [weak](const PromptCommand& c) {
+      if (auto self = weak.lock()) self->Enqueue({c});
+    });
+    ++in_flight_;
+    auto self = shared_from_this();
+    CampaignStore* campaigns = campaigns_;
+    const Clock& clock = clock_;
+    pipeline_.SubmitTask([self, campaigns, user, &clock](UsageStore&) {
+      std::vector<PromptCommand> cmds;
+      auto prompts = campaigns->Deliverable(user, clock.WallUtcMs());
+      if (!prompts.ok()) {
+        spdlog::error("loading prompts for {} failed: {}", user, prompts.status());
+      } else {
+        for (const DeliverablePrompt& p : *prompts) {
+          cmds.push_back(ShowCommand(p.campaign, p.response));
+        }
+      }
+      self->OnTaskDone(std::move(cmds), {});
+    });
+  }
+
+  void Enqueue(const std::vector<PromptCommand>& cmds) {
+    absl::MutexLock l(&mu_);
+    EnqueueLocked(cmds);
+    MaybeWriteLocked();
+  }
+
+  void EnqueueLocked(const std::vector<PromptCommand>& cmds) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finish_requested_ || finished_ || done_) return;
+    for (const PromptCommand& c : cmds) {
+      v1::CollectorMessage m;
+      v1::Command* cmd = m.mutable_command();
+      cmd->set_command_id(c.command_id);
+      if (c.kind == PromptCommand::Kind::kWithdraw) {
+        cmd->mutable_withdraw_prompt()->set_reason(c.reason);
+      } else {
+        cmd->set_expires_utc_ms(c.response.due_utc_ms);
+        v1::ConsentPrompt* p = cmd->mutable_consent_prompt();
+        p->set_campaign_id(std::to_string(c.campaign.id));
+        p->set_campaign_name(c.campaign.name);
+        p->set_sender_name(c.campaign.sender_name);
+        p->set_sender_image(c.campaign.sender_image);
+        p->set_question(c.campaign.question);
+        for (const std::string& a : c.campaign.answers) p->add_answers(a);
+        p->set_urgent(c.campaign.priority == CampaignPriority::kUrgent);
+        p->set_application(c.campaign.application);
+      }
+      outbox_.push_back(std::move(m));
+    }
+  }
+
+  void HandleCommandResultLocked(const v1::CommandResult& result)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const std::string command_id = result.command_id();
+    const std::string outcome = result.outcome();
+    if (!campaigns_ || !router_) {
+      spdlog::info("agent {} command {} result {} (no campaign store: ignored)",
+                   agent_->device_id, command_id, outcome);
+      return;
+    }
+    ++in_flight_;
+    auto self = shared_from_this();
+    auto agent = agent_;
+    CampaignStore* campaigns = campaigns_;
+    PromptRouter* router = router_;
+    const Clock& clock = clock_;
+    pipeline_.SubmitTask([self, agent, campaigns, router, command_id, outcome,
+                          &clock](UsageStore&) {
+      const std::optional<std::int64_t> id = ParsePromptCommandId(command_id);
+      absl::Status s;
+      if (!id) {
+        s = absl::InvalidArgumentError(absl::StrCat("unknown command id '", command_id, "'"));
+      } else {
+        absl::StatusOr<ResponseEvent> event =
+            ParsePromptOutcome(outcome, agent->device_id, clock.WallUtcMs());
+        s = event.status();
+        if (s.ok()) {
+          absl::StatusOr<Response> r = campaigns->Apply(*id, *event);
+          s = r.status();
+          if (r.ok() && IsFinal(r->state)) {
+            // First answer wins: take the prompt back from the other devices.
+            router->Publish(UserKey(*agent), WithdrawCommand(*r), agent->device_id);
+          }
+        }
+      }
+      // Retryable store trouble: no ack, the agent resends. Everything else
+      // (applied, moot because already settled, malformed) is acked so the
+      // agent stops resending.
+      const bool retry = absl::IsUnavailable(s) || absl::IsResourceExhausted(s) ||
+                         absl::IsInternal(s) || absl::IsDataLoss(s);
+      if (!s.ok()) {
+        spdlog::info("agent {} command {} result {}: {}{}", agent->device_id, command_id,
+                     outcome, s.message(), retry ? " (not acked; the agent will resend)" : "");
+      }
+      std::optional<std::pair<std::string, std::string>> ack;
+      if (!retry) ack.emplace(command_id, outcome);
+      self->OnTaskDone({}, std::move(ack));
+    });
+  }
+
+  void OnTaskDone(std::vector<PromptCommand> cmds,
+                  std::optional<std::pair<std::string, std::string>> result_ack) {
+    absl::MutexLock l(&mu_);
+    --in_flight_;
+    EnqueueLocked(cmds);
+    if (result_ack && !finish_requested_ && !finished_ && !done_) {
+      v1::CollectorMessage m;
+      m.mutable_command_result_ack()->set_command_id(result_ack->first);
+      m.mutable_command_result_ack()->set_outcome(result_ack->second);
+      outbox_.push_back(std::move(m));
+    }
+    MaybeWriteLocked();
+    StartReadLocked();
+    MaybeFinishLocked();
   }
 
   void OnStored(std::uint64_t seq, absl::Status status) {
@@ -222,13 +361,21 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
 
   void MaybeWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (writing_ || done_ || finished_) return;
-    if (!force_ack_ && ack_to_send_ <= ack_sent_) return;
-    force_ack_ = false;
-    response_.mutable_ack()->set_acked_through_seq(ack_to_send_);
-    ack_sent_ = ack_to_send_;
+    if (force_ack_ || ack_to_send_ > ack_sent_) {
+      force_ack_ = false;
+      response_.Clear();
+      response_.mutable_ack()->set_acked_through_seq(ack_to_send_);
+      ack_sent_ = ack_to_send_;
+    } else if (!outbox_.empty()) {  // filled only after registration (first ack)
+      response_ = std::move(outbox_.front());
+      outbox_.pop_front();
+    } else {
+      return;
+    }
     writing_ = true;
     StartWrite(&response_);
   }
+
 
   void RequestFinishLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (!finish_requested_) {
@@ -257,6 +404,8 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
   const AgentServiceOptions& options_;
   SharedStats& stats_;
   const std::string peer_;
+  CampaignStore* const campaigns_;
+  PromptRouter* const router_;
 
   absl::Mutex mu_;
   std::shared_ptr<AgentStream> self_;
@@ -276,18 +425,25 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
+  // Commands and CommandResultAcks waiting for the write slot (acks of
+  // batches go first).
+  std::deque<v1::CollectorMessage> outbox_ ABSL_GUARDED_BY(mu_);
+  std::int64_t subscription_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 class AgentServiceImpl final : public v1::AgentService::CallbackService,
                                public AgentServiceHandle {
  public:
-  AgentServiceImpl(IngestPipeline& pipeline, const Clock& clock, AgentServiceOptions options)
-      : pipeline_(pipeline), clock_(clock), options_(std::move(options)) {}
+  AgentServiceImpl(IngestPipeline& pipeline, const Clock& clock, AgentServiceOptions options,
+                   CampaignStore* campaigns, PromptRouter* router)
+      : pipeline_(pipeline), clock_(clock), options_(std::move(options)),
+        campaigns_(campaigns), router_(router) {}
 
   grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage>* Connect(
       grpc::CallbackServerContext* context) override {
     auto stream =
-        std::make_shared<AgentStream>(pipeline_, clock_, options_, stats_, context->peer());
+        std::make_shared<AgentStream>(pipeline_, clock_, options_, stats_, context->peer(),
+                                      campaigns_, router_);
     AgentStream* raw = stream.get();
     raw->Start(std::move(stream));
     return raw;
@@ -303,6 +459,8 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService,
   IngestPipeline& pipeline_;
   const Clock& clock_;
   const AgentServiceOptions options_;
+  CampaignStore* const campaigns_;
+  PromptRouter* const router_;
   SharedStats stats_;
 };
 
@@ -310,8 +468,11 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService,
 
 std::unique_ptr<AgentServiceHandle> MakeAgentService(IngestPipeline& pipeline,
                                                      const Clock& clock,
-                                                     AgentServiceOptions options) {
-  return std::make_unique<AgentServiceImpl>(pipeline, clock, std::move(options));
+                                                     AgentServiceOptions options,
+                                                     CampaignStore* campaigns,
+                                                     PromptRouter* router) {
+  return std::make_unique<AgentServiceImpl>(pipeline, clock, std::move(options), campaigns,
+                                            router);
 }
 
 }  // namespace reclaim::collector

@@ -21,6 +21,7 @@
 #include "collector/reclaim/file_directory_connector.h"
 #include "collector/reclaim/reclaimer.h"
 #include "collector/reclaim/scheduler.h"
+#include "collector/campaigns/prompt_router.h"
 #include "collector/campaigns/sqlite_campaign_store.h"
 #include "collector/reclaim/sqlite_reclamation_store.h"
 #include "collector/server/services.h"
@@ -170,9 +171,11 @@ int Run(const CollectorOptions& opt) {
   agent_opts.max_in_flight_batches = opt.max_in_flight_batches;
   agent_opts.limits.max_future_skew_ms = static_cast<std::int64_t>(opt.max_future_skew_s) * 1000;
   agent_opts.limits.max_intervals_per_batch = opt.max_intervals_per_batch;
-  auto agent_service = reclaim::collector::MakeAgentService(pipeline, clock, agent_opts);
-  auto admin_service = reclaim::collector::MakeAdminService(**store, &reclaimer,
-                                                            campaign_store->get(), &clock);
+  reclaim::collector::PromptRouter prompt_router;
+  auto agent_service = reclaim::collector::MakeAgentService(
+      pipeline, clock, agent_opts, campaign_store->get(), &prompt_router);
+  auto admin_service = reclaim::collector::MakeAdminService(
+      **store, &reclaimer, campaign_store->get(), &clock, &prompt_router);
 
   spdlog::warn("listening without TLS (plaintext); use only on a trusted network until TLS "
                "is configured");

@@ -18,6 +18,7 @@ namespace reclaim::collector {
 
 class Reclaimer;
 class CampaignStore;
+class PromptRouter;
 
 /// Options of the agent stream service; every field documents its default.
 struct AgentServiceOptions {
@@ -40,6 +41,14 @@ struct AgentServiceStats {
 /// each batch once the pipeline stored it. The returned object must outlive
 /// the grpc::Server it is registered with; `pipeline` and `clock` must
 /// outlive it.
+///
+/// Consent campaigns (when `campaigns` and `router` are given, both
+/// outliving the service): each registered stream subscribes to `router`
+/// under its user ("DOMAIN\login") and is sent the user's deliverable
+/// prompts at once; CommandResults are applied to `campaigns` on the
+/// pipeline's thread and answered with a CommandResultAck once applied (or
+/// moot); a result that settles a response withdraws the prompt from the
+/// user's other devices. Without them CommandResults are logged and ignored.
 class AgentServiceHandle {
  public:
   virtual ~AgentServiceHandle() = default;
@@ -48,7 +57,9 @@ class AgentServiceHandle {
 };
 std::unique_ptr<AgentServiceHandle> MakeAgentService(IngestPipeline& pipeline,
                                                      const Clock& clock,
-                                                     AgentServiceOptions options = {});
+                                                     AgentServiceOptions options = {},
+                                                     CampaignStore* campaigns = nullptr,
+                                                     PromptRouter* router = nullptr);
 
 /// reclaim.v1.AdminService (synchronous: admin calls are rare and read the
 /// store directly). `store`, `reclaimer`, `campaigns` and `clock` must
@@ -60,9 +71,12 @@ class AdminServiceHandle {
   virtual ~AdminServiceHandle() = default;
   virtual grpc::Service* service() = 0;
 };
+/// LaunchCampaign publishes the new prompts to `router` when given (its
+/// users' connected agents get them at once).
 std::unique_ptr<AdminServiceHandle> MakeAdminService(UsageStore& store,
                                                      Reclaimer* reclaimer = nullptr,
                                                      CampaignStore* campaigns = nullptr,
-                                                     const Clock* clock = nullptr);
+                                                     const Clock* clock = nullptr,
+                                                     PromptRouter* router = nullptr);
 
 }  // namespace reclaim::collector

@@ -1,5 +1,6 @@
 // A real collector stack in the test process: SQLite store in a temp dir,
-// ingest pipeline, agent and admin services on a gRPC server at 127.0.0.1:0.
+// ingest pipeline, campaign store and prompt router, agent and admin services
+// on a gRPC server at 127.0.0.1:0.
 #pragma once
 
 #include <memory>
@@ -7,6 +8,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "collector/campaigns/prompt_router.h"
+#include "collector/campaigns/sqlite_campaign_store.h"
 #include "collector/server/services.h"
 #include "collector/store/sqlite_usage_store.h"
 #include "common/clock.h"
@@ -29,9 +32,14 @@ class TestCollector {
     auto store = collector::SqliteUsageStore::Open({.path = db_path_});
     if (!store.ok()) return;
     store_ = std::move(*store);
+    auto campaigns = collector::SqliteCampaignStore::Open(db_path_);
+    if (!campaigns.ok()) return;
+    campaigns_ = std::move(*campaigns);
     pipeline_ = std::make_unique<collector::IngestPipeline>(*store_, clock_);
-    agent_service_ = collector::MakeAgentService(*pipeline_, clock_, options_);
-    admin_service_ = collector::MakeAdminService(*store_);
+    agent_service_ =
+        collector::MakeAgentService(*pipeline_, clock_, options_, campaigns_.get(), &router_);
+    admin_service_ =
+        collector::MakeAdminService(*store_, nullptr, campaigns_.get(), &clock_, &router_);
     grpc::ServerBuilder builder;
     builder.SetMaxReceiveMessageSize(max_message_bytes_);
     builder.AddListeningPort("127.0.0.1:" + std::to_string(port_),
@@ -49,6 +57,7 @@ class TestCollector {
     agent_service_.reset();
     admin_service_.reset();
     pipeline_.reset();
+    campaigns_.reset();
     store_.reset();
   }
 
@@ -57,6 +66,8 @@ class TestCollector {
   std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
   collector::SqliteUsageStore& store() { return *store_; }
   collector::IngestPipeline& pipeline() { return *pipeline_; }
+  collector::SqliteCampaignStore& campaigns() { return *campaigns_; }
+  collector::PromptRouter& router() { return router_; }
 
  private:
   std::string db_path_;
@@ -65,6 +76,8 @@ class TestCollector {
   SystemClock clock_;
   int port_ = 0;
   std::unique_ptr<collector::SqliteUsageStore> store_;
+  std::unique_ptr<collector::SqliteCampaignStore> campaigns_;
+  collector::PromptRouter router_;
   std::unique_ptr<collector::IngestPipeline> pipeline_;
   std::unique_ptr<collector::AgentServiceHandle> agent_service_;
   std::unique_ptr<collector::AdminServiceHandle> admin_service_;
