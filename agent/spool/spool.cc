@@ -14,7 +14,7 @@
 namespace reclaim::agent {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 std::string NewUuid() {
   std::random_device rd;
@@ -101,6 +101,27 @@ absl::Status Spool::Init(bool corrupt_before) {
     )sql"));
     RETURN_IF_ERROR(SetMetaLocked("instance_id", NewUuid()));
     if (corrupt_before) RETURN_IF_ERROR(SetMetaLocked("corrupt_spools", "1"));
+    RETURN_IF_ERROR(tx.Commit());
+  }
+  if (version < 2) {
+    // Version 2: campaign prompts received from the collector and the
+    // results to send back (resent until the collector acks each one).
+    ASSIGN_OR_RETURN(auto tx, sqlite::Transaction::Begin(*db_));
+    RETURN_IF_ERROR(db_->Exec(R"sql(
+      CREATE TABLE prompts(
+        command_id TEXT PRIMARY KEY,
+        payload BLOB NOT NULL,
+        expires_utc_ms INTEGER NOT NULL,
+        received_utc_ms INTEGER NOT NULL,
+        outcome TEXT NOT NULL DEFAULT '');
+      CREATE TABLE command_results(
+        id INTEGER PRIMARY KEY,
+        command_id TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        completed_utc_ms INTEGER NOT NULL,
+        UNIQUE(command_id, outcome));
+      PRAGMA user_version = 2;
+    )sql"));
     RETURN_IF_ERROR(tx.Commit());
   }
   return LoadLocked();
@@ -280,6 +301,99 @@ std::int64_t Spool::pending_batches() const {
 std::int64_t Spool::pending_bytes() const {
   absl::MutexLock l(&mu_);
   return pending_bytes_;
+}
+
+// ---------------------------------------------------------------- prompts
+
+absl::StatusOr<bool> Spool::StorePrompt(const SpoolPrompt& prompt) {
+  absl::MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(auto tx, sqlite::Transaction::Begin(*db_));
+  ASSIGN_OR_RETURN(auto ins, db_->Prepare(
+                                 "INSERT INTO prompts(command_id, payload, expires_utc_ms, "
+                                 "received_utc_ms) VALUES(?,?,?,?) "
+                                 "ON CONFLICT(command_id) DO NOTHING"));
+  RETURN_IF_ERROR(ins.Bind(1, prompt.command_id)
+                      .BindBlob(2, prompt.payload)
+                      .Bind(3, prompt.expires_utc_ms)
+                      .Bind(4, clock_.WallUtcMs())
+                      .Run());
+  const bool inserted = db_->Changes() > 0;
+  if (inserted) RETURN_IF_ERROR(AddResultLocked(prompt.command_id, "delivered"));
+  RETURN_IF_ERROR(tx.Commit());
+  return inserted;
+}
+
+absl::StatusOr<std::vector<SpoolPrompt>> Spool::OpenPrompts() {
+  absl::MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(auto st, db_->Prepare(
+                                "SELECT command_id, payload, expires_utc_ms, received_utc_ms "
+                                "FROM prompts WHERE outcome = '' ORDER BY received_utc_ms, "
+                                "command_id"));
+  std::vector<SpoolPrompt> out;
+  while (true) {
+    ASSIGN_OR_RETURN(const bool row, st.Step());
+    if (!row) break;
+    out.push_back(SpoolPrompt{.command_id = st.ColumnText(0),
+                              .payload = st.ColumnBlob(1),
+                              .expires_utc_ms = st.ColumnInt(2),
+                              .received_utc_ms = st.ColumnInt(3)});
+  }
+  return out;
+}
+
+absl::Status Spool::AddResultLocked(const std::string& command_id, const std::string& outcome) {
+  ASSIGN_OR_RETURN(auto ins, db_->Prepare(
+                                 "INSERT INTO command_results(command_id, outcome, "
+                                 "completed_utc_ms) VALUES(?,?,?) "
+                                 "ON CONFLICT(command_id, outcome) DO NOTHING"));
+  return ins.Bind(1, command_id).Bind(2, outcome).Bind(3, clock_.WallUtcMs()).Run();
+}
+
+absl::Status Spool::RecordPromptOutcome(const std::string& command_id, const std::string& outcome,
+                                        bool final) {
+  absl::MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(auto tx, sqlite::Transaction::Begin(*db_));
+  RETURN_IF_ERROR(AddResultLocked(command_id, outcome));
+  if (final) {
+    ASSIGN_OR_RETURN(auto up,
+                     db_->Prepare("UPDATE prompts SET outcome = ? WHERE command_id = ?"));
+    RETURN_IF_ERROR(up.Bind(1, outcome).Bind(2, command_id).Run());
+  }
+  return tx.Commit();
+}
+
+absl::Status Spool::RemovePrompt(const std::string& command_id) {
+  absl::MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(auto del, db_->Prepare("DELETE FROM prompts WHERE command_id = ?"));
+  return del.Bind(1, command_id).Run();
+}
+
+absl::StatusOr<std::vector<SpoolCommandResult>> Spool::PendingResults() {
+  absl::MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT command_id, outcome, completed_utc_ms FROM "
+                                         "command_results ORDER BY id"));
+  std::vector<SpoolCommandResult> out;
+  while (true) {
+    ASSIGN_OR_RETURN(const bool row, st.Step());
+    if (!row) break;
+    out.push_back(SpoolCommandResult{.command_id = st.ColumnText(0),
+                                     .outcome = st.ColumnText(1),
+                                     .completed_utc_ms = st.ColumnInt(2)});
+  }
+  return out;
+}
+
+absl::Status Spool::AckResult(const std::string& command_id, const std::string& outcome) {
+  absl::MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(auto tx, sqlite::Transaction::Begin(*db_));
+  ASSIGN_OR_RETURN(auto del, db_->Prepare(
+                                 "DELETE FROM command_results WHERE command_id = ? AND outcome = ?"));
+  RETURN_IF_ERROR(del.Bind(1, command_id).Bind(2, outcome).Run());
+  // A prompt whose final result the collector has is done with.
+  ASSIGN_OR_RETURN(auto done, db_->Prepare(
+                                  "DELETE FROM prompts WHERE command_id = ? AND outcome = ?"));
+  RETURN_IF_ERROR(done.Bind(1, command_id).Bind(2, outcome).Run());
+  return tx.Commit();
 }
 
 }  // namespace reclaim::agent

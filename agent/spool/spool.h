@@ -16,6 +16,11 @@
 //   counted in DropCounters::corrupt_spools and logged as an error.
 // - Key/value metadata (e.g. a replay cursor) can be written in the same
 //   transaction as a batch, so both survive a crash together or not at all.
+// - Campaign prompts (schema version 2): a received prompt is stored before
+//   anything acts on it, together with its "delivered" result; results
+//   ("displayed", "answered:<answer>", ...) wait in command_results until the
+//   collector acks each one, so a restart or an outage loses nothing. Payloads
+//   are opaque here (an encoded reclaim.v1.Command).
 //
 // Thread-safe: one connection guarded by a mutex (the meter thread appends,
 // the uplink reads and acks).
@@ -63,6 +68,26 @@ struct SpoolEntry {
   std::int64_t focus_ms = 0;
 };
 
+/// A campaign prompt received from the collector.
+struct SpoolPrompt {
+  /// The collector's command id ("prompt-<n>"); unique.
+  std::string command_id;
+  /// Encoded reclaim.v1.Command.
+  std::string payload;
+  /// When the prompt stops being valid, ms since the epoch (UTC); 0 = never.
+  std::int64_t expires_utc_ms = 0;
+  /// When this agent stored it (UTC ms); set by the spool.
+  std::int64_t received_utc_ms = 0;
+};
+
+/// A result waiting for the collector's CommandResultAck.
+struct SpoolCommandResult {
+  std::string command_id;
+  /// "delivered", "displayed", "answered:<answer>", "declined", "postponed".
+  std::string outcome;
+  std::int64_t completed_utc_ms = 0;
+};
+
 /// What one Append adds.
 struct SpoolBatch {
   std::string payload;
@@ -101,6 +126,25 @@ class Spool {
   /// A metadata value, or nullopt.
   [[nodiscard]] absl::StatusOr<std::optional<std::string>> GetMeta(const std::string& key);
 
+  /// Stores a received prompt and queues its "delivered" result, in one
+  /// transaction. Returns false (and changes nothing) when a prompt with that
+  /// command id is already stored (the collector may send it twice).
+  [[nodiscard]] absl::StatusOr<bool> StorePrompt(const SpoolPrompt& prompt);
+  /// Prompts without a final outcome yet, oldest first.
+  [[nodiscard]] absl::StatusOr<std::vector<SpoolPrompt>> OpenPrompts();
+  /// Queues a result for the collector; with `final` the prompt is closed
+  /// (kept until the collector acks that result). Idempotent per
+  /// (command_id, outcome).
+  [[nodiscard]] absl::Status RecordPromptOutcome(const std::string& command_id,
+                                                 const std::string& outcome, bool final);
+  /// Forgets a prompt (withdrawn by the collector). Queued results stay.
+  [[nodiscard]] absl::Status RemovePrompt(const std::string& command_id);
+  /// Results not yet acknowledged, oldest first.
+  [[nodiscard]] absl::StatusOr<std::vector<SpoolCommandResult>> PendingResults();
+  /// The collector applied this result: delete it (and its prompt when it
+  /// was the final one).
+  [[nodiscard]] absl::Status AckResult(const std::string& command_id, const std::string& outcome);
+
   SpoolDropCounters drop_counters() const;
   /// Highest seq the collector acknowledged.
   std::uint64_t acked_through() const;
@@ -116,6 +160,9 @@ class Spool {
   [[nodiscard]] absl::Status SetMetaLocked(const std::string& key, const std::string& value)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   [[nodiscard]] absl::Status LoadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  [[nodiscard]] absl::Status AddResultLocked(const std::string& command_id,
+                                             const std::string& outcome)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const SpoolOptions options_;
   const Clock& clock_;
