@@ -2,7 +2,9 @@
 
 #include <pthread.h>
 
+#include <set>
 #include <thread>
+#include <utility>
 
 #include <grpcpp/grpcpp.h>
 
@@ -197,16 +199,74 @@ class GrpcUplink final : public Uplink {
         last_ack_time_ = absl::Now();
         first_ack_ = true;
       } else if (msg.has_command()) {
-        spdlog::info("command {} received; this agent does not handle commands yet",
-                     msg.command().command_id());
+        HandleCommand(msg.command());
+      } else if (msg.has_command_result_ack()) {
+        absl::Status s = spool_.AckResult(msg.command_result_ack().command_id(),
+                                          msg.command_result_ack().outcome());
+        if (!s.ok()) spdlog::error("cannot delete an acknowledged command result: {}", s);
       }
     }
     absl::MutexLock l(&mu_);
     stream_broken_ = true;
   }
 
+  // Stores a prompt (then wakes the sender for its "delivered" result) or
+  // removes a withdrawn one; tells the prompter either way.
+  void HandleCommand(const v1::Command& cmd) {
+    bool changed = false;
+    if (cmd.has_consent_prompt()) {
+      auto stored = spool_.StorePrompt({.command_id = cmd.command_id(),
+                                        .payload = cmd.SerializeAsString(),
+                                        .expires_utc_ms = cmd.expires_utc_ms(),
+                                        .received_utc_ms = 0});
+      if (!stored.ok()) {
+        // Not stored, not reported delivered: the collector sends it again
+        // on the next stream.
+        spdlog::error("cannot store prompt {}: {}", cmd.command_id(), stored.status());
+        return;
+      }
+      changed = *stored;
+      if (changed) spdlog::info("prompt {} received", cmd.command_id());
+    } else if (cmd.has_withdraw_prompt()) {
+      absl::Status s = spool_.RemovePrompt(cmd.command_id());
+      if (!s.ok()) spdlog::error("cannot remove withdrawn prompt {}: {}", cmd.command_id(), s);
+      changed = s.ok();
+      spdlog::info("prompt {} withdrawn ({})", cmd.command_id(), cmd.withdraw_prompt().reason());
+    } else {
+      spdlog::info("command {} of a kind this agent does not know; ignored", cmd.command_id());
+      return;
+    }
+    {
+      absl::MutexLock l(&mu_);
+      wake_ = true;
+    }
+    if (changed && options_.on_prompts_changed) options_.on_prompts_changed();
+  }
+
+  // Sends every result the spool holds that this stream has not sent yet.
+  // Returns false when the stream broke.
+  bool SendResults(grpc::ClientReaderWriter<v1::AgentMessage, v1::CollectorMessage>* stream,
+                   std::set<std::pair<std::string, std::string>>* sent) {
+    auto results = spool_.PendingResults();
+    if (!results.ok()) {
+      spdlog::error("cannot read command results from the spool: {}", results.status());
+      return true;
+    }
+    for (const SpoolCommandResult& r : *results) {
+      if (!sent->emplace(r.command_id, r.outcome).second) continue;
+      v1::AgentMessage m;
+      m.mutable_command_result()->set_command_id(r.command_id);
+      m.mutable_command_result()->set_outcome(r.outcome);
+      m.mutable_command_result()->set_completed_utc_ms(r.completed_utc_ms);
+      if (!stream->Write(m)) return false;
+    }
+    return true;
+  }
+
   std::string SendLoop(grpc::ClientReaderWriter<v1::AgentMessage, v1::CollectorMessage>* stream,
                        SpoolDropCounters* reported) {
+    // Command results sent on this stream (a new stream resends the rest).
+    std::set<std::pair<std::string, std::string>> results_sent;
     // Wait for the collector's first ack: where to resume.
     {
       absl::MutexLock l(&mu_);
@@ -243,6 +303,7 @@ class GrpcUplink final : public Uplink {
           return "no ack for " + std::to_string(options_.ack_timeout.count()) + " ms";
         }
       }
+      if (!SendResults(stream, &results_sent)) return "write failed";
       const SpoolDropCounters drops = spool_.drop_counters();
       if (!(drops == *reported)) {
         v1::AgentMessage m;

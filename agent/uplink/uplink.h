@@ -10,6 +10,12 @@
 //   keepalive pings detect a dead connection.
 // - Sends the spool's cumulative drop counters in the Hello and whenever they
 //   change (reclaim.v1.DroppedDataReport).
+// - Campaign prompts: a received ConsentPrompt is stored in the spool (with
+//   its "delivered" result) before anyone is told; a WithdrawPrompt removes
+//   it. Results the spool holds (Spool::RecordPromptOutcome) are sent on every
+//   stream until the collector's CommandResultAck deletes them, so neither an
+//   agent restart nor a collector outage loses an answer. Call Notify() after
+//   recording an outcome.
 //
 // Owns two threads ("uplink", "uplink-read"), started by Start() and joined by
 // Stop(). Thread-safe.
@@ -17,6 +23,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,6 +64,10 @@ struct UplinkOptions {
   /// A stream with unacknowledged batches and no ack for this long is
   /// abandoned and reconnected. Default 120 s.
   std::chrono::milliseconds ack_timeout{120000};
+  /// Called on the uplink's read thread after a prompt was stored or
+  /// withdrawn (the spool's open prompts changed); must not block. Default
+  /// none.
+  std::function<void()> on_prompts_changed;
 };
 
 /// Counters for status and tests.
