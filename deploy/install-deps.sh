@@ -26,6 +26,9 @@ packages=(
   # binutils (windres), GoogleTest sources built with it, Wine 8 to run the
   # .exe tests (under xvfb + xauth, listed above)
   g++-mingw-w64-x86-64 binutils-mingw-w64-x86-64 googletest wine wine64
+  # consent prompts on Linux (agent/sources/prompter_linux.cc): zenity's GTK dialog;
+  # imagemagick's import screenshots it in tests/e2e_x11/prompter_x11_test
+  zenity imagemagick
 )
 
 SUDO=""
