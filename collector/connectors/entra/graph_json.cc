@@ -70,7 +70,9 @@ std::optional<TokenResponse> ParseTokenResponse(std::string_view body) {
 }
 
 std::chrono::milliseconds TokenRefreshAfter(std::int64_t expires_in_s, std::int64_t margin_ms) {
-  const std::int64_t lifetime_ms = expires_in_s * 1000;
+  // Clamped before the multiplication: expires_in comes from the network and
+  // a huge value overflowed (found by tests/fuzz/graph_json_fuzzer).
+  const std::int64_t lifetime_ms = std::clamp<std::int64_t>(expires_in_s, 0, kMaxTokenLifetimeS) * 1000;
   const std::int64_t margin = std::min(margin_ms, lifetime_ms / 2);
   return std::chrono::milliseconds(lifetime_ms - margin);
 }

@@ -59,9 +59,14 @@ struct TokenResponse {
 };
 std::optional<TokenResponse> ParseTokenResponse(std::string_view body);
 
+/// The longest token lifetime believed, seconds (7 days; Entra access tokens
+/// live 60-90 minutes, at most about a day). Longer ones are cut to this.
+inline constexpr std::int64_t kMaxTokenLifetimeS = 7LL * 24 * 3600;
+
 /// How long after its receipt a token with lifetime `expires_in_s` is
-/// fetched again: the lifetime minus `margin_ms`, the margin at most half the
-/// lifetime.
+/// fetched again: the lifetime (clamped to [0, kMaxTokenLifetimeS], so any
+/// value from the network is safe) minus `margin_ms`, the margin at most half
+/// the lifetime. Never negative for a non-negative margin.
 std::chrono::milliseconds TokenRefreshAfter(std::int64_t expires_in_s, std::int64_t margin_ms);
 
 /// The member `key` of `object` when it is a string, else "".

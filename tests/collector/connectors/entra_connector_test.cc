@@ -5,6 +5,7 @@
 // options. Time is a ManualClock moved by the connector's sleeper: no test
 // sleeps for real.
 #include "collector/connectors/entra/entra_connector.h"
+#include "collector/connectors/entra/graph_json.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -487,6 +488,24 @@ TEST(EntraRetryAfterTest, Parsing) {
   EXPECT_EQ(ParseRetryAfter(""), std::nullopt);
   EXPECT_EQ(ParseRetryAfter("-1"), std::nullopt);
   EXPECT_EQ(ParseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT"), std::nullopt);
+}
+
+// Regression (tests/fuzz/corpus/graph_json_fuzzer/crash-token-expires-in-*):
+// expires_in from the network was multiplied by 1000 unchecked (signed
+// overflow) and a negative one gave a negative refresh delay.
+TEST(EntraTokenResponseTest, ExpiresInIsClampedBeforeUse) {
+  auto t = entra::ParseTokenResponse(R"({"access_token":"t","expires_in":9223372036854775807})");
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(entra::TokenRefreshAfter(t->expires_in_s, 300000),
+            std::chrono::milliseconds(entra::kMaxTokenLifetimeS * 1000 - 300000));
+  t = entra::ParseTokenResponse(R"({"access_token":"t","expires_in":-1})");
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(entra::TokenRefreshAfter(t->expires_in_s, 300000), std::chrono::milliseconds(0));
+  t = entra::ParseTokenResponse(R"({"access_token":"t","expires_in":"3599"})");
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(entra::TokenRefreshAfter(t->expires_in_s, 300000), std::chrono::milliseconds(3299000));
+  EXPECT_FALSE(entra::ParseTokenResponse(R"({"expires_in":1})").has_value());
+  EXPECT_FALSE(entra::ParseTokenResponse("not json").has_value());
 }
 
 }  // namespace
