@@ -43,16 +43,7 @@ bool IsGuid(const std::string& s) {
   return true;
 }
 
-std::optional<std::chrono::milliseconds> ParseRetryAfter(const std::string& value) {
-  const std::string v(absl::StripAsciiWhitespace(value));
-  if (v.empty()) return std::nullopt;
-  for (char c : v) {
-    if (!std::isdigit(static_cast<unsigned char>(c)) && c != '.') return std::nullopt;
-  }
-  double seconds = 0;
-  if (!absl::SimpleAtod(v, &seconds) || seconds < 0) return std::nullopt;
-  return std::chrono::milliseconds(static_cast<std::int64_t>(std::ceil(seconds * 1000.0)));
-}
+// ParseRetryAfter: graph_json.cc (pure parsing, fuzzed with it).
 
 namespace {
 

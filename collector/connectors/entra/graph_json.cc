@@ -1,9 +1,13 @@
 #include "collector/connectors/entra/graph_json.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cmath>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "collector/connectors/entra/entra_connector.h"
 
 namespace reclaim::collector::entra {
 
@@ -78,3 +82,20 @@ std::chrono::milliseconds TokenRefreshAfter(std::int64_t expires_in_s, std::int6
 }
 
 }  // namespace reclaim::collector::entra
+
+namespace reclaim::collector {
+
+// Declared in entra_connector.h (its public home); defined here with the
+// other parsers of what Graph sends.
+std::optional<std::chrono::milliseconds> ParseRetryAfter(const std::string& value) {
+  const std::string v(absl::StripAsciiWhitespace(value));
+  if (v.empty()) return std::nullopt;
+  for (char c : v) {
+    if (!std::isdigit(static_cast<unsigned char>(c)) && c != '.') return std::nullopt;
+  }
+  double seconds = 0;
+  if (!absl::SimpleAtod(v, &seconds) || seconds < 0) return std::nullopt;
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::ceil(seconds * 1000.0)));
+}
+
+}  // namespace reclaim::collector
