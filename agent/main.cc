@@ -26,9 +26,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "agent/core/metering_loop.h"
+#include "agent/core/prompt_service.h"
 #include "agent/core/replay_driver.h"
 #include "agent/sources/focus_source.h"
 #include "agent/sources/idle_source.h"
+#include "agent/sources/prompter.h"
 #include "agent/sources/scripted_source.h"
 #include "agent/sources/session_source.h"
 #include "agent/sources/suspend_detector.h"
@@ -83,6 +85,11 @@ struct AgentOptions {
   std::string session_id;
   /// How often the metering loop wakes without events, ms. Default 5000.
   int tick_ms = 5000;
+  /// Consent prompts (live metering only): at most one not-urgent prompt per
+  /// this many seconds. Default 21600 (6 h).
+  int prompt_min_interval_s = 6 * 3600;
+  /// Seconds a prompt dialog stays up without an answer. Default 600.
+  int prompt_dialog_timeout_s = 600;
   /// Session user overrides (default: from the OS).
   std::string user_login, user_domain, user_upn;
   reclaim::LoggingOptions logging{.level = "info", .file = "", .name = "reclaim-agent"};
@@ -255,12 +262,31 @@ int Run(const AgentOptions& opt) {
                identity.user.domain, identity.user.login_name, spool_path,
                (*spool)->pending_batches(), opt.collector);
 
+  // Consent prompts (live metering only): the uplink stores them in the spool
+  // and wakes the prompt service, which shows them with zenity on this
+  // session's display and records the answers for the uplink to send.
+  std::unique_ptr<reclaim::agent::ConsentPrompter> prompter;
+  std::unique_ptr<reclaim::agent::PromptService> prompts;
+  std::unique_ptr<reclaim::agent::Uplink> uplink;
+  if (!script) {
+    if (!opt.display.empty()) setenv("DISPLAY", opt.display.c_str(), 1);  // for the dialog
+    prompter = reclaim::agent::MakeZenityPrompter();
+    reclaim::agent::PromptServiceOptions po;
+    po.policy.min_not_urgent_interval = std::chrono::seconds(opt.prompt_min_interval_s);
+    po.dialog_timeout = std::chrono::seconds(opt.prompt_dialog_timeout_s);
+    prompts = std::make_unique<reclaim::agent::PromptService>(
+        **spool, *prompter, clock, [&uplink] { uplink->Notify(); }, po);
+  }
   reclaim::agent::UplinkOptions up;
   up.target = opt.collector;
   up.backoff.initial = std::chrono::milliseconds(opt.backoff_initial_ms);
   up.backoff.max = std::chrono::milliseconds(opt.backoff_max_ms);
-  auto uplink = reclaim::agent::MakeUplink(**spool, identity, up);
+  up.on_prompts_changed = [&prompts] {
+    if (prompts) prompts->Wake();
+  };
+  uplink = reclaim::agent::MakeUplink(**spool, identity, up);
   uplink->Start();
+  if (prompts) prompts->Start();  // after the uplink exists: it notifies it
 
   // SIGINT/SIGTERM set `stop` (they are blocked in all threads; this one waits).
   std::atomic<bool> stop{false};
@@ -280,6 +306,7 @@ int Run(const AgentOptions& opt) {
 
   if (!script) {
     const int rc = RunLive(opt, clock, **spool, *uplink, stopped);
+    prompts->Stop();
     uplink->Stop();
     signals.join();
     return rc;
@@ -375,6 +402,12 @@ int main(int argc, char** argv) {
   app.add_option("--tick-ms", opt.tick_ms,
                  "Real metering: the loop wakes at least this often without events, ms")
       ->capture_default_str()->check(CLI::Range(100, 600000));
+  app.add_option("--prompt-min-interval", opt.prompt_min_interval_s,
+                 "At most one not-urgent consent prompt per this many seconds")
+      ->capture_default_str()->check(CLI::Range(0, 7 * 24 * 3600));
+  app.add_option("--prompt-timeout", opt.prompt_dialog_timeout_s,
+                 "Seconds a consent prompt stays on screen without an answer")
+      ->capture_default_str()->check(CLI::Range(1, 24 * 3600));
   app.add_option("--user-login", opt.user_login, "Override the session user's login name");
   app.add_option("--user-domain", opt.user_domain,
                  "Override the session user's domain (default: the host name)");

@@ -29,7 +29,8 @@ struct FocusSourceOptions {
   /// sending them). Titles are sanitised to valid UTF-8, at most 1024 bytes.
   /// Default false.
   bool read_window_titles = false;
-  /// Windows of these processes are never metered (the agent's own prompts):
+  /// Windows of these processes and of their direct children are never
+  /// metered (the agent's own prompts; the Linux dialog is a zenity child):
   /// they are reported as "no foreground application". Default empty.
   std::vector<std::int64_t> excluded_pids;
   /// A foreground window of 0 (none) shorter than this is ignored: window

@@ -24,7 +24,10 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
@@ -36,6 +39,21 @@
 
 namespace reclaim::agent {
 namespace {
+
+// The parent of `pid` from <proc_root>/<pid>/stat (proc(5): the 4th field,
+// after the parenthesised command name); 0 when unknown.
+std::int64_t ParentPid(const std::string& proc_root, std::int64_t pid) {
+  std::ifstream f(proc_root + "/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(close + 1));
+  std::string state;
+  std::int64_t ppid = 0;
+  rest >> state >> ppid;
+  return ppid;
+}
+
 
 template <typename T>
 struct FreeDeleter {
@@ -71,6 +89,15 @@ class X11FocusSource final : public FocusSource {
   }
 
  private:
+  // The agent's own processes and their children (the prompt dialog runs in
+  // a child process, e.g. zenity) are never metered.
+  bool IsExcluded(std::int64_t pid) const {
+    const auto& ex = options_.excluded_pids;
+    if (std::find(ex.begin(), ex.end(), pid) != ex.end()) return true;
+    const std::int64_t parent = ParentPid(options_.proc_root, pid);
+    return parent > 0 && std::find(ex.begin(), ex.end(), parent) != ex.end();
+  }
+
   struct Atoms {
     xcb_atom_t active = 0, wm_pid = 0, net_wm_name = 0, utf8 = 0, wm_check = 0;
   };
@@ -301,9 +328,8 @@ class X11FocusSource final : public FocusSource {
       std::memcpy(&p, xcb_get_property_value(pid.get()), 4);
       facts.pid = p;
     }
-    if (facts.pid && std::find(options_.excluded_pids.begin(), options_.excluded_pids.end(),
-                               *facts.pid) != options_.excluded_pids.end()) {
-      return std::nullopt;  // the agent's own window (a prompt)
+    if (facts.pid && IsExcluded(*facts.pid)) {
+      return std::nullopt;  // the agent's own window (a prompt), or its dialog child's
     }
     AppIdentity app = IdentifyWindow(facts, options_.read_window_titles, options_.proc_root);
     if (IsLockScreen(app)) return std::nullopt;

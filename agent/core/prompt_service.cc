@@ -1,0 +1,167 @@
+#include "agent/core/prompt_service.h"
+
+#include <pthread.h>
+
+#include "absl/strings/numbers.h"
+#include "common/log_format.h"
+#include "reclaim/v1/agent.pb.h"
+#include "spdlog/spdlog.h"
+
+namespace reclaim::agent {
+namespace {
+
+namespace v1 = ::reclaim::v1;
+
+constexpr char kLastNotUrgent[] = "prompt_last_not_urgent_utc_ms";
+constexpr char kLastUrgent[] = "prompt_last_urgent_utc_ms";
+
+std::int64_t MetaInt(Spool& spool, const char* key) {
+  auto v = spool.GetMeta(key);
+  std::int64_t out = 0;
+  if (v.ok() && v->has_value() && absl::SimpleAtoi(**v, &out)) return out;
+  return 0;
+}
+
+}  // namespace
+
+PromptService::PromptService(Spool& spool, ConsentPrompter& prompter, const Clock& clock,
+                             std::function<void()> notify_uplink, PromptServiceOptions options)
+    : spool_(spool), prompter_(prompter), clock_(clock),
+      notify_uplink_(std::move(notify_uplink)), options_(std::move(options)) {}
+
+PromptService::~PromptService() { Stop(); }
+
+void PromptService::Start() {
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "prompts");
+    Run();
+  });
+}
+
+void PromptService::Wake() {
+  std::string showing;
+  {
+    absl::MutexLock l(&mu_);
+    wake_ = true;
+    showing = showing_;
+  }
+  if (showing.empty()) return;
+  auto open = spool_.OpenPrompts();
+  if (!open.ok()) return;
+  for (const SpoolPrompt& p : *open) {
+    if (p.command_id == showing) return;
+  }
+  spdlog::info("prompt {} withdrawn while on screen; closing it", showing);
+  prompter_.Cancel();
+}
+
+void PromptService::Stop() {
+  {
+    absl::MutexLock l(&mu_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  prompter_.Cancel();
+  if (thread_.joinable()) thread_.join();
+}
+
+void PromptService::Run() {
+  while (true) {
+    {
+      absl::MutexLock l(&mu_);
+      if (stopping_) return;
+      wake_ = false;
+    }
+    auto open = spool_.OpenPrompts();
+    std::vector<PendingPromptInfo> pending;
+    std::vector<std::string> payloads;
+    if (!open.ok()) {
+      spdlog::error("cannot read prompts from the spool: {}", open.status());
+    } else {
+      for (const SpoolPrompt& p : *open) {
+        v1::Command cmd;
+        if (!cmd.ParseFromString(p.payload) || !cmd.has_consent_prompt()) continue;
+        pending.push_back({p.command_id, cmd.consent_prompt().urgent(),
+                           cmd.consent_prompt().application(), p.expires_utc_ms});
+        payloads.push_back(p.payload);
+      }
+    }
+    const PromptHistory history{MetaInt(spool_, kLastNotUrgent), MetaInt(spool_, kLastUrgent)};
+    const DesktopState desktop = options_.desktop ? options_.desktop() : DesktopState{};
+    const PromptDecision d =
+        DecidePrompts(pending, desktop, history, clock_.WallUtcMs(), options_.policy);
+    if (!d.show.empty()) {
+      // One dialog per question for now: zenity's question dialog has one
+      // question (combined prompts are shown back to back).
+      for (const std::string& id : d.show) {
+        for (size_t i = 0; i < pending.size(); ++i) {
+          if (pending[i].command_id == id) ShowOne(id, payloads[i], d.urgent);
+        }
+        absl::MutexLock l(&mu_);
+        if (stopping_) return;
+      }
+      continue;
+    }
+    absl::MutexLock l(&mu_);
+    auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return wake_ || stopping_; };
+    mu_.AwaitWithTimeout(absl::Condition(&woken),
+                         absl::Milliseconds(pending.empty() ? 3600 * 1000
+                                                            : options_.recheck.count()));
+  }
+}
+
+void PromptService::ShowOne(const std::string& command_id, const std::string& payload,
+                            bool urgent) {
+  v1::Command cmd;
+  cmd.ParseFromString(payload);
+  const v1::ConsentPrompt& p = cmd.consent_prompt();
+  PromptRequest req;
+  req.sender_name = p.sender_name();
+  req.question = p.question();
+  req.answers.assign(p.answers().begin(), p.answers().end());
+  req.timeout = options_.dialog_timeout;
+  {
+    absl::MutexLock l(&mu_);
+    if (stopping_) return;
+    showing_ = command_id;
+  }
+  const std::int64_t now = clock_.WallUtcMs();
+  absl::Status s = spool_.RecordPromptOutcome(command_id, "displayed", false);
+  if (s.ok()) {
+    s = spool_.Append(std::nullopt, {{urgent ? kLastUrgent : kLastNotUrgent,
+                                      std::to_string(now)}}).status();
+  }
+  if (!s.ok()) spdlog::error("cannot record prompt {} as displayed: {}", command_id, s);
+  if (notify_uplink_) notify_uplink_();
+  spdlog::info("showing prompt {} ({})", command_id, urgent ? "urgent" : "not urgent");
+  const PromptReply reply = prompter_.Ask(req);
+  {
+    absl::MutexLock l(&mu_);
+    showing_.clear();
+  }
+  const std::string outcome = PromptOutcomeName(req, reply);
+  spdlog::info("prompt {}: {}{}", command_id, outcome,
+               reply.error.empty() ? "" : " (" + reply.error + ")");
+  switch (reply.outcome) {
+    case PromptReply::Outcome::kAnswered:
+    case PromptReply::Outcome::kDeclined:
+    case PromptReply::Outcome::kPostponed:
+      s = spool_.RecordPromptOutcome(command_id, outcome, /*final=*/true);
+      if (!s.ok()) spdlog::error("cannot record the answer to prompt {}: {}", command_id, s);
+      if (notify_uplink_) notify_uplink_();
+      break;
+    case PromptReply::Outcome::kTimedOut:   // stays open; asked again later
+    case PromptReply::Outcome::kCancelled:  // withdrawn or stopping
+      break;
+    case PromptReply::Outcome::kFailed: {
+      // No desktop to show it on: try again after the recheck interval.
+      absl::MutexLock l(&mu_);
+      auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+      mu_.AwaitWithTimeout(absl::Condition(&stopping),
+                           absl::Milliseconds(options_.recheck.count()));
+      break;
+    }
+  }
+}
+
+}  // namespace reclaim::agent

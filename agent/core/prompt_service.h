@@ -1,0 +1,74 @@
+// The agent's prompt service: shows the campaign prompts waiting in the spool
+// on this session's screen, when the prompt policy (prompt_policy.h) says so,
+// and records what the user did in the spool for the uplink to send.
+//
+// Flow: the uplink stores a prompt (Spool::StorePrompt) and calls Wake(); the
+// service's thread decides, records "displayed", runs the dialog
+// (ConsentPrompter::Ask, blocking), records "answered:<a>" / "declined" /
+// "postponed" as the prompt's final outcome and calls `notify_uplink`. A
+// dialog that timed out leaves the prompt open (shown again later; the
+// collector times the response out at its due time). A prompt withdrawn
+// while on screen (gone from the spool at Wake()) is cancelled. When prompts
+// were last shown is kept in the spool's metadata, so the 6-hour rule holds
+// across restarts.
+//
+// Owns one thread ("prompts"), started by Start() and joined by Stop().
+// Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "agent/core/prompt_policy.h"
+#include "agent/sources/prompter.h"
+#include "agent/spool/spool.h"
+#include "common/clock.h"
+
+namespace reclaim::agent {
+
+/// Options; every field documents its default.
+struct PromptServiceOptions {
+  PromptPolicyOptions policy;
+  /// How long a dialog stays up without an answer. Default 10 min.
+  std::chrono::seconds dialog_timeout{600};
+  /// The desktop's state (idle, locked, full screen, do-not-disturb), asked
+  /// before each decision. Default: always available.
+  std::function<DesktopState()> desktop;
+  /// How often a held-back prompt is re-decided when nothing wakes the
+  /// service (the desktop state is polled). Default 5 s.
+  std::chrono::milliseconds recheck{5000};
+};
+
+class PromptService {
+ public:
+  /// `spool`, `prompter` and `clock` must outlive the service.
+  PromptService(Spool& spool, ConsentPrompter& prompter, const Clock& clock,
+                std::function<void()> notify_uplink, PromptServiceOptions options = {});
+  ~PromptService();
+  void Start();
+  /// The spool's prompts changed: re-decide; cancel a dialog whose prompt
+  /// was withdrawn. Cheap; any thread.
+  void Wake();
+  void Stop();
+
+ private:
+  void Run();
+  void ShowOne(const std::string& command_id, const std::string& payload, bool urgent);
+
+  Spool& spool_;
+  ConsentPrompter& prompter_;
+  const Clock& clock_;
+  const std::function<void()> notify_uplink_;
+  const PromptServiceOptions options_;
+  std::thread thread_;
+  absl::Mutex mu_;
+  bool wake_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::string showing_ ABSL_GUARDED_BY(mu_);  // command id on screen
+};
+
+}  // namespace reclaim::agent
