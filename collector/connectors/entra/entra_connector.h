@@ -197,7 +197,7 @@ bool IsGuid(const std::string& s);
 
 /// Parses a Retry-After value in seconds ("2", "0.249"); nullopt when
 /// missing or not a non-negative number (an HTTP-date is treated as
-/// missing).
+/// missing). Values above one day count as one day.
 std::optional<std::chrono::milliseconds> ParseRetryAfter(const std::string& value);
 
 }  // namespace reclaim::collector

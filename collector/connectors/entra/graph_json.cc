@@ -85,6 +85,10 @@ std::chrono::milliseconds TokenRefreshAfter(std::int64_t expires_in_s, std::int6
 
 namespace reclaim::collector {
 
+// Longest Retry-After believed, seconds (the connector waits at most
+// max_backoff anyway).
+constexpr double kMaxRetryAfterS = 86400;
+
 // Declared in entra_connector.h (its public home); defined here with the
 // other parsers of what Graph sends.
 std::optional<std::chrono::milliseconds> ParseRetryAfter(const std::string& value) {
@@ -95,6 +99,9 @@ std::optional<std::chrono::milliseconds> ParseRetryAfter(const std::string& valu
   }
   double seconds = 0;
   if (!absl::SimpleAtod(v, &seconds) || seconds < 0) return std::nullopt;
+  // Capped before the conversion: a value beyond int64 ms was undefined
+  // behaviour (found by tests/fuzz/graph_json_fuzzer).
+  seconds = std::min(seconds, kMaxRetryAfterS);
   return std::chrono::milliseconds(static_cast<std::int64_t>(std::ceil(seconds * 1000.0)));
 }
 

@@ -488,6 +488,9 @@ TEST(EntraRetryAfterTest, Parsing) {
   EXPECT_EQ(ParseRetryAfter(""), std::nullopt);
   EXPECT_EQ(ParseRetryAfter("-1"), std::nullopt);
   EXPECT_EQ(ParseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT"), std::nullopt);
+  // Regression (tests/fuzz/corpus/graph_json_fuzzer/crash-retry-after-huge-seconds):
+  // beyond int64 ms the double-to-int conversion was undefined.
+  EXPECT_EQ(ParseRetryAfter("99999999999999999999"), std::chrono::milliseconds(86400000));
 }
 
 // Regression (tests/fuzz/corpus/graph_json_fuzzer/crash-token-expires-in-*):
