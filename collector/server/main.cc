@@ -21,6 +21,7 @@
 #include "collector/reclaim/file_directory_connector.h"
 #include "collector/reclaim/reclaimer.h"
 #include "collector/reclaim/scheduler.h"
+#include "collector/campaigns/campaign_housekeeper.h"
 #include "collector/campaigns/prompt_router.h"
 #include "collector/campaigns/sqlite_campaign_store.h"
 #include "collector/reclaim/sqlite_reclamation_store.h"
@@ -172,6 +173,9 @@ int Run(const CollectorOptions& opt) {
   agent_opts.limits.max_future_skew_ms = static_cast<std::int64_t>(opt.max_future_skew_s) * 1000;
   agent_opts.limits.max_intervals_per_batch = opt.max_intervals_per_batch;
   reclaim::collector::PromptRouter prompt_router;
+  // Time-outs and re-asks after "Remind me later", pushed to the agents.
+  reclaim::collector::CampaignHousekeeper campaign_housekeeper(**campaign_store, prompt_router,
+                                                               clock);
   auto agent_service = reclaim::collector::MakeAgentService(
       pipeline, clock, agent_opts, campaign_store->get(), &prompt_router);
   auto admin_service = reclaim::collector::MakeAdminService(
@@ -209,6 +213,7 @@ int Run(const CollectorOptions& opt) {
   }
   // Starts scheduled runs and resumes runs a crash interrupted.
   scheduler.Start();
+  campaign_housekeeper.Start();
 
   // Wait for SIGINT/SIGTERM (blocked in main before any thread started).
   sigset_t set;
@@ -220,6 +225,7 @@ int Run(const CollectorOptions& opt) {
   spdlog::info("signal {}: stopping (in-flight batches are stored and acked first)", sig);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   scheduler.Stop();  // between run items; an unfinished run resumes at the next start
+  campaign_housekeeper.Stop();
   pipeline.Stop();
   const auto stats = pipeline.stats();
   spdlog::info("stopped: {} batches stored ({} duplicates), {} intervals, {} quarantined",
