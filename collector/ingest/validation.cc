@@ -163,6 +163,14 @@ absl::Status CheckHelloString(const char* field, const std::string& value, size_
     return absl::InvalidArgumentError(absl::StrCat("Hello.", field, " is ", value.size(),
                                                    " bytes, over the limit of ", max_bytes));
   }
+  // Identifiers end up in logs, reports and CSV: no control characters (C0
+  // and DEL), which would forge log lines or terminal output.
+  for (unsigned char c : value) {
+    if (c < 0x20 || c == 0x7F) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Hello.", field, " contains a control character"));
+    }
+  }
   return absl::OkStatus();
 }
 

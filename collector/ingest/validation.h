@@ -55,7 +55,8 @@ ValidatedBatch ValidateBatch(const reclaim::v1::UsageBatch& batch,
 /// Validates a Hello. Errors: kInvalidArgument naming the field ("Hello.user.domain
 /// is missing"): device_id, agent_instance_id, user, user.login_name or
 /// user.domain missing; any string not valid UTF-8; a string over its limit
-/// (device_id 128 bytes, agent_instance_id 64, every other string 1024).
+/// (device_id 128 bytes, agent_instance_id 64, every other string 1024); a
+/// control character (U+0000-U+001F, U+007F) in any string.
 /// Messages never quote the field's value.
 [[nodiscard]] absl::Status ValidateHello(const reclaim::v1::Hello& hello);
 

@@ -173,13 +173,34 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
         break;
       }
       case v1::AgentMessage::kDropped: {
+        // The counters are cumulative, so only the largest values matter:
+        // coalesce reports and keep at most one store task per stream queued
+        // (a flood of reports must not grow the ingest queue).
         const DropCounters drops = ToDropCounters(request_.dropped());
-        auto agent = agent_;
-        const Clock& clock = clock_;
-        pipeline_.SubmitTask([agent, drops, &clock](UsageStore& store) {
-          absl::Status s = store.RecordDropped(*agent, drops, clock.WallUtcMs());
-          if (!s.ok()) spdlog::error("recording dropped-data report failed: {}", s);
-        });
+        pending_drops_.dropped_batches = std::max(pending_drops_.dropped_batches,
+                                                  drops.dropped_batches);
+        pending_drops_.dropped_intervals = std::max(pending_drops_.dropped_intervals,
+                                                    drops.dropped_intervals);
+        pending_drops_.dropped_focus_ms = std::max(pending_drops_.dropped_focus_ms,
+                                                   drops.dropped_focus_ms);
+        pending_drops_.corrupt_spools = std::max(pending_drops_.corrupt_spools,
+                                                 drops.corrupt_spools);
+        if (!drops_task_queued_) {
+          drops_task_queued_ = true;
+          auto self = shared_from_this();
+          auto agent = agent_;
+          const Clock& clock = clock_;
+          pipeline_.SubmitTask([self, agent, &clock](UsageStore& store) {
+            DropCounters latest;
+            {
+              absl::MutexLock l(&self->mu_);
+              latest = self->pending_drops_;
+              self->drops_task_queued_ = false;
+            }
+            absl::Status s = store.RecordDropped(*agent, latest, clock.WallUtcMs());
+            if (!s.ok()) spdlog::error("recording dropped-data report failed: {}", s);
+          });
+        }
         break;
       }
       case v1::AgentMessage::kCommandResult:
@@ -348,8 +369,16 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
     absl::MutexLock l(&mu_);
     --in_flight_;
     if (!status.ok()) {
+      // Acks are cumulative: once a batch failed, no later batch of this
+      // stream may be acknowledged (it would cover the failed one, and the
+      // agent would delete it). The agent reconnects and resends from here.
+      store_failed_ = true;
       RequestFinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                        "the collector cannot store data right now"));
+      return;
+    }
+    if (store_failed_) {
+      MaybeFinishLocked();
       return;
     }
     // Batches complete in order, so this covers every earlier seq too.
@@ -417,6 +446,9 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
   std::uint64_t ack_sent_ ABSL_GUARDED_BY(mu_) = 0;
   bool force_ack_ ABSL_GUARDED_BY(mu_) = false;
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  bool store_failed_ ABSL_GUARDED_BY(mu_) = false;
+  DropCounters pending_drops_ ABSL_GUARDED_BY(mu_);
+  bool drops_task_queued_ ABSL_GUARDED_BY(mu_) = false;
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool read_closed_ ABSL_GUARDED_BY(mu_) = false;

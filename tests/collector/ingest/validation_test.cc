@@ -392,3 +392,29 @@ TEST(ToDropCountersTest, CopiesEveryCounter) {
 
 }  // namespace
 }  // namespace reclaim::collector
+
+namespace reclaim::collector {
+namespace {
+
+TEST(ValidateHelloControlCharsTest, ControlCharactersAreRefused) {
+  // A forged log line through a user name, a NUL in a device id, ESC and DEL.
+  reclaim::v1::Hello h = GoodHello();
+  h.mutable_user()->set_login_name("evil\n[critical] FAKE");
+  ExpectRefused(h, "user.login_name");
+  h = GoodHello();
+  h.set_device_id(std::string("d\0x", 3));
+  ExpectRefused(h, "device_id");
+  h = GoodHello();
+  h.set_hostname("host\x1b[31m");
+  ExpectRefused(h, "hostname");
+  h = GoodHello();
+  h.mutable_user()->set_domain("EXAMPLE\x7f");
+  ExpectRefused(h, "user.domain");
+  // Non-ASCII letters are fine.
+  h = GoodHello();
+  h.mutable_user()->set_login_name("j\xC3\xBCrgen");
+  EXPECT_TRUE(ValidateHello(h).ok());
+}
+
+}  // namespace
+}  // namespace reclaim::collector
