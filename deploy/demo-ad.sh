@@ -29,7 +29,7 @@ if [ "${1:-}" != "--inside-namespace" ]; then
   [ "$(id -u)" -eq 0 ] || { echo "demo-ad.sh: run as root (the AD DC needs a network namespace)" >&2; exit 2; }
   build=${RECLAIM_BUILD_DIR:-$root/build}
   "$root/deploy/install-deps.sh"
-  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake -S "$root" -B "$build" -G Ninja -DRECLAIM_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build "$build" -j "$(nproc)" --target reclaim-collector reclaim-agent reclaimctl
   echo
   echo "== starting a Samba AD domain controller for EXAMPLE.TEST (first start provisions it: ~15 s)"

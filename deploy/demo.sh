@@ -30,7 +30,8 @@ while [ $# -gt 0 ]; do
 done
 
 "$root/deploy/install-deps.sh"
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# Same settings as deploy/test.sh, so running both builds only once.
+cmake -S "$root" -B "$build" -G Ninja -DRECLAIM_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j "$(nproc)" --target reclaim-collector reclaim-agent reclaimctl
 
 collector="$build/collector/server/reclaim-collector"
@@ -133,6 +134,6 @@ echo "== reclaimctl devices"
 "$ctl" devices --collector "127.0.0.1:$admin_port"
 if [ "$keep" = 1 ]; then
   echo
-  echo "collector still running (pid $cpid): reclaimctl --collector 127.0.0.1:$admin_port usage"
-  echo "logs and databases in $work"
+  echo "collector still running (pid $cpid): $ctl --collector 127.0.0.1:$admin_port usage"
+  echo "logs and databases in $work (stop with: kill $cpid; rm -rf $work)"
 fi

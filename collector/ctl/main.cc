@@ -374,7 +374,9 @@ int main(int argc, char** argv) {
   std::string target = "127.0.0.1:7444";
   int timeout_s = 30;
   std::string output = "table";
-  CLI::App app{"reclaimctl: drives a Reclaim collector (usage reports, devices, quarantine)."};
+  CLI::App app{
+      "reclaimctl: drives a Reclaim collector: usage reports, devices, quarantine, the "
+      "application catalog, reclamation policies and runs, audit and restore, campaigns."};
   app.require_subcommand(1);
   app.fallthrough();  // global options may follow the subcommand
   app.add_option("--collector", target, "Collector admin API address (host:port)")

@@ -187,6 +187,9 @@ int Run(const CollectorOptions& opt) {
   grpc::ServerBuilder builder;
   builder.SetMaxReceiveMessageSize(opt.max_message_bytes);
   // Accept the agents' keepalive pings (every 30 s, also without calls).
+  // gRPC sets SO_REUSEPORT by default on Linux: a second collector could then
+  // bind the same ports and silently take half of the agents and admin calls.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
