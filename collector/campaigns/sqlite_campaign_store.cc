@@ -4,6 +4,7 @@
 #include <iterator>
 
 #include "absl/strings/str_cat.h"
+#include "common/sqlite_migrations.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
@@ -117,40 +118,8 @@ Response ReadResponse(const sqlite::Statement& st) {
 }
 
 absl::Status Migrate(sqlite::Database& db, const std::string& path) {
-  RETURN_IF_ERROR(db.Exec(
-      "CREATE TABLE IF NOT EXISTS schema_migrations(component TEXT PRIMARY KEY, "
-      "version INTEGER NOT NULL) WITHOUT ROWID"));
-  const auto current = [&db]() -> absl::StatusOr<std::int64_t> {
-    ASSIGN_OR_RETURN(sqlite::Statement st,
-                     db.Prepare("SELECT version FROM schema_migrations WHERE component=?"));
-    st.Bind(1, std::string_view(kComponent));
-    ASSIGN_OR_RETURN(bool row, st.Step());
-    const std::int64_t v = row ? st.ColumnInt(0) : 0;
-    st.Reset();
-    return v;
-  };
-  ASSIGN_OR_RETURN(std::int64_t version, current());
-  if (version > SqliteCampaignStore::kSchemaVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "campaign schema in ", path, " has version ", version,
-        ", newer than this collector understands (", SqliteCampaignStore::kSchemaVersion,
-        "); run a newer collector"));
-  }
-  while (version < SqliteCampaignStore::kSchemaVersion) {
-    ASSIGN_OR_RETURN(sqlite::Transaction tx, sqlite::Transaction::Begin(db));
-    ASSIGN_OR_RETURN(version, current());  // another process may have migrated
-    if (version >= SqliteCampaignStore::kSchemaVersion) break;
-    const std::int64_t next = version + 1;
-    RETURN_IF_ERROR(db.Exec(kMigrations[next - 1]));
-    ASSIGN_OR_RETURN(sqlite::Statement st,
-                     db.Prepare("INSERT INTO schema_migrations(component, version) VALUES(?, ?) "
-                                "ON CONFLICT(component) DO UPDATE SET version=excluded.version"));
-    RETURN_IF_ERROR(st.Bind(1, std::string_view(kComponent)).Bind(2, next).Run());
-    RETURN_IF_ERROR(tx.Commit());
-    spdlog::info("campaign store {}: migrated schema to version {}", path, next);
-    version = next;
-  }
-  return absl::OkStatus();
+  static_assert(std::size(kMigrations) == SqliteCampaignStore::kSchemaVersion);
+  return sqlite::MigrateComponent(db, kComponent, kMigrations, path, "campaign store");
 }
 
 }  // namespace

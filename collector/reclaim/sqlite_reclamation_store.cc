@@ -1,5 +1,6 @@
 #include "collector/reclaim/sqlite_reclamation_store.h"
 
+#include <iterator>
 #include <algorithm>
 #include <set>
 
@@ -9,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/sqlite_migrations.h"
 #include "common/status_macros.h"
 #include "common/utc_day.h"
 #include "spdlog/spdlog.h"
@@ -188,40 +190,8 @@ absl::Status Migrate(sqlite::Database& db, const std::string& path) {
     return absl::FailedPreconditionError(absl::StrCat(
         path, " has no usage store tables: open the usage store on it first"));
   }
-  RETURN_IF_ERROR(db.Exec(
-      "CREATE TABLE IF NOT EXISTS schema_migrations(component TEXT PRIMARY KEY, "
-      "version INTEGER NOT NULL) WITHOUT ROWID"));
-  const auto current = [&db]() -> absl::StatusOr<std::int64_t> {
-    ASSIGN_OR_RETURN(sqlite::Statement st,
-                     db.Prepare("SELECT version FROM schema_migrations WHERE component=?"));
-    st.Bind(1, std::string_view(kComponent));
-    ASSIGN_OR_RETURN(bool row, st.Step());
-    const std::int64_t v = row ? st.ColumnInt(0) : 0;
-    st.Reset();
-    return v;
-  };
-  ASSIGN_OR_RETURN(std::int64_t version, current());
-  if (version > SqliteReclamationStore::kSchemaVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "reclamation schema in ", path, " has version ", version,
-        ", newer than this collector understands (", SqliteReclamationStore::kSchemaVersion,
-        "); run a newer collector"));
-  }
-  while (version < SqliteReclamationStore::kSchemaVersion) {
-    ASSIGN_OR_RETURN(sqlite::Transaction tx, sqlite::Transaction::Begin(db));
-    ASSIGN_OR_RETURN(version, current());  // another process may have migrated
-    if (version >= SqliteReclamationStore::kSchemaVersion) break;
-    const std::int64_t next = version + 1;
-    RETURN_IF_ERROR(db.Exec(kMigrations[next - 1]));
-    ASSIGN_OR_RETURN(sqlite::Statement st,
-                     db.Prepare("INSERT INTO schema_migrations(component, version) VALUES(?, ?) "
-                                "ON CONFLICT(component) DO UPDATE SET version=excluded.version"));
-    RETURN_IF_ERROR(st.Bind(1, std::string_view(kComponent)).Bind(2, next).Run());
-    RETURN_IF_ERROR(tx.Commit());
-    spdlog::info("reclamation store {}: migrated schema to version {}", path, next);
-    version = next;
-  }
-  return absl::OkStatus();
+  static_assert(std::size(kMigrations) == SqliteReclamationStore::kSchemaVersion);
+  return sqlite::MigrateComponent(db, kComponent, kMigrations, path, "reclamation store");
 }
 
 AuditEntry ReadAudit(const sqlite::Statement& st) {
