@@ -3,8 +3,6 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include "absl/synchronization/notification.h"
-#include "absl/time/clock.h"
 
 #include "reclaim/v1/agent.grpc.pb.h"
 #include "tests/testing/temp_dir.h"
@@ -188,52 +186,6 @@ TEST_F(AgentServiceTest, OversizeMessageIsResourceExhausted) {
   }
   EXPECT_EQ(s->Finish().error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_EQ(TotalFocusMs(), 0);
-}
-
-TEST_F(AgentServiceTest, NoAckCoversABatchThatFailedToStore) {
-  grpc::ClientContext ctx;
-  auto s = stub_->Connect(&ctx);
-  ASSERT_TRUE(s->Write(Hello()));
-  v1::CollectorMessage m;
-  ASSERT_TRUE(s->Read(&m));
-  ASSERT_EQ(m.ack().acked_through_seq(), 0u);
-
-  // Hold the ingest thread so each batch gets its own commit, in this order:
-  // [gate A] batch 1 (fails: disk "full") [gate B] batch 2 (succeeds).
-  absl::Notification gate_a, gate_b;
-  auto queued = [&](size_t n) {
-    for (int i = 0; i < 2000 && collector_->pipeline().queued() < n; ++i) {
-      absl::SleepFor(absl::Milliseconds(5));  // polling another thread's queue
-    }
-    return collector_->pipeline().queued() >= n;
-  };
-  collector_->pipeline().SubmitTask([&](UsageStore&) { gate_a.WaitForNotification(); });
-  auto size = collector_->store().SizeBytes();
-  ASSERT_TRUE(size.ok());
-  ASSERT_TRUE(collector_->store().SetMaxSizeBytes(*size).ok());
-  v1::AgentMessage big = Batch(1, std::vector<std::int64_t>(2000, 1000));
-  for (auto& iv : *big.mutable_batch()->mutable_intervals()) {
-    iv.mutable_app()->set_exe_path("/opt/" + std::string(500, 'x') + std::to_string(&iv - &big.batch().intervals(0)));
-  }
-  ASSERT_TRUE(s->Write(big));
-  ASSERT_TRUE(queued(1));  // gate A runs, batch 1 queued behind it
-  collector_->pipeline().SubmitTask([&](UsageStore& store) {
-    gate_b.WaitForNotification();
-    ASSERT_TRUE(collector_->store().SetMaxSizeBytes(0).ok());  // space again
-  });
-  ASSERT_TRUE(s->Write(Batch(2, {5000})));
-  ASSERT_TRUE(queued(3));
-  gate_a.Notify();
-  gate_b.Notify();
-
-  std::uint64_t max_ack = 0;
-  while (s->Read(&m)) {
-    if (m.has_ack()) max_ack = std::max(max_ack, m.ack().acked_through_seq());
-  }
-  const grpc::Status st = s->Finish();
-  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_EQ(max_ack, 0u) << "an ack of 2 would make the agent delete the unstored batch 1";
-  // Batch 2 may be stored; the agent resends both and the ledger dedupes.
 }
 
 TEST_F(AgentServiceTest, ManyConcurrentStreamsNeedNoThreadEach) {
