@@ -18,7 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "collector/connectors/entra/graph_json.h"
-#include "collector/connectors/ldap/ldap_connector.h"  // ReadSecretFile
+#include "common/secret_file.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
@@ -119,12 +119,7 @@ struct EntraConnector::Impl {
 
   absl::StatusOr<std::string> ReadSecret() const {
     if (!options.client_secret_file.empty()) {
-      auto s = ReadSecretFile(options.client_secret_file);
-      if (!s.ok()) {
-        return absl::Status(s.status().code(),
-                            absl::StrCat("Entra client secret: ", s.status().message()));
-      }
-      return s;
+      return reclaim::ReadSecretFile(options.client_secret_file, "Entra client secret");
     }
     const char* v = std::getenv(options.client_secret_env.c_str());
     if (v == nullptr || *v == '\0') {
@@ -139,10 +134,10 @@ struct EntraConnector::Impl {
   // key: "Microsoft identity platform certificate credentials" (header
   // x5t#S256 = base64url SHA-256 thumbprint of the DER certificate).
   absl::StatusOr<std::string> ClientAssertion(const std::string& audience) const {
-    ASSIGN_OR_RETURN(std::string cert_pem, ReadSecretFile(options.certificate_file));
+    ASSIGN_OR_RETURN(std::string cert_pem, reclaim::ReadSecretFile(options.certificate_file, "certificate"));
     std::string key_pem = cert_pem;
     if (!options.private_key_file.empty()) {
-      ASSIGN_OR_RETURN(key_pem, ReadSecretFile(options.private_key_file));
+      ASSIGN_OR_RETURN(key_pem, reclaim::ReadSecretFile(options.private_key_file, "private key"));
     }
     BIO* cb = BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size()));
     X509* cert = PEM_read_bio_X509(cb, nullptr, nullptr, nullptr);

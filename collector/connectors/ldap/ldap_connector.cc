@@ -28,6 +28,7 @@
 #include "absl/strings/str_split.h"
 #include "collector/connectors/ldap/ad_values.h"
 #include "collector/connectors/ldap/ldap_escape.h"
+#include "common/secret_file.h"
 #include "common/status_macros.h"
 #include "spdlog/spdlog.h"
 
@@ -61,11 +62,7 @@ struct ControlsDeleter {
 };
 using ControlsPtr = std::unique_ptr<LDAPControl*, ControlsDeleter>;
 
-/// Overwrites a secret before its memory is released.
-void Wipe(std::string& s) {
-  if (!s.empty()) explicit_bzero(s.data(), s.size());
-  s.clear();
-}
+void Wipe(std::string& s) { reclaim::WipeSecret(s); }
 
 bool IsConnectionError(int rc) {
   return rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR || rc == LDAP_TIMEOUT;
@@ -141,67 +138,6 @@ const std::vector<std::string> kUserAttrs = {"objectGUID",         "objectSid", 
                                              "userAccountControl", "objectClass", "primaryGroupID"};
 
 }  // namespace
-
-absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int err = errno;
-    if (err == ENOENT)
-      return absl::NotFoundError(absl::StrCat("password file ", path, " does not exist"));
-    return absl::PermissionDeniedError(
-        absl::StrCat("cannot open password file ", path, ": ", std::strerror(err)));
-  }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("cannot stat password file ", path, ": ", std::strerror(errno)));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("password file ", path, " is not a regular file"));
-  }
-  if ((st.st_mode & 077) != 0) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "password file %s has mode %04o: it must not be accessible by group or others "
-        "(chmod 600 %s)",
-        path, st.st_mode & 07777, path));
-  }
-  if (st.st_uid != ::geteuid() && st.st_uid != 0) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "password file %s is owned by uid %d, not by this process's user (uid %d) or root", path,
-        st.st_uid, ::geteuid()));
-  }
-  constexpr size_t kMax = 4096;
-  std::string secret;
-  char buf[512];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      Wipe(secret);
-      return absl::PermissionDeniedError(
-          absl::StrCat("cannot read password file ", path, ": ", std::strerror(errno)));
-    }
-    if (n == 0) break;
-    secret.append(buf, static_cast<size_t>(n));
-    explicit_bzero(buf, sizeof buf);
-    if (secret.size() > kMax) {
-      Wipe(secret);
-      return absl::InvalidArgumentError(
-          absl::StrCat("password file ", path, " is larger than 4 KiB"));
-    }
-  }
-  if (!secret.empty() && secret.back() == '\n') secret.pop_back();
-  if (!secret.empty() && secret.back() == '\r') secret.pop_back();
-  if (secret.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("password file ", path, " is empty"));
-  }
-  return secret;
-}
 
 // ---------------------------------------------------------------------------
 // Impl: the libldap handle and the LDAP operations the connector is built of.
@@ -290,7 +226,7 @@ struct LdapConnector::Impl {
   }
 
   absl::StatusOr<std::string> ReadPassword() const {
-    if (!options.password_file.empty()) return ReadSecretFile(options.password_file);
+    if (!options.password_file.empty()) return reclaim::ReadSecretFile(options.password_file, "password");
     const char* v = std::getenv(options.password_env.c_str());
     if (v == nullptr) {
       return absl::FailedPreconditionError(absl::StrCat("the bind password's environment variable ",

@@ -178,11 +178,4 @@ class LdapConnector final : public DirectoryConnector {
   std::unique_ptr<Impl> impl_;
 };
 
-/// Reads a secret from `path`, which must be a regular file owned by this
-/// process's user (or root) with no group/other permission bits; strips one
-/// trailing newline. Errors (never containing the secret): kNotFound,
-/// kPermissionDenied (cannot open), kFailedPrecondition (too open, not a
-/// regular file), kInvalidArgument (empty, or larger than 4 KiB).
-[[nodiscard]] absl::StatusOr<std::string> ReadSecretFile(const std::string& path);
-
 }  // namespace reclaim::collector

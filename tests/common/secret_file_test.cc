@@ -1,0 +1,97 @@
+// common/secret_file: the owner-only policy for every secret file, and that
+// no error message carries the secret.
+#include "common/secret_file.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
+
+namespace reclaim {
+namespace {
+
+constexpr char kSecret[] = "s3cr3t-Value-42";
+
+std::string MakeFile(const testing::TempDir& dir, const std::string& name,
+                     const std::string& content, mode_t mode) {
+  const std::string path = dir.File(name);
+  std::ofstream(path) << content;
+  EXPECT_EQ(::chmod(path.c_str(), mode), 0);
+  return path;
+}
+
+TEST(SecretFileTest, ReadsOwnerOnlyFileAndStripsOneNewline) {
+  testing::TempDir dir;
+  auto s = ReadSecretFile(MakeFile(dir, "a", std::string(kSecret) + "\r\n", 0600), "token");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(*s, kSecret);
+  auto r = ReadSecretFile(MakeFile(dir, "b", std::string(kSecret) + "\n\n", 0400), "token");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, std::string(kSecret) + "\n");
+}
+
+TEST(SecretFileTest, RefusesGroupOrWorldReadableFileWithoutLeakingIt) {
+  testing::TempDir dir;
+  for (mode_t mode : {0644, 0640, 0604, 0660}) {
+    const std::string path = MakeFile(dir, "m" + std::to_string(mode), kSecret, mode);
+    auto s = ReadSecretFile(path, "enrollment secret");
+    ASSERT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition) << mode;
+    EXPECT_NE(s.status().message().find("chmod 600"), std::string_view::npos);
+    EXPECT_NE(s.status().message().find("enrollment secret file"), std::string_view::npos);
+    EXPECT_EQ(s.status().message().find(kSecret), std::string_view::npos);
+  }
+}
+
+TEST(SecretFileTest, ClearErrorsForMissingEmptyOversizeAndDirectory) {
+  testing::TempDir dir;
+  EXPECT_EQ(ReadSecretFile(dir.File("none")).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(ReadSecretFile(MakeFile(dir, "empty", "\n", 0600)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReadSecretFile(MakeFile(dir, "big", std::string(100, 'x'), 0600), "x", 64)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_EQ(::mkdir(dir.File("d").c_str(), 0700), 0);
+  EXPECT_EQ(ReadSecretFile(dir.File("d")).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(SecretFileTest, EnvironmentVariable) {
+  ::unsetenv("RECLAIM_TEST_SECRET");
+  EXPECT_EQ(ReadSecretEnv("RECLAIM_TEST_SECRET").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  ::setenv("RECLAIM_TEST_SECRET", "", 1);
+  EXPECT_EQ(ReadSecretEnv("RECLAIM_TEST_SECRET").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  ::setenv("RECLAIM_TEST_SECRET", kSecret, 1);
+  auto s = ReadSecretEnv("RECLAIM_TEST_SECRET");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(*s, kSecret);
+  ::unsetenv("RECLAIM_TEST_SECRET");
+}
+
+TEST(SecretFileTest, WriteIsOwnerOnlyAndReadableBack) {
+  testing::TempDir dir;
+  const mode_t old = ::umask(0);  // even with a permissive umask
+  const std::string path = dir.File("credential");
+  ASSERT_TRUE(WriteSecretFile(path, kSecret).ok());
+  ::umask(old);
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  auto s = ReadSecretFile(path);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(*s, kSecret);
+  EXPECT_FALSE(WriteSecretFile(dir.File("no/such/dir/file"), kSecret).ok());
+}
+
+TEST(SecretFileTest, WipeClears) {
+  std::string s = kSecret;
+  WipeSecret(s);
+  EXPECT_TRUE(s.empty());
+}
+
+}  // namespace
+}  // namespace reclaim
