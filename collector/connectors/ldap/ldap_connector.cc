@@ -680,6 +680,36 @@ struct LdapConnector::Impl {
     return out;
   }
 
+  /// What a member add/delete needs before it is sent: the group (refused
+  /// when it is a critical system object), the user's groups before the
+  /// change, and the request as audited ("LDAP modify <GUID=..>: <op>
+  /// member <GUID=..>"). Errors: kInvalidArgument (ids not objectGUIDs),
+  /// kFailedPrecondition (critical group), directory errors.
+  struct MemberChange {
+    GroupInfo group;
+    UserGroups before;
+    std::string request;
+  };
+  absl::StatusOr<MemberChange> PrepareMemberChange(const AuthorizationGroup& group,
+                                                   const DirectoryUser& user,
+                                                   absl::string_view op) {
+    if (!ParseObjectGuid(group.object_id) || !ParseObjectGuid(user.object_id)) {
+      return absl::InvalidArgumentError(absl::StrCat("group '", group.object_id, "' and user '",
+                                                     user.object_id, "' must be objectGUIDs"));
+    }
+    RETURN_IF_ERROR(Connect());
+    MemberChange change;
+    change.request = absl::StrCat("LDAP modify <GUID=", group.object_id, ">: ", op,
+                                  " member <GUID=", user.object_id, ">");
+    ASSIGN_OR_RETURN(change.group, ReadGroup(group.object_id));
+    if (change.group.critical) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "group '", change.group.name, "' is a critical system object; Reclaim does not change it"));
+    }
+    ASSIGN_OR_RETURN(change.before, ReadUserGroups(user.object_id));
+    return change;
+  }
+
   /// The SID of the user's primary group: the user's domain SID + RID.
   static std::string PrimaryGroupSid(const UserGroups& u) {
     if (!u.primary_group_id || u.sid.empty()) return {};
@@ -984,20 +1014,12 @@ absl::StatusOr<DirectoryUser> LdapConnector::FindUser(const std::string& login_i
 
 absl::StatusOr<ChangeResult> LdapConnector::RemoveMember(const AuthorizationGroup& group,
                                                          const DirectoryUser& user) {
-  if (!ParseObjectGuid(group.object_id) || !ParseObjectGuid(user.object_id)) {
-    return absl::InvalidArgumentError(absl::StrCat("group '", group.object_id, "' and user '",
-                                                   user.object_id, "' must be objectGUIDs"));
-  }
-  RETURN_IF_ERROR(impl_->Connect());
+  ASSIGN_OR_RETURN(Impl::MemberChange change,
+                   impl_->PrepareMemberChange(group, user, "delete"));
   ChangeResult result;
-  result.request = absl::StrCat("LDAP modify <GUID=", group.object_id,
-                                ">: delete member <GUID=", user.object_id, ">");
-  ASSIGN_OR_RETURN(GroupInfo g, impl_->ReadGroup(group.object_id));
-  if (g.critical) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "group '", g.name, "' is a critical system object; Reclaim does not change it"));
-  }
-  ASSIGN_OR_RETURN(auto before, impl_->ReadUserGroups(user.object_id));
+  result.request = change.request;
+  const GroupInfo& g = change.group;
+  const Impl::UserGroups& before = change.before;
   if (g.rid && before.primary_group_id == g.rid) {
     result.outcome = ChangeOutcome::kNeedsManualAction;
     result.detail =
@@ -1045,20 +1067,12 @@ absl::StatusOr<ChangeResult> LdapConnector::RemoveMember(const AuthorizationGrou
 
 absl::StatusOr<ChangeResult> LdapConnector::AddMember(const AuthorizationGroup& group,
                                                       const DirectoryUser& user) {
-  if (!ParseObjectGuid(group.object_id) || !ParseObjectGuid(user.object_id)) {
-    return absl::InvalidArgumentError(absl::StrCat("group '", group.object_id, "' and user '",
-                                                   user.object_id, "' must be objectGUIDs"));
-  }
-  RETURN_IF_ERROR(impl_->Connect());
+  ASSIGN_OR_RETURN(Impl::MemberChange change,
+                   impl_->PrepareMemberChange(group, user, "add"));
   ChangeResult result;
-  result.request = absl::StrCat("LDAP modify <GUID=", group.object_id,
-                                ">: add member <GUID=", user.object_id, ">");
-  ASSIGN_OR_RETURN(GroupInfo g, impl_->ReadGroup(group.object_id));
-  if (g.critical) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "group '", g.name, "' is a critical system object; Reclaim does not change it"));
-  }
-  ASSIGN_OR_RETURN(auto before, impl_->ReadUserGroups(user.object_id));
+  result.request = change.request;
+  const GroupInfo& g = change.group;
+  const Impl::UserGroups& before = change.before;
   if (g.rid && before.primary_group_id == g.rid) {
     result.outcome = ChangeOutcome::kAlreadyMember;
     result.detail = absl::StrCat("'", g.name, "' is the primary group of ", user.sam_account_name);
