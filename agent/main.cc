@@ -418,8 +418,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);  // prints help or the error
-    return rc == 0 ? 0 : 2;
+    return reclaim::ReportParseError(app, e);
   }
   if (opt.backoff_max_ms < opt.backoff_initial_ms) {
     std::fprintf(stderr, "reclaim-agent: --backoff-max-ms is below --backoff-initial-ms\n");

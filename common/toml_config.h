@@ -5,6 +5,7 @@
 // Only main.cc files use it (flags and config are read only in main).
 #pragma once
 
+#include <cstdio>
 #include <istream>
 #include <iterator>
 #include <sstream>
@@ -78,6 +79,40 @@ inline void AddStrictConfig(CLI::App& app) {
   app.config_formatter(std::make_shared<StrictTomlConfig>());
   app.set_config("--config", "", "Config file (TOML; keys are the long option names)");
   app.allow_config_extras(CLI::config_extras_mode::error);
+}
+
+/// Reports a CLI11 parse error on stderr (or prints the help text) and
+/// returns the exit code: 0 for --help, 2 for an error. Config-file errors
+/// name the file ("config file /etc/reclaim/agent.toml: unknown key
+/// 'bogus'") instead of CLI11's "INI was not able to parse bogus"; other
+/// errors say that the value may come from the config file when one was used.
+inline int ReportParseError(CLI::App& app, const CLI::ParseError& e) {
+  if (e.get_exit_code() == 0) return app.exit(e);  // --help
+  std::string msg = e.what();
+  std::string path;
+  if (const CLI::Option* c = app.get_config_ptr(); c != nullptr && c->count() > 0) {
+    path = c->as<std::string>();
+  }
+  const std::string extras = "INI was not able to parse ";
+  const std::string malformed = "malformed config file: ";
+  if (e.get_name() == "ConfigError" && !path.empty()) {
+    if (msg.rfind(extras, 0) == 0) {
+      msg = "unknown key '" + msg.substr(extras.size()) + "' (keys are the long option names)";
+    } else if (msg.rfind(malformed, 0) == 0) {
+      msg = msg.substr(malformed.size());
+    }
+    for (size_t at = msg.find("--> config file"); at != std::string::npos;
+         at = msg.find("--> config file", at)) {
+      msg.replace(at, 15, "--> " + path);
+      at += 4 + path.size();
+    }
+    msg = "config file " + path + ": " + msg;
+  } else if (!path.empty() && e.get_name() != "ConfigError") {
+    msg += " (from the command line or config file " + path + ")";
+  }
+  std::fprintf(stderr, "%s: %s\nRun with --help for more information.\n", app.get_name().c_str(),
+               msg.c_str());
+  return 2;
 }
 
 }  // namespace reclaim

@@ -279,8 +279,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);  // prints help or the error
-    return rc == 0 ? 0 : 2;
+    return reclaim::ReportParseError(app, e);
   }
   if (absl::Status s = reclaim::SetUpLogging(opt.logging); !s.ok()) {
     std::fprintf(stderr, "reclaim-collector: %s\n", std::string(s.message()).c_str());

@@ -1,11 +1,14 @@
 // StrictTomlConfig (common/toml_config.h): what a malformed config file does.
 #include "common/toml_config.h"
 
+#include <cstdio>
+#include <fstream>
 #include <sstream>
 #include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
 
 namespace reclaim {
 namespace {
@@ -32,10 +35,67 @@ TEST(StrictTomlConfigTest, InvalidUtf8IsConfigErrorNotACrash) {
     Read("log-level = 'd\xa7" "bug'\n");
     FAIL() << "accepted";
   } catch (const CLI::ConfigError& e) {
-    EXPECT_THAT(e.what(), testing::HasSubstr("not valid UTF-8"));
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("not valid UTF-8"));
   }
   EXPECT_THROW(Read("a = \"\xc0\xaf\"\n"), CLI::ConfigError);
   EXPECT_THROW(Read("# comment \xff\n"), CLI::ConfigError);
+}
+
+
+// Parses `config_text` as the --config file of a small app and returns what
+// ReportParseError prints and its exit code.
+std::pair<int, std::string> ParseWithConfig(const std::string& config_text) {
+  testing::TempDir dir;
+  const std::string path = dir.File("agent.toml");
+  std::ofstream(path) << config_text;
+  CLI::App app{"test app", "reclaim-test"};
+  AddStrictConfig(app);
+  std::string listen;
+  int port = 0;
+  app.add_option("--listen", listen);
+  app.add_option("--port", port)->check(CLI::Range(1, 65535));
+  const std::string config_flag = "--config=" + path;
+  const char* argv[] = {"reclaim-test", config_flag.c_str()};
+  ::testing::internal::CaptureStderr();
+  int rc = -1;
+  try {
+    app.parse(2, argv);
+    rc = 0;
+  } catch (const CLI::ParseError& e) {
+    rc = ReportParseError(app, e);
+  }
+  std::string err = ::testing::internal::GetCapturedStderr();
+  // Replace the temp path so expectations can name it.
+  for (size_t at = err.find(path); at != std::string::npos; at = err.find(path, at)) {
+    err.replace(at, path.size(), "PATH");
+  }
+  return {rc, err};
+}
+
+TEST(ReportParseErrorTest, UnknownKeyNamesTheFileAndTheKey) {
+  auto [rc, err] = ParseWithConfig("listen = \"x\"\nbogus = 1\n");
+  EXPECT_EQ(rc, 2);
+  EXPECT_THAT(err, ::testing::HasSubstr("config file PATH: unknown key 'bogus'"));
+  EXPECT_THAT(err, ::testing::Not(::testing::HasSubstr("INI")));
+}
+
+TEST(ReportParseErrorTest, SyntaxErrorPointsIntoTheFile) {
+  auto [rc, err] = ParseWithConfig("listen = \n");
+  EXPECT_EQ(rc, 2);
+  EXPECT_THAT(err, ::testing::HasSubstr("config file PATH: "));
+  EXPECT_THAT(err, ::testing::HasSubstr("--> PATH"));
+}
+
+TEST(ReportParseErrorTest, BadValueMentionsTheConfigFile) {
+  auto [rc, err] = ParseWithConfig("port = 70000\n");
+  EXPECT_EQ(rc, 2);
+  EXPECT_THAT(err, ::testing::HasSubstr("--port"));
+  EXPECT_THAT(err, ::testing::HasSubstr("config file PATH"));
+}
+
+TEST(ReportParseErrorTest, GoodConfigParses) {
+  auto [rc, err] = ParseWithConfig("listen = \"127.0.0.1:1\"\nport = 5\n");
+  EXPECT_EQ(rc, 0) << err;
 }
 
 }  // namespace
