@@ -38,6 +38,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "CLI/CLI.hpp"
+#include "collector/ctl/table.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -49,58 +50,8 @@ namespace {
 
 namespace v1 = ::reclaim::v1;
 
-struct Table {
-  std::vector<std::string> columns;
-  std::vector<std::vector<std::string>> rows;
-  std::vector<nlohmann::ordered_json> json_rows;  // typed values for --output json
-};
-
-// RFC 4180 field quoting.
-std::string CsvField(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
-void Print(const Table& t, const std::string& format) {
-  if (format == "json") {
-    nlohmann::ordered_json arr = nlohmann::ordered_json::array();
-    for (const auto& r : t.json_rows) arr.push_back(r);
-    std::cout << arr.dump(2) << "\n";
-    return;
-  }
-  if (format == "csv") {
-    for (size_t i = 0; i < t.columns.size(); ++i) {
-      std::cout << (i ? "," : "") << CsvField(t.columns[i]);
-    }
-    std::cout << "\r\n";
-    for (const auto& r : t.rows) {
-      for (size_t i = 0; i < r.size(); ++i) std::cout << (i ? "," : "") << CsvField(r[i]);
-      std::cout << "\r\n";
-    }
-    return;
-  }
-  std::vector<size_t> width(t.columns.size());
-  for (size_t i = 0; i < t.columns.size(); ++i) width[i] = t.columns[i].size();
-  for (const auto& r : t.rows) {
-    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  }
-  auto line = [&](const std::vector<std::string>& cells) {
-    std::string out;
-    for (size_t i = 0; i < cells.size(); ++i) {
-      out += cells[i];
-      if (i + 1 < cells.size()) out += std::string(width[i] - cells[i].size() + 2, ' ');
-    }
-    std::cout << out << "\n";
-  };
-  line(t.columns);
-  for (const auto& r : t.rows) line(r);
-  if (t.rows.empty()) std::cout << "(no rows)\n";
-}
+using reclaim::ctl::Print;
+using reclaim::ctl::Table;
 
 // "1h 02m 03s" for a duration in ms.
 std::string HumanDuration(std::int64_t ms) {
