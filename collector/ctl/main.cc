@@ -9,10 +9,13 @@
 //   reclaimctl policies list | show NAME | create NAME --app A --connector C
 //              --group G [--lookback-days 90] [--threshold-minutes 5]
 //              [--grace-days 30] [--min-coverage 0.5] [--max-removals 10]
-//              [--ask --wait-hours 72] [--exclude user:X|group:Y]...
+//              [--ask-permission --wait-hours 72] [--exclude user:X|group:Y]...
 //              [--schedule CRON] [--enable] | enable NAME | disable NAME
 //   reclaimctl candidates POLICY          (evaluate now, record nothing)
 //   reclaimctl run POLICY [--dry-run | --execute] [--no-wait]
+//              (a policy with --ask-permission: a real run asks its candidates
+//              "Do you still need <application>?" and waits --wait-hours; a
+//              dry run lists who would be asked and asks nobody)
 //   reclaimctl runs [--policy P] [--limit N] | runs show RUN_ID
 //   reclaimctl audit [--after SEQ] [--limit N] | audit verify
 //   reclaimctl restore AUDIT_SEQ           (seq of a remove.result entry)
@@ -159,6 +162,7 @@ void ItemsTable(const v1::RunReport& report, Table* t) {
     j["outcome"] = i.outcome();
     j["detail"] = i.detail();
     j["result_audit_seq"] = i.result_audit_seq();
+    j["asked_users"] = std::vector<std::string>(i.asked_users().begin(), i.asked_users().end());
     t->json_rows.push_back(std::move(j));
   }
 }
@@ -419,8 +423,16 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1.0));
   pols_create->add_option("--max-removals", p_cap, "Most removals per run (default 10)")
       ->check(CLI::Range(1, 100000));
-  pols_create->add_flag("--ask", p_ask, "Ask members for permission (campaign) before removing");
-  pols_create->add_option("--wait-hours", p_wait, "How long to wait for answers (default 72)")
+  pols_create->add_flag(
+      "--ask-permission,--ask", p_ask,
+      "Ask for permission: a real run asks its candidates on screen \"Do you still need "
+      "<application>?\" (campaign reclaim-run-<id>) and, after --wait-hours, removes only "
+      "those who did not answer Yes (No, closed, postponed, timed out, never shown). A Yes "
+      "keeps the licence for one look-back window; a Yes given after the removal (the prompt "
+      "stays open for another --wait-hours) restores the member. A dry run lists who would be "
+      "asked and asks nobody");
+  pols_create->add_option("--wait-hours", p_wait,
+                          "With --ask-permission: hours to wait for answers, 1-2160 (default 72)")
       ->check(CLI::Range(0, 2160));
   pols_create->add_option("--exclude", p_exclude, "user:NAME or group:GROUP, repeatable");
   pols_create->add_option("--schedule", p_schedule, "Cron expression (UTC), e.g. '0 3 * * MON'");
@@ -755,6 +767,17 @@ int main(int argc, char** argv) {
                    (long long)r.id(), r.policy().c_str(), (long long)r.candidates(),
                    (long long)r.members(), r.group_name().c_str(), (long long)r.no_data(),
                    (long long)r.over_cap(), Money(r.monthly_saving_cents(), r.currency()).c_str());
+      if (r.ask_permission()) {
+        std::string asked;
+        for (const v1::RunItem& i : resp.items()) {
+          if (i.decision() != "candidate") continue;
+          for (const auto& u : i.asked_users()) asked += (asked.empty() ? "" : ", ") + u;
+        }
+        std::fprintf(stderr, "the policy asks for permission: a real run would ask %lld "
+                     "candidate(s) (%s) whether they still need the application and remove only "
+                     "those who do not answer Yes in time. Nobody was asked.\n",
+                     (long long)r.candidates(), asked.empty() ? "nobody" : asked.c_str());
+      }
     } else {
       std::fprintf(stderr, "run %lld of %s: %s; %lld removed, %lld manual, %lld failed, %lld "
                    "pending; saving %s per month%s%s\n", (long long)r.id(), r.policy().c_str(),

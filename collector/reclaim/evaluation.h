@@ -71,6 +71,9 @@ struct MemberEvidence {
   /// Share of the window covered by reports from those devices, 0..1.
   double coverage = 0;
   Answer answer = Answer::kNone;
+  /// The matched endpoint users as their agents name them ("DOMAIN\\login",
+  /// the campaign store's user key): who an ask-for-permission run asks.
+  std::vector<std::string> endpoint_users;
 };
 
 /// The outcome for one member.

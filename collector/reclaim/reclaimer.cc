@@ -1,10 +1,13 @@
 #include "collector/reclaim/reclaimer.h"
 
+#include <algorithm>
+#include <map>
 #include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "collector/reclaim/cron.h"
 #include "common/log_format.h"
 #include "common/status_macros.h"
@@ -120,12 +123,25 @@ MemberEvidence CombineEvidence(const SyncedMember& member,
     spans.insert(spans.end(), ep->spans.begin(), ep->spans.end());
   }
   e.coverage = e.devices > 0 ? WindowCoverage(first_day, last_day, std::move(spans)) : 0.0;
+  for (const EndpointUserEvidence* ep : matched) {
+    std::string key = absl::StrCat(ep->domain, "\\", ep->login_name);
+    if (std::find(e.endpoint_users.begin(), e.endpoint_users.end(), key) ==
+        e.endpoint_users.end()) {
+      e.endpoint_users.push_back(std::move(key));
+    }
+  }
   return e;
 }
 
 Reclaimer::Reclaimer(ReclamationStore& store, const ConnectorFactory& connectors,
-                     const Clock& clock)
-    : store_(store), connectors_(connectors), clock_(clock) {}
+                     const Clock& clock, CampaignStore* campaigns, PromptRouter* router,
+                     ReclaimerOptions options)
+    : store_(store),
+      connectors_(connectors),
+      clock_(clock),
+      campaigns_(campaigns),
+      router_(router),
+      options_(std::move(options)) {}
 
 void Reclaimer::SetRunReadyCallback(std::function<void()> cb) {
   absl::MutexLock l(&mu_);
@@ -212,6 +228,9 @@ absl::StatusOr<Policy> Reclaimer::CreatePolicy(const Policy& spec, const std::st
   if (p.answer_wait_hours < 0 || p.answer_wait_hours > 24 * 90) {
     return bad("answer wait must be 0-2160 hours");
   }
+  if (p.ask_permission && p.answer_wait_hours < 1) {
+    return bad("asking for permission needs an answer wait of 1-2160 hours");
+  }
   if (!p.schedule.empty()) {
     auto cron = CronSchedule::Parse(p.schedule);
     if (!cron.ok()) return bad(std::string(cron.status().message()));
@@ -261,6 +280,7 @@ absl::StatusOr<Policy> Reclaimer::CreatePolicy(const Policy& spec, const std::st
   d["min_coverage"] = created.rules.min_coverage;
   d["max_removals_per_run"] = created.rules.max_removals_per_run;
   d["ask_permission"] = created.ask_permission;
+  d["answer_wait_hours"] = created.answer_wait_hours;
   d["exclusions"] = created.exclusions;
   d["schedule"] = created.schedule;
   d["enabled"] = created.enabled;
@@ -323,7 +343,7 @@ absl::StatusOr<PolicyEvaluation> Reclaimer::Evaluate(const std::string& policy) 
   ev.first_day = ev.last_day - p.rules.lookback_days + 1;
   ASSIGN_OR_RETURN(std::vector<EndpointUserEvidence> endpoints,
                    store_.LoadEndpointEvidence(ev.application, ev.first_day, ev.last_day));
-  ASSIGN_OR_RETURN(auto answers, store_.LoadAnswers(p.id));
+  ASSIGN_OR_RETURN(auto answers, store_.LoadAnswers(p.id, now));
   std::vector<MemberEvidence> evidence;
   for (const SyncedMember& m : synced) {
     std::vector<const EndpointUserEvidence*> matched;
@@ -367,6 +387,11 @@ absl::StatusOr<RunRecord> Reclaimer::RecordRun(const std::string& policy,
       return absl::FailedPreconditionError(absl::StrCat(
           "policy '", p.name, "' is disabled: enable it for real runs (dry runs always work)"));
     }
+    if (p.ask_permission && !campaigns_) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "policy '", p.name, "' asks for permission, but this collector runs without a "
+          "campaign store"));
+    }
     ASSIGN_OR_RETURN(std::vector<RunRecord> runs, store_.ListRuns(p.id, 0));
     for (const RunRecord& r : runs) {
       if (!Terminal(r.state)) {
@@ -389,7 +414,7 @@ absl::StatusOr<RunRecord> Reclaimer::RecordRun(const std::string& policy,
   run.currency = ev.application.currency;
   if (dry_run) {
     run.state = RunState::kDryRun;
-  } else if (p.ask_permission) {
+  } else if (p.ask_permission && ev.result.candidates > 0) {
     run.state = RunState::kAwaitingAnswers;
     run.answers_due_utc_ms = now + p.answer_wait_hours * 3600 * 1000;
   } else {
@@ -414,12 +439,29 @@ absl::StatusOr<RunRecord> Reclaimer::RecordRun(const std::string& policy,
   d["over_cap"] = ev.result.over_cap;
   d["no_data"] = ev.result.no_data;
   d["state"] = RunStateName(run.state);
+  if (p.ask_permission) {
+    // Who is (or, in a dry run, would be) asked.
+    Json asked = Json::array();
+    for (const RunItem& item : items) {
+      if (item.decision.decision != Decision::kCandidate) continue;
+      for (const std::string& u : item.decision.evidence.endpoint_users) asked.push_back(u);
+    }
+    d["ask_permission"] = {{"answer_wait_hours", p.answer_wait_hours}, {"asked", asked},
+                           {"asked_now", !dry_run}};
+  }
   ASSIGN_OR_RETURN(std::int64_t id,
                    store_.CreateRun(run, items, Entry(actor, dry_run ? "run.dry" : "run.start",
                                                       p.id, 0, "", d.dump())));
   spdlog::info("{} run {} of policy '{}' by {}: {} members, {} candidates, {} no data",
                dry_run ? "dry" : "real", id, p.name, actor, ev.result.members.size(),
                ev.result.candidates, ev.result.no_data);
+  ASSIGN_OR_RETURN(RunRecord created, store_.GetRun(id));
+  if (created.state == RunState::kAwaitingAnswers) {
+    // Tick retries a launch that fails here (the run waits meanwhile).
+    if (absl::Status s = LaunchCampaign(created); !s.ok()) {
+      spdlog::error("run {}: launching the permission campaign failed (retried): {}", id, s);
+    }
+  }
   if (!dry_run && run_ready_) run_ready_();
   return store_.GetRun(id);
 }
@@ -535,6 +577,7 @@ absl::StatusOr<RunRecord> Reclaimer::ExecuteRun(std::int64_t run_id,
     } else {
       Json d = base;
       d["evidence"] = EvidenceJson(item.decision);
+      if (!item.detail.empty()) d["permission"] = item.detail;  // the campaign's answer
       d["request"] = absl::StrCat("remove direct member ", user.object_id, " from group ",
                                   group->object_id, " through connector '", run.connector, "' (",
                                   (*conn)->kind(), ")");
@@ -578,26 +621,242 @@ absl::StatusOr<RunRecord> Reclaimer::ExecuteRun(std::int64_t run_id,
 
 absl::Status Reclaimer::AdvanceAwaitingRuns() {
   ASSIGN_OR_RETURN(std::vector<RunRecord> runs, store_.ListRunsInState(RunState::kAwaitingAnswers));
-  const UtcMs now = clock_.WallUtcMs();
   for (const RunRecord& run : runs) {
-    if (run.answers_due_utc_ms > now) continue;
-    ASSIGN_OR_RETURN(auto answers, store_.LoadAnswers(run.policy_id));
-    ASSIGN_OR_RETURN(std::vector<RunItem> items, store_.ListRunItems(run.id));
-    for (const RunItem& item : items) {
-      const auto it = answers.find(item.decision.evidence.member.user.object_id);
-      if (item.state == ItemState::kPending && it != answers.end() && it->second == Answer::kYes) {
-        Json d;
-        d["detail"] = "answered yes during the campaign: not removed";
-        RETURN_IF_ERROR(store_.RecordItem(run.id, item.index, ItemState::kDropped, "kept",
-                                          d["detail"],
-                                          Entry(run.actor, "remove.dropped", run.policy_id, run.id,
-                                                it->first, d.dump()))
-                            .status());
+    if (run.campaign_id == 0) {
+      // The launch did not complete (crash, store trouble): finish it.
+      if (absl::Status s = LaunchCampaign(run); !s.ok()) {
+        spdlog::error("run {}: launching the permission campaign failed (retried): {}", run.id,
+                      s);
+        continue;
       }
     }
-    RETURN_IF_ERROR(store_.SetRunState(run.id, RunState::kRemoving, "", now,
-                                       Entry(run.actor, "run.answers_due", run.policy_id, run.id,
-                                             "", Json::object().dump())));
+    if (run.answers_due_utc_ms > clock_.WallUtcMs()) continue;
+    ASSIGN_OR_RETURN(RunRecord fresh, store_.GetRun(run.id));
+    if (fresh.campaign_id == 0) continue;  // never settle a run that asked nobody
+    RETURN_IF_ERROR(SettleAnswers(fresh));
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------- ask for permission
+
+namespace {
+
+std::string CampaignNameOf(std::int64_t run_id) { return absl::StrCat("reclaim-run-", run_id); }
+
+// The first answer ("Yes") keeps the licence.
+bool IsYes(const Campaign& c, const Response& r) {
+  return r.state == ResponseState::kAnswered && !c.answers.empty() &&
+         absl::EqualsIgnoreCase(r.answer, c.answers.front());
+}
+
+// A member's responses (one per endpoint user asked).
+std::vector<const Response*> ResponsesOf(const RunItem& item,
+                                         const std::map<std::string, Response>& by_user) {
+  std::vector<const Response*> out;
+  for (const std::string& u : item.decision.evidence.endpoint_users) {
+    if (auto it = by_user.find(u); it != by_user.end()) out.push_back(&it->second);
+  }
+  return out;
+}
+
+// Why a member without a "Yes" is removed, in the response's words.
+std::string NotGivenText(const std::vector<const Response*>& rs) {
+  if (rs.empty()) return "not asked: no response recorded";
+  std::vector<std::string> parts;
+  for (const Response* r : rs) {
+    std::string what;
+    switch (r->state) {
+      case ResponseState::kAnswered: what = absl::StrCat("answered ", r->answer); break;
+      case ResponseState::kDeclined: what = "declined (closed the prompt)"; break;
+      case ResponseState::kPostponed: what = "postponed, no answer"; break;
+      case ResponseState::kDisplayed: what = "shown, no answer"; break;
+      case ResponseState::kDelivered: what = "delivered, never shown"; break;
+      case ResponseState::kPending: what = "never delivered"; break;
+      case ResponseState::kTimedOut: what = "timed out"; break;
+      case ResponseState::kExpired: what = "expired"; break;
+    }
+    parts.push_back(absl::StrCat(r->user, ": ", what));
+  }
+  return absl::StrCat("no yes to the campaign (", absl::StrJoin(parts, "; "), ")");
+}
+
+Json ResponseJson(const Campaign& c, const Response& r) {
+  Json j;
+  j["campaign"] = c.name;
+  j["campaign_id"] = c.id;
+  j["response_id"] = r.id;
+  j["user"] = r.user;
+  j["state"] = ResponseStateName(r.state);
+  j["answer"] = r.answer;
+  j["device_id"] = r.device_id;
+  j["answered_utc"] = r.finished_utc_ms ? FormatUtcMs(r.finished_utc_ms) : "";
+  return j;
+}
+
+}  // namespace
+
+absl::Status Reclaimer::LaunchCampaign(const RunRecord& run) {
+  if (!campaigns_) {
+    return absl::FailedPreconditionError("this collector runs without a campaign store");
+  }
+  ASSIGN_OR_RETURN(Policy p, store_.GetPolicy(absl::StrCat(run.policy_id)));
+  ASSIGN_OR_RETURN(std::vector<RunItem> items, store_.ListRunItems(run.id));
+  std::vector<std::string> users;
+  for (const RunItem& item : items) {
+    if (item.state != ItemState::kPending) continue;
+    for (const std::string& u : item.decision.evidence.endpoint_users) {
+      if (std::find(users.begin(), users.end(), u) == users.end()) users.push_back(u);
+    }
+  }
+  const UtcMs now = clock_.WallUtcMs();
+  const std::string name = CampaignNameOf(run.id);
+  absl::StatusOr<Campaign> c = campaigns_->GetCampaign(name);
+  if (absl::IsNotFound(c.status())) {
+    Campaign spec;
+    spec.name = name;
+    spec.sender_name = options_.campaign_sender;
+    spec.question = absl::StrCat("Do you still need ", p.application_name, "?");
+    spec.answers = {"Yes", "No"};
+    spec.priority = CampaignPriority::kNotUrgent;
+    // Answerable for one more answer wait after the removals (late yes).
+    spec.answer_wait_ms = 2 * p.answer_wait_hours * 3600 * 1000;
+    spec.policy_id = p.id;
+    spec.application = p.application_name;
+    c = campaigns_->CreateCampaign(spec, now);
+    if (absl::IsAlreadyExists(c.status())) c = campaigns_->GetCampaign(name);
+  }
+  if (!c.ok()) return c.status();
+  ASSIGN_OR_RETURN(std::vector<Response> responses, campaigns_->Launch(c->id, users, now));
+  int reached = 0;
+  if (router_) {
+    for (const Response& r : responses) {
+      if (ShouldDeliver(r, now)) reached += router_->Publish(r.user, ShowCommand(*c, r));
+    }
+  }
+  Json d;
+  d["campaign"] = c->name;
+  d["campaign_id"] = c->id;
+  d["question"] = c->question;
+  d["users"] = users;
+  d["answers_due_utc"] = FormatUtcMs(run.answers_due_utc_ms);
+  d["answerable_until_utc"] = FormatUtcMs(c->created_utc_ms + c->answer_wait_ms);
+  RETURN_IF_ERROR(store_.SetRunCampaign(
+      run.id, c->id, Entry(run.actor, "campaign.launch", run.policy_id, run.id, "", d.dump())));
+  spdlog::info("run {}: campaign '{}' asks {} user(s) \"{}\" ({} agent stream(s) reached now); "
+               "answers due {}", run.id, c->name, users.size(), c->question, reached,
+               FormatUtcMs(run.answers_due_utc_ms));
+  return absl::OkStatus();
+}
+
+absl::Status Reclaimer::SettleAnswers(const RunRecord& run) {
+  ASSIGN_OR_RETURN(Policy p, store_.GetPolicy(absl::StrCat(run.policy_id)));
+  ASSIGN_OR_RETURN(Campaign c, campaigns_->GetCampaign(absl::StrCat(run.campaign_id)));
+  ASSIGN_OR_RETURN(std::vector<Response> responses, campaigns_->ListResponses(c.id));
+  std::map<std::string, Response> by_user;
+  for (Response& r : responses) by_user.emplace(r.user, std::move(r));
+  ASSIGN_OR_RETURN(std::vector<RunItem> items, store_.ListRunItems(run.id));
+  const UtcMs now = clock_.WallUtcMs();
+  int kept = 0, to_remove = 0;
+  for (const RunItem& item : items) {
+    // A pending item with a detail was settled before a crash.
+    if (item.state != ItemState::kPending || !item.detail.empty()) continue;
+    const std::string& object_id = item.decision.evidence.member.user.object_id;
+    const std::vector<const Response*> rs = ResponsesOf(item, by_user);
+    const Response* yes = nullptr;
+    for (const Response* r : rs) {
+      if (IsYes(c, *r)) yes = r;
+    }
+    if (yes) {
+      const UtcMs until = yes->finished_utc_ms + p.rules.lookback_days * 86400000LL;
+      RETURN_IF_ERROR(store_.RecordAnswer(p.id, object_id, Answer::kYes, now, until));
+      Json d = ResponseJson(c, *yes);
+      d["detail"] = absl::StrCat("answered ", yes->answer, " to campaign ", c.name,
+                                 ": not removed; excluded from this policy until ",
+                                 FormatUtcMs(until));
+      d["excluded_until_utc"] = FormatUtcMs(until);
+      RETURN_IF_ERROR(store_.RecordItem(run.id, item.index, ItemState::kDropped, "kept",
+                                        d["detail"], Entry(run.actor, "remove.dropped",
+                                                           run.policy_id, run.id, object_id,
+                                                           d.dump()))
+                          .status());
+      ++kept;
+      continue;
+    }
+    for (const Response* r : rs) {
+      if (r->state == ResponseState::kAnswered) {
+        RETURN_IF_ERROR(store_.RecordAnswer(p.id, object_id, Answer::kNo, now, 0));
+        break;
+      }
+    }
+    Json d;
+    d["detail"] = NotGivenText(rs);
+    Json all = Json::array();
+    for (const Response* r : rs) all.push_back(ResponseJson(c, *r));
+    d["responses"] = all;
+    RETURN_IF_ERROR(store_.RecordItem(run.id, item.index, ItemState::kPending, "", d["detail"],
+                                      Entry(run.actor, "permission.not_given", run.policy_id,
+                                            run.id, object_id, d.dump()))
+                        .status());
+    ++to_remove;
+  }
+  Json d;
+  d["campaign"] = c.name;
+  d["kept"] = kept;
+  d["to_remove"] = to_remove;
+  RETURN_IF_ERROR(store_.SetRunState(run.id, RunState::kRemoving, "", now,
+                                     Entry(run.actor, "run.answers_due", run.policy_id, run.id,
+                                           "", d.dump())));
+  spdlog::info("run {}: answers due: {} said yes (kept), {} to remove", run.id, kept, to_remove);
+  return absl::OkStatus();
+}
+
+absl::Status Reclaimer::RestoreLateYeses() {
+  if (!campaigns_) return absl::OkStatus();
+  const UtcMs now = clock_.WallUtcMs();
+  ASSIGN_OR_RETURN(std::vector<RunRecord> runs, store_.ListRuns(0, 200));
+  for (const RunRecord& run : runs) {
+    if (run.dry_run || run.campaign_id == 0 || run.state == RunState::kAwaitingAnswers) continue;
+    // The campaign is answerable until 2 x the wait after the start; a day's
+    // slack covers answers that reached the store just before that.
+    const UtcMs wait = run.answers_due_utc_ms - run.created_utc_ms;
+    if (now > run.answers_due_utc_ms + wait + 86400000LL) continue;
+    auto c = campaigns_->GetCampaign(absl::StrCat(run.campaign_id));
+    if (!c.ok()) {
+      spdlog::error("run {}: campaign {}: {}", run.id, run.campaign_id, c.status());
+      continue;
+    }
+    ASSIGN_OR_RETURN(std::vector<Response> responses, campaigns_->ListResponses(c->id));
+    std::map<std::string, Response> yeses;
+    for (Response& r : responses) {
+      if (IsYes(*c, r)) yeses.emplace(r.user, std::move(r));
+    }
+    if (yeses.empty()) continue;
+    ASSIGN_OR_RETURN(Policy p, store_.GetPolicy(absl::StrCat(run.policy_id)));
+    ASSIGN_OR_RETURN(std::vector<RunItem> items, store_.ListRunItems(run.id));
+    for (const RunItem& item : items) {
+      if (item.state != ItemState::kDone ||
+          (item.outcome != "removed" && item.outcome != "already_removed" &&
+           item.outcome != "still_licensed_through")) {
+        continue;
+      }
+      const std::vector<const Response*> rs = ResponsesOf(item, yeses);
+      if (rs.empty()) continue;
+      const Response& yes = *rs.front();
+      const std::string& object_id = item.decision.evidence.member.user.object_id;
+      Json reason = ResponseJson(*c, yes);
+      reason["reason"] = absl::StrCat("answered ", yes.answer, " to campaign ", c->name,
+                                      " after the removal: restored automatically");
+      auto restored = RestoreRemoval(item.result_audit_seq, absl::StrCat("campaign:", c->name),
+                                     reason.dump(), run.id, item.index);
+      if (!restored.ok()) {
+        spdlog::error("run {}: restoring {} after a late yes failed (retried): {}", run.id,
+                      object_id, restored.status());
+        continue;
+      }
+      const UtcMs until = yes.finished_utc_ms + p.rules.lookback_days * 86400000LL;
+      RETURN_IF_ERROR(store_.RecordAnswer(p.id, object_id, Answer::kYes, now, until));
+    }
   }
   return absl::OkStatus();
 }
@@ -637,12 +896,25 @@ absl::StatusOr<UtcMs> Reclaimer::Tick(const std::atomic<bool>* stop) {
     auto r = ExecuteRun(run.id, stop);
     if (!r.ok()) spdlog::error("run {}: {}", run.id, r.status());
   }
+  if (!(stop && stop->load())) {
+    if (absl::Status st = RestoreLateYeses(); !st.ok()) {
+      spdlog::error("restoring members who answered yes late: {}", st);
+    }
+  }
   return next_due;
 }
 
 // ---------------------------------------------------------------- restore
 
 absl::StatusOr<AuditEntry> Reclaimer::Restore(std::int64_t audit_seq, const std::string& actor) {
+  return RestoreRemoval(audit_seq, actor, "", 0, -1);
+}
+
+absl::StatusOr<AuditEntry> Reclaimer::RestoreRemoval(std::int64_t audit_seq,
+                                                     const std::string& actor,
+                                                     const std::string& reason,
+                                                     std::int64_t run_id,
+                                                     std::int64_t item_index) {
   ASSIGN_OR_RETURN(AuditEntry removal, store_.GetAudit(audit_seq));
   Json d = Json::parse(removal.detail, nullptr, /*allow_exceptions=*/false);
   const std::string outcome = d.is_object() ? d.value("outcome", "") : "";
@@ -667,6 +939,7 @@ absl::StatusOr<AuditEntry> Reclaimer::Restore(std::int64_t audit_seq, const std:
   base["connector"] = connector_name;
   base["group"] = GroupJson(*fresh_group);
   base["user"] = UserJson(user);
+  if (!reason.empty()) base["reason"] = Json::parse(reason, nullptr, /*allow_exceptions=*/false);
   Json intent = base;
   intent["request"] = absl::StrCat("add direct member ", user.object_id, " to group ",
                                    group.object_id);
@@ -684,9 +957,16 @@ absl::StatusOr<AuditEntry> Reclaimer::Restore(std::int64_t audit_seq, const std:
     r["error_code"] = absl::StatusCodeToString(result.status().code());
     r["detail"] = std::string(result.status().message());
   }
-  ASSIGN_OR_RETURN(AuditEntry done, store_.AppendAudit(Entry(actor, "restore.result",
-                                                             removal.policy_id, removal.run_id,
-                                                             user.object_id, r.dump())));
+  const AuditEntry result_entry =
+      Entry(actor, "restore.result", removal.policy_id, removal.run_id, user.object_id, r.dump());
+  AuditEntry done;
+  if (result.ok() && item_index >= 0) {
+    // The item's new state and the audit entry in one transaction.
+    ASSIGN_OR_RETURN(done, store_.RecordItem(run_id, item_index, ItemState::kRestored, "restored",
+                                             r.value("detail", ""), result_entry));
+  } else {
+    ASSIGN_OR_RETURN(done, store_.AppendAudit(result_entry));
+  }
   if (!result.ok()) return result.status();
   spdlog::info("restored {} to group {} (audit {}) by {}", user.object_id,
                fresh_group->display_name, audit_seq, actor);

@@ -19,6 +19,33 @@
 //   user is no longer a direct member the removal is recorded as done
 //   ("already_removed", verified) without calling RemoveMember again.
 //
+// Ask for permission (Policy::ask_permission; needs a CampaignStore):
+//   - A real run with candidates launches ONE not-urgent campaign
+//     "reclaim-run-<run id>" ("Do you still need <application>?", Yes/No,
+//     sender ReclaimerOptions::campaign_sender) for the candidates' endpoint
+//     users ("DOMAIN\login", as their agents report them), pushes it to their
+//     connected agents (PromptRouter) and waits in awaiting_answers until
+//     answers_due = start + answer_wait_hours. The launch is idempotent (the
+//     campaign is found by name, CampaignStore::Launch keeps existing
+//     responses), so Tick completes it after a crash (kill -9) between the
+//     run's creation and the launch.
+//   - At answers_due (Tick, on the injected Clock) each pending item looks at
+//     its users' responses: an answer "Yes" (the campaign's first answer) on
+//     any of the member's devices keeps the member (item dropped, audited
+//     remove.dropped) and records an exclusion from this policy's removals
+//     for one look-back window from the answer (LoadAnswers); every other
+//     state -- answered "No", declined, postponed, displayed, delivered,
+//     pending (never delivered), timed out, expired -- is audited
+//     (permission.not_given, with the response state as the reason) and the
+//     member is removed. Items settled before a crash are not settled again.
+//   - The campaign's own answer wait is twice the policy's: the prompt stays
+//     answerable for one more answer wait after the removals. A "Yes" that
+//     arrives then (Tick finds it) restores the removed member through the
+//     connector (AddMember), audited restore.intent / restore.result with the
+//     campaign and response as the reason; the item becomes `restored`.
+//   - A dry run of such a policy records who WOULD be asked (each candidate's
+//     endpoint users) and asks nobody.
+//
 // Thread-safety: all methods are thread-safe; ExecuteRun and Tick are meant
 // for one worker thread (the Scheduler), the rest for admin RPC threads.
 #pragma once
@@ -31,6 +58,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "collector/campaigns/campaign_store.h"
+#include "collector/campaigns/prompt_router.h"
 #include "collector/reclaim/connector_factory.h"
 #include "collector/reclaim/reclamation_store.h"
 #include "common/clock.h"
@@ -58,10 +87,21 @@ MemberEvidence CombineEvidence(const SyncedMember& member,
                                const std::vector<const EndpointUserEvidence*>& matched,
                                std::int64_t first_day, std::int64_t last_day);
 
+/// Options of the reclaimer; every field documents its default.
+struct ReclaimerOptions {
+  /// Sender name on ask-for-permission prompts. Default "IT Service Desk".
+  std::string campaign_sender = "IT Service Desk";
+};
+
 class Reclaimer {
  public:
-  /// `store`, `connectors` and `clock` must outlive the reclaimer.
-  Reclaimer(ReclamationStore& store, const ConnectorFactory& connectors, const Clock& clock);
+  /// `store`, `connectors` and `clock` (and `campaigns` / `router` when
+  /// given) must outlive the reclaimer. Without `campaigns`, real runs of
+  /// ask-for-permission policies fail with kFailedPrecondition; without
+  /// `router`, prompts reach agents only when they (re)connect.
+  Reclaimer(ReclamationStore& store, const ConnectorFactory& connectors, const Clock& clock,
+            CampaignStore* campaigns = nullptr, PromptRouter* router = nullptr,
+            ReclaimerOptions options = {});
 
   /// Called (from the calling thread) when a real run becomes ready to
   /// execute; the Scheduler wakes its thread with it.
@@ -131,9 +171,11 @@ class Reclaimer {
 
   // --- worker (scheduler thread) ---
   /// One scheduler step at `now`: fires enabled policies whose cron schedule
-  /// is due (a real run; a dry run while the kill switch is on), moves
-  /// awaiting_answers runs whose answers are due to removing, then executes
-  /// every run in state removing. Errors are logged, not returned, except
+  /// is due (a real run; a dry run while the kill switch is on), completes
+  /// unfinished campaign launches, settles awaiting_answers runs whose
+  /// answers are due and moves them to removing, executes every run in state
+  /// removing, then restores members removed by a run whose campaign has
+  /// since received their "Yes". Errors are logged, not returned, except
   /// storage errors. Returns the next time a schedule is due (UTC ms; 0 =
   /// none).
   [[nodiscard]] absl::StatusOr<UtcMs> Tick(const std::atomic<bool>* stop = nullptr);
@@ -142,6 +184,17 @@ class Reclaimer {
   absl::StatusOr<RunRecord> RecordRun(const std::string& policy, const std::string& actor,
                                       bool dry_run);
   absl::Status AdvanceAwaitingRuns();
+  // Ask for permission (see the file comment).
+  absl::Status LaunchCampaign(const RunRecord& run);
+  absl::Status SettleAnswers(const RunRecord& run);
+  absl::Status RestoreLateYeses();
+  // Restore of the removal audited at `audit_seq`. `reason` (a JSON object
+  // text, may be empty) goes into both audit entries; with `item_index` >= 0
+  // the result is recorded on that item of `run_id` (state restored) in the
+  // same transaction.
+  absl::StatusOr<AuditEntry> RestoreRemoval(std::int64_t audit_seq, const std::string& actor,
+                                            const std::string& reason, std::int64_t run_id,
+                                            std::int64_t item_index);
   AuditEntry Entry(const std::string& actor, const std::string& action, std::int64_t policy_id,
                    std::int64_t run_id, const std::string& subject,
                    const std::string& detail) const;
@@ -149,6 +202,9 @@ class Reclaimer {
   ReclamationStore& store_;
   const ConnectorFactory& connectors_;
   const Clock& clock_;
+  CampaignStore* const campaigns_;
+  PromptRouter* const router_;
+  const ReclaimerOptions options_;
   absl::Mutex mu_;  // serialises run creation (one unfinished real run per policy)
   std::function<void()> run_ready_ ABSL_GUARDED_BY(mu_);
 };

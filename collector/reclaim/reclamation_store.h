@@ -42,7 +42,9 @@ struct Policy {
   EvaluationRules rules;
   /// Ask members before removing them (campaign). Default false.
   bool ask_permission = false;
-  /// How long a run waits for answers when ask_permission, hours. Default 72.
+  /// How long a run waits for answers when ask_permission, hours (1-2160
+  /// when asking). Default 72. The prompt stays answerable for as long again
+  /// after the removals: a late "yes" restores the member (reclaimer.h).
   std::int64_t answer_wait_hours = 72;
   /// "user:<sAMAccountName|UPN|object id>" or "group:<group reference>".
   std::vector<std::string> exclusions;
@@ -77,6 +79,7 @@ enum class ItemState {
   kDone,     ///< remove.result audited (outcome says how).
   kFailed,   ///< The connector refused (outcome "error", detail says why).
   kDropped,  ///< Not removed after all (answered yes during the campaign).
+  kRestored, ///< Removed, then re-added after a late "yes" (outcome "restored").
 };
 const char* ItemStateName(ItemState s);
 
@@ -109,6 +112,11 @@ struct RunRecord {
   UtcMs updated_utc_ms = 0;
   UtcMs finished_utc_ms = 0;  ///< 0 while not terminal.
   UtcMs answers_due_utc_ms = 0;
+  /// The ask-for-permission campaign of this run (campaign store id); 0 =
+  /// none (yet).
+  std::int64_t campaign_id = 0;
+  /// The policy asks for permission (filled on read from the policy).
+  bool ask_permission = false;
   std::string error;
   std::int64_t cost_cents_per_seat_month = 0;
   std::string currency;
@@ -191,13 +199,16 @@ class ReclamationStore {
   /// device spans. Users without usage are included (focus 0).
   [[nodiscard]] virtual absl::StatusOr<std::vector<EndpointUserEvidence>> LoadEndpointEvidence(
       const Application& app, std::int64_t first_day, std::int64_t last_day) = 0;
-  /// Campaign answers of a policy: directory object id -> answer.
+  /// Campaign answers of a policy still in force at `now` (not expired):
+  /// directory object id -> answer.
   [[nodiscard]] virtual absl::StatusOr<std::map<std::string, Answer>> LoadAnswers(
-      std::int64_t policy_id) = 0;
-  /// Records an answer (the campaign issue will call this).
+      std::int64_t policy_id, UtcMs now) = 0;
+  /// Records a member's answer to the policy's campaign, in force until
+  /// `expires_utc_ms` (0 = never expires). A "yes" keeps the member out of
+  /// the policy's removals until then (evaluation rule 4).
   [[nodiscard]] virtual absl::Status RecordAnswer(std::int64_t policy_id,
                                                   const std::string& object_id, Answer answer,
-                                                  UtcMs now) = 0;
+                                                  UtcMs now, UtcMs expires_utc_ms) = 0;
 
   // --- runs ---
   /// Creates a run with its items in one transaction, and appends `audit`
@@ -218,6 +229,10 @@ class ReclamationStore {
   [[nodiscard]] virtual absl::Status SetRunState(std::int64_t run_id, RunState state,
                                                  const std::string& error, UtcMs now,
                                                  const std::optional<AuditEntry>& audit) = 0;
+  /// Records the run's ask-for-permission campaign and appends `audit` in
+  /// the same transaction. Errors: kNotFound.
+  [[nodiscard]] virtual absl::Status SetRunCampaign(std::int64_t run_id, std::int64_t campaign_id,
+                                                    const AuditEntry& audit) = 0;
   /// Moves one item (state, outcome, detail) and appends `audit` in the same
   /// transaction: the intent record (kIntent) or the result (kDone/kFailed,
   /// whose result_audit_seq becomes the appended entry's seq). Returns the

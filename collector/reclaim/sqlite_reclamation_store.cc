@@ -140,6 +140,13 @@ CREATE TRIGGER rc_audit_log_no_delete BEFORE DELETE ON rc_audit_log
   BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TABLE rc_settings(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 )sql",
+    // 2: ask for permission -- answers expire (a "yes" holds until the next
+    // look-back window), a run knows its campaign, an item whom it asks.
+    R"sql(
+ALTER TABLE rc_answers ADD COLUMN expires_utc_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE rc_runs ADD COLUMN campaign_id INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE rc_run_items ADD COLUMN endpoint_users TEXT NOT NULL DEFAULT '';
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteReclamationStore::kSchemaVersion);
 
@@ -171,7 +178,7 @@ Decision ParseDecision(const std::string& s) {
 }
 ItemState ParseItemState(const std::string& s) {
   for (ItemState i : {ItemState::kNone, ItemState::kPending, ItemState::kIntent, ItemState::kDone,
-                      ItemState::kFailed, ItemState::kDropped}) {
+                      ItemState::kFailed, ItemState::kDropped, ItemState::kRestored}) {
     if (s == ItemStateName(i)) return i;
   }
   return ItemState::kNone;
@@ -231,7 +238,8 @@ constexpr char kRunColumns[] =
     "('removed','already_removed')), "
     "(SELECT count(*) FROM rc_run_items i WHERE i.run_id=r.id AND i.outcome IN "
     "('needs_manual_action','still_licensed_through')), "
-    "(SELECT count(*) FROM rc_run_items i WHERE i.run_id=r.id AND i.state='failed')";
+    "(SELECT count(*) FROM rc_run_items i WHERE i.run_id=r.id AND i.state='failed'), "
+    "r.campaign_id, p.ask_permission";
 
 }  // namespace
 
@@ -263,6 +271,7 @@ const char* ItemStateName(ItemState s) {
     case ItemState::kDone: return "done";
     case ItemState::kFailed: return "failed";
     case ItemState::kDropped: return "dropped";
+    case ItemState::kRestored: return "restored";
   }
   return "none";
 }
@@ -624,11 +633,12 @@ absl::StatusOr<std::vector<EndpointUserEvidence>> SqliteReclamationStore::LoadEn
 }
 
 absl::StatusOr<std::map<std::string, Answer>> SqliteReclamationStore::LoadAnswers(
-    std::int64_t policy_id) {
+    std::int64_t policy_id, UtcMs now) {
   absl::MutexLock l(&mu_);
   ASSIGN_OR_RETURN(sqlite::Statement st,
-                   db_->Prepare("SELECT object_id, answer FROM rc_answers WHERE policy_id=?"));
-  st.Bind(1, policy_id);
+                   db_->Prepare("SELECT object_id, answer FROM rc_answers WHERE policy_id=? AND "
+                                "(expires_utc_ms=0 OR expires_utc_ms>?)"));
+  st.Bind(1, policy_id).Bind(2, now);
   std::map<std::string, Answer> out;
   while (true) {
     ASSIGN_OR_RETURN(bool row, st.Step());
@@ -640,14 +650,16 @@ absl::StatusOr<std::map<std::string, Answer>> SqliteReclamationStore::LoadAnswer
 
 absl::Status SqliteReclamationStore::RecordAnswer(std::int64_t policy_id,
                                                   const std::string& object_id, Answer answer,
-                                                  UtcMs now) {
+                                                  UtcMs now, UtcMs expires_utc_ms) {
   absl::MutexLock l(&mu_);
   ASSIGN_OR_RETURN(sqlite::Statement st,
                    db_->Prepare("INSERT INTO rc_answers(policy_id, object_id, answer, "
-                                "answered_utc_ms) VALUES(?,?,?,?) ON CONFLICT DO UPDATE SET "
-                                "answer=excluded.answer, answered_utc_ms=excluded.answered_utc_ms"));
+                                "answered_utc_ms, expires_utc_ms) VALUES(?,?,?,?,?) ON CONFLICT "
+                                "DO UPDATE SET answer=excluded.answer, "
+                                "answered_utc_ms=excluded.answered_utc_ms, "
+                                "expires_utc_ms=excluded.expires_utc_ms"));
   return st.Bind(1, policy_id).Bind(2, object_id).Bind(3, std::string_view(AnswerName(answer)))
-      .Bind(4, now).Run();
+      .Bind(4, now).Bind(5, expires_utc_ms).Run();
 }
 
 // ---------------------------------------------------------------- runs
@@ -676,8 +688,8 @@ absl::StatusOr<std::int64_t> SqliteReclamationStore::CreateRun(const RunRecord& 
       db_->Prepare("INSERT INTO rc_run_items(run_id, idx, object_id, sam_account_name, domain, "
                    "upn, sid, dn, display_name, kind, via_group, first_seen_utc_ms, excluded_by, "
                    "focus_ms, last_use_utc_ms, devices, coverage_permille, answer, decision, "
-                   "reason, state, outcome, detail, result_audit_seq) "
-                   "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)"));
+                   "reason, state, outcome, detail, result_audit_seq, endpoint_users) "
+                   "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?)"));
   for (const RunItem& item : items) {
     const MemberEvidence& e = item.decision.evidence;
     const DirectoryUser& u = e.member.user;
@@ -691,6 +703,7 @@ absl::StatusOr<std::int64_t> SqliteReclamationStore::CreateRun(const RunRecord& 
     it.Bind(19, std::string_view(DecisionName(item.decision.decision)));
     it.Bind(20, item.decision.reason).Bind(21, std::string_view(ItemStateName(item.state)));
     it.Bind(22, item.outcome).Bind(23, item.detail);
+    it.Bind(24, absl::StrJoin(e.endpoint_users, "\n"));
     RETURN_IF_ERROR(it.Run());
   }
   AuditEntry a = audit;
@@ -738,6 +751,8 @@ absl::StatusOr<std::vector<RunRecord>> SqliteReclamationStore::QueryRunsLocked(
     r.removed = st.ColumnInt(21);
     r.manual = st.ColumnInt(22);
     r.failed = st.ColumnInt(23);
+    r.campaign_id = st.ColumnInt(24);
+    r.ask_permission = st.ColumnInt(25) != 0;
     r.monthly_saving_cents =
         (r.dry_run ? r.candidates : r.removed) * r.cost_cents_per_seat_month;
     out.push_back(std::move(r));
@@ -774,7 +789,8 @@ absl::StatusOr<std::vector<RunItem>> SqliteReclamationStore::ListRunItems(std::i
       db_->Prepare("SELECT idx, object_id, sam_account_name, domain, upn, sid, dn, display_name, "
                    "kind, via_group, first_seen_utc_ms, excluded_by, focus_ms, last_use_utc_ms, "
                    "devices, coverage_permille, answer, decision, reason, state, outcome, detail, "
-                   "result_audit_seq FROM rc_run_items WHERE run_id=? ORDER BY idx"));
+                   "result_audit_seq, endpoint_users FROM rc_run_items WHERE run_id=? "
+                   "ORDER BY idx"));
   st.Bind(1, run_id);
   std::vector<RunItem> out;
   while (true) {
@@ -807,6 +823,9 @@ absl::StatusOr<std::vector<RunItem>> SqliteReclamationStore::ListRunItems(std::i
     item.outcome = st.ColumnText(20);
     item.detail = st.ColumnText(21);
     item.result_audit_seq = st.ColumnInt(22);
+    if (const std::string users = st.ColumnText(23); !users.empty()) {
+      e.endpoint_users = absl::StrSplit(users, '\n');
+    }
     out.push_back(std::move(item));
   }
   return out;
@@ -824,6 +843,19 @@ absl::Status SqliteReclamationStore::SetRunState(std::int64_t run_id, RunState s
                       .Bind(4, IsTerminal(state) ? now : 0).Bind(5, run_id).Run());
   if (db_->Changes() == 0) return absl::NotFoundError(absl::StrCat("no run ", run_id));
   if (audit) RETURN_IF_ERROR(AppendAuditLocked(*audit).status());
+  return tx.Commit();
+}
+
+absl::Status SqliteReclamationStore::SetRunCampaign(std::int64_t run_id,
+                                                    std::int64_t campaign_id,
+                                                    const AuditEntry& audit) {
+  absl::MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(sqlite::Transaction tx, sqlite::Transaction::Begin(*db_));
+  ASSIGN_OR_RETURN(sqlite::Statement st,
+                   db_->Prepare("UPDATE rc_runs SET campaign_id=?, updated_utc_ms=? WHERE id=?"));
+  RETURN_IF_ERROR(st.Bind(1, campaign_id).Bind(2, audit.time_utc_ms).Bind(3, run_id).Run());
+  if (db_->Changes() == 0) return absl::NotFoundError(absl::StrCat("no run ", run_id));
+  RETURN_IF_ERROR(AppendAuditLocked(audit).status());
   return tx.Commit();
 }
 

@@ -24,7 +24,7 @@ namespace reclaim::collector {
 
 class SqliteReclamationStore final : public ReclamationStore {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   /// Opens the store in the usage store's database file `path` and migrates
   /// its tables. Preconditions: the usage store was opened on `path` first
@@ -52,9 +52,10 @@ class SqliteReclamationStore final : public ReclamationStore {
 
   absl::StatusOr<std::vector<EndpointUserEvidence>> LoadEndpointEvidence(
       const Application& app, std::int64_t first_day, std::int64_t last_day) override;
-  absl::StatusOr<std::map<std::string, Answer>> LoadAnswers(std::int64_t policy_id) override;
+  absl::StatusOr<std::map<std::string, Answer>> LoadAnswers(std::int64_t policy_id,
+                                                            UtcMs now) override;
   absl::Status RecordAnswer(std::int64_t policy_id, const std::string& object_id, Answer answer,
-                            UtcMs now) override;
+                            UtcMs now, UtcMs expires_utc_ms) override;
 
   absl::StatusOr<std::int64_t> CreateRun(const RunRecord& run, const std::vector<RunItem>& items,
                                          const AuditEntry& audit) override;
@@ -64,6 +65,8 @@ class SqliteReclamationStore final : public ReclamationStore {
   absl::StatusOr<std::vector<RunItem>> ListRunItems(std::int64_t run_id) override;
   absl::Status SetRunState(std::int64_t run_id, RunState state, const std::string& error,
                            UtcMs now, const std::optional<AuditEntry>& audit) override;
+  absl::Status SetRunCampaign(std::int64_t run_id, std::int64_t campaign_id,
+                              const AuditEntry& audit) override;
   absl::StatusOr<AuditEntry> RecordItem(std::int64_t run_id, std::int64_t index, ItemState state,
                                         const std::string& outcome, const std::string& detail,
                                         const AuditEntry& audit) override;

@@ -403,6 +403,8 @@ class AdminServiceImpl final : public v1::AdminService::Service, public AdminSer
     out->set_failed(r.failed);
     out->set_monthly_saving_cents(r.monthly_saving_cents);
     out->set_currency(r.currency);
+    out->set_ask_permission(r.ask_permission);
+    out->set_campaign_id(r.campaign_id);
   }
 
   static void ToProto(const RunItem& i, v1::RunItem* out) {
@@ -429,6 +431,7 @@ class AdminServiceImpl final : public v1::AdminService::Service, public AdminSer
     out->set_outcome(i.outcome);
     out->set_detail(i.detail);
     out->set_result_audit_seq(i.result_audit_seq);
+    for (const std::string& u : e.endpoint_users) out->add_asked_users(u);
   }
 
   // ---------------------------------------------------------------- campaigns

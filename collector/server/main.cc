@@ -163,7 +163,11 @@ int Run(const CollectorOptions& opt) {
     }
     spdlog::info("connector '{}' (kind {}) configured", c.name, c.kind);
   }
-  reclaim::collector::Reclaimer reclaimer(**reclaim_store, connectors, clock);
+  // Delivery of campaign prompts to the agents' streams (and ask-for-
+  // permission runs launch their campaigns through it).
+  reclaim::collector::PromptRouter prompt_router;
+  reclaim::collector::Reclaimer reclaimer(**reclaim_store, connectors, clock,
+                                          campaign_store->get(), &prompt_router);
   reclaim::collector::Scheduler scheduler(
       reclaimer, clock, {.poll_interval = std::chrono::seconds(opt.reclaim_poll_s)});
 
@@ -172,7 +176,6 @@ int Run(const CollectorOptions& opt) {
   agent_opts.max_in_flight_batches = opt.max_in_flight_batches;
   agent_opts.limits.max_future_skew_ms = static_cast<std::int64_t>(opt.max_future_skew_s) * 1000;
   agent_opts.limits.max_intervals_per_batch = opt.max_intervals_per_batch;
-  reclaim::collector::PromptRouter prompt_router;
   // Time-outs and re-asks after "Remind me later", pushed to the agents.
   reclaim::collector::CampaignHousekeeper campaign_housekeeper(**campaign_store, prompt_router,
                                                                clock);

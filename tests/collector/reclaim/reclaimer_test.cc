@@ -403,29 +403,7 @@ TEST_F(ReclaimerTest, RestoreReAddsFromTheAuditLog) {
   EXPECT_TRUE(reclaimer_->VerifyAudit()->ok);
 }
 
-TEST_F(ReclaimerTest, AskForPermissionWaitsForAnswersThenDropsTheYeses) {
-  Populate();
-  Policy p = VisioPolicy();
-  p.ask_permission = true;
-  p.answer_wait_hours = 48;
-  ASSERT_TRUE(reclaimer_->CreatePolicy(p, "admin:test").ok());
-  auto run = reclaimer_->StartRun(p.name, "admin:test");
-  ASSERT_TRUE(run.ok());
-  EXPECT_EQ(run->state, RunState::kAwaitingAnswers);
-  EXPECT_EQ(run->answers_due_utc_ms, kT0 + 48 * 3600000LL);
-  ASSERT_TRUE(store_->RecordAnswer(run->policy_id, "guid-bob", Answer::kYes, kT0).ok());
-  ASSERT_TRUE(reclaimer_->Tick().ok());
-  EXPECT_EQ(reclaimer_->GetRun(run->id)->state, RunState::kAwaitingAnswers);
-  EXPECT_TRUE(directory_.calls().empty());
-  clock_.Advance(std::chrono::hours(48));
-  ASSERT_TRUE(reclaimer_->Tick().ok());
-  auto done = reclaimer_->GetRun(run->id);
-  EXPECT_EQ(done->state, RunState::kSucceeded);
-  EXPECT_EQ(done->removed, 1);
-  EXPECT_EQ(ItemsByLogin(run->id)["bob"].state, ItemState::kDropped);
-  EXPECT_TRUE(directory_.IsDirectMember("g-visio", "guid-bob"));
-  EXPECT_FALSE(directory_.IsDirectMember("g-visio", "guid-carl"));
-}
+// Ask for permission: ask_permission_test.cc.
 
 TEST_F(ReclaimerTest, GraceUsesFirstSeenFromDirectorySync) {
   Populate();
