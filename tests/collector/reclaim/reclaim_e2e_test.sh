@@ -143,6 +143,25 @@ seq=$(sqlite3 "$work/collector.db" "SELECT seq FROM rc_audit_log WHERE action='r
 rc restore "$seq" --output json | grep -q '"outcome": "added"' || fail "restore"
 [ "$(members)" = "EXAMPLE\\alice EXAMPLE\\bob EXAMPLE\\erin EXAMPLE\\nodata " ] || fail "members after restore: $(members)"
 
+# Ask for permission through reclaimctl: the dry run asks nobody and says
+# whom it would ask; the real run launches the run's campaign for the
+# candidates (bob, erin) and waits for their answers.
+rc policies create visio-ask --app Visio --group "Visio Users" "${common[@]}" --ask-permission \
+  --wait-hours 24 --enable >/dev/null
+rc policies show visio-ask | grep -q "yes (24h)" || fail "ask policy: $(rc policies show visio-ask)"
+rc run visio-ask --output json >"$work/askdry.json" 2>"$work/askdry.err" || fail "ask dry run"
+grep -q 'would ask 2 candidate(s) (EXAMPLE\\bob, EXAMPLE\\erin).*Nobody was asked' "$work/askdry.err" \
+  || fail "ask dry run summary: $(cat "$work/askdry.err")"
+grep -q '"EXAMPLE\\\\bob"' "$work/askdry.json" || fail "asked_users: $(cat "$work/askdry.json")"
+[ "$(rc campaigns list --output csv | tail -n +2 | wc -l)" = 0 ] || fail "a dry run created a campaign"
+out=$(rc run visio-ask --execute 2>&1) || fail "ask run: $out"
+echo "$out" | grep -q "waits for campaign answers until" || fail "ask run output: $out"
+ask_id=$(sqlite3 "$work/collector.db" "SELECT max(id) FROM rc_runs WHERE dry_run=0")
+asked=$(rc campaigns show "reclaim-run-$ask_id" --output csv | tail -n +2 | cut -d, -f1 | sort | tr '\n' ' ')
+[ "$asked" = "EXAMPLE\\bob EXAMPLE\\erin " ] || fail "asked: $asked"
+rc campaigns list | grep -q "Do you still need Visio?" || fail "campaign question: $(rc campaigns list)"
+[ "$(members)" = "EXAMPLE\\alice EXAMPLE\\bob EXAMPLE\\erin EXAMPLE\\nodata " ] || fail "the ask run removed someone"
+
 # Kill switch: real runs refused, dry runs allowed.
 rc kill-switch on >/dev/null
 expect_error "kill switch is on" run visio-unused --execute

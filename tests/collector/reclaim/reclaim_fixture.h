@@ -19,6 +19,16 @@ namespace reclaim::collector {
 inline constexpr std::int64_t kDayMs = 86400000;
 inline constexpr UtcMs kT0 = 1796000000000;  // 2026-11-30T...Z
 
+/// The catalog's Visio: 15.00 EUR per seat and month, exe visio.exe.
+inline Application VisioApplication() {
+  Application app;
+  app.name = "Visio";
+  app.cost_cents_per_seat_month = 1500;
+  app.currency = "EUR";
+  app.rules = {{RuleKind::kExe, "visio.exe"}};
+  return app;
+}
+
 class ReclaimFixture : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -86,12 +96,7 @@ class ReclaimFixture : public ::testing::Test {
   }
 
   void CreateVisio() {
-    Application app;
-    app.name = "Visio";
-    app.cost_cents_per_seat_month = 1500;
-    app.currency = "EUR";
-    app.rules = {{RuleKind::kExe, "visio.exe"}};
-    auto a = reclaimer_->AddApplication(app, "admin:test");
+    auto a = reclaimer_->AddApplication(VisioApplication(), "admin:test");
     ASSERT_TRUE(a.ok()) << a.status();
   }
 
