@@ -171,18 +171,33 @@ class GrpcUplink final : public Uplink {
       });
       error = SendLoop(stream.get(), &reported);
     }
+    bool server_ended = false;
     {
       absl::MutexLock l(&mu_);
       context_ = nullptr;
+      // A failed write means the call is over too (gRPC fails writes once
+      // the call finished or broke).
+      server_ended = stream_broken_ || error == "write failed";
     }
-    context->TryCancel();
+    // When the collector ended the stream its status is on the way: cancelling
+    // now would replace it with CANCELLED.
+    if (!server_ended) context->TryCancel();
     if (reader.joinable()) reader.join();
     const grpc::Status status = stream->Finish();
+    bool throttled = false;
     if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
       error = "status " + std::to_string(status.error_code()) + ": " + status.error_message();
       if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
         spdlog::error("collector refused this agent's stream: {}", status.error_message());
       }
+      // Over a collector limit (streams per device, rate): the refused batches
+      // stay in the spool; keep backing off instead of restarting at the
+      // initial delay when the next stream connects.
+      throttled = status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED;
+    }
+    {
+      absl::MutexLock l(&mu_);
+      throttled_ = throttled;
     }
     return error.empty() ? "stream ended" : error;
   }
@@ -282,7 +297,7 @@ class GrpcUplink final : public Uplink {
       if (!first_ack_) return "stream closed before the first ack";
       stats_.connected = true;
       ++stats_.connects;
-      backoff_.Reset();
+      if (!throttled_) backoff_.Reset();
       spdlog::info("connected to collector {}; it has this agent's batches through seq {}",
                    options_.target, acked_);
     }
@@ -370,6 +385,8 @@ class GrpcUplink final : public Uplink {
   absl::Time last_ack_time_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool first_ack_ ABSL_GUARDED_BY(mu_) = false;
   bool stream_broken_ ABSL_GUARDED_BY(mu_) = false;
+  // The last stream ended with RESOURCE_EXHAUSTED (a collector limit).
+  bool throttled_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   UplinkStats stats_ ABSL_GUARDED_BY(mu_);

@@ -6,6 +6,10 @@
 //   batch stored before a lost ack is not sent again needlessly (and if it is,
 //   the collector dedupes it on (device, instance, seq)).
 // - Keeps up to `max_in_flight` batches unacknowledged on the wire.
+// - A stream the collector ends with RESOURCE_EXHAUSTED (one of its input
+//   limits: streams per device, rate) leaves the refused batches in the
+//   spool; consecutive such endings keep growing the backoff (a successful
+//   connect does not reset it), so an over-rate agent slows down.
 // - Reconnects with jittered exponential backoff (common/backoff.h); gRPC
 //   keepalive pings detect a dead connection.
 // - Sends the spool's cumulative drop counters in the Hello and whenever they

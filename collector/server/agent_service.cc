@@ -9,6 +9,11 @@
 // Campaign prompts share the write slot: batch acks first, then commands and
 // CommandResultAcks in order (outbox_). Campaign store work runs on the
 // pipeline's thread too (one writer), never in a reactor callback.
+//
+// Input limits (agent_limits.h): the stream reads raw bytes and parses them
+// itself, so an unparseable message ends the stream with INVALID_ARGUMENT
+// (gRPC's own parser would report it as an orderly half-close); streams per
+// device and the per-device rate limit are checked through AgentLimits.
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -20,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "collector/campaigns/campaign_store.h"
 #include "collector/campaigns/prompt_router.h"
+#include "collector/server/agent_limits.h"
 #include "collector/server/services.h"
 #include "common/log_format.h"
 #include "reclaim/v1/agent.grpc.pb.h"
@@ -37,13 +43,13 @@ struct SharedStats {
   std::atomic<std::uint64_t> protocol_errors{0};
 };
 
-class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage>,
+class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
                           public std::enable_shared_from_this<AgentStream> {
  public:
   AgentStream(IngestPipeline& pipeline, const Clock& clock, const AgentServiceOptions& options,
-              SharedStats& stats, std::string peer, CampaignStore* campaigns,
-              PromptRouter* router)
-      : pipeline_(pipeline), clock_(clock), options_(options), stats_(stats),
+              SharedStats& stats, AgentLimits& limits, std::string peer,
+              CampaignStore* campaigns, PromptRouter* router)
+      : pipeline_(pipeline), clock_(clock), options_(options), stats_(stats), limits_(limits),
         peer_(std::move(peer)), campaigns_(campaigns), router_(router) {}
 
   void Start(std::shared_ptr<AgentStream> self) {
@@ -94,6 +100,7 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
       done_ = true;
       self.swap(self_);
       std::swap(subscription, subscription_);
+      ReleaseStreamSlotLocked();
     }
     if (subscription != 0) router_->Unsubscribe(subscription);
     // Dropping our own reference outside the lock; pipeline callbacks that
@@ -104,13 +111,32 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
   void StartReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (reading_ || read_closed_ || finish_requested_ || done_) return;
     reading_ = true;
-    StartRead(&request_);
+    StartRead(&request_bytes_);
+  }
+
+  // Ends the stream with `code` and `message`, counting `reason`.
+  void RefuseLocked(grpc::StatusCode code, const char* reason, std::string message)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    limits_.Count(reason);
+    RequestFinishLocked(grpc::Status(code, std::move(message)));
   }
 
   void HandleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    // ---- limits: parse the raw message ourselves (see the file comment).
+    const size_t message_bytes = request_bytes_.Length();
+    ++messages_read_;
+    if (!grpc::SerializationTraits<v1::AgentMessage>::Deserialize(&request_bytes_, &request_)
+             .ok()) {
+      stats_.protocol_errors++;
+      RefuseLocked(grpc::StatusCode::INVALID_ARGUMENT, kLimitUnparseable,
+                   absl::StrCat("message ", messages_read_, " (", message_bytes,
+                                " bytes) is not a valid reclaim.v1.AgentMessage"));
+      return;
+    }
     if (!agent_) {
       if (!request_.has_hello()) {
         stats_.protocol_errors++;
+        limits_.Count(kLimitProtocol);
         RequestFinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                          "the first message on a stream must be a Hello"));
         return;
@@ -118,12 +144,22 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
       absl::Status s = ValidateHello(request_.hello());
       if (!s.ok()) {
         stats_.bad_hellos++;
+        limits_.Count(kLimitBadHello);
         spdlog::warn("refused Hello from {}: {}", peer_, s.message());
         RequestFinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                          std::string(s.message())));
         return;
       }
       auto agent = std::make_shared<AgentInfo>(ToAgentInfo(request_.hello()));
+      // ---- limits: concurrent streams per device (the new stream loses).
+      if (absl::Status slot = limits_.AcquireStream(agent->device_id); !slot.ok()) {
+        spdlog::warn("refused a stream of device {} from {}: {}",
+                     EscapeForLog(agent->device_id), peer_, slot.message());
+        RequestFinishLocked(
+            grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, std::string(slot.message())));
+        return;
+      }
+      holds_stream_slot_ = true;
       const DropCounters drops = ToDropCounters(request_.hello().dropped());
       agent_ = agent;
       ++in_flight_;
@@ -143,6 +179,7 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
         const std::uint64_t seq = request_.batch().seq();
         if (seq == 0 || seq > static_cast<std::uint64_t>(INT64_MAX)) {
           stats_.protocol_errors++;
+          limits_.Count(kLimitProtocol);
           RequestFinishLocked(grpc::Status(
               grpc::StatusCode::INVALID_ARGUMENT,
               absl::StrCat("batch seq ", seq, " is outside 1..2^63-1")));
@@ -150,15 +187,31 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
         }
         if (seq <= last_seq_received_) {
           stats_.protocol_errors++;
+          limits_.Count(kLimitProtocol);
           RequestFinishLocked(grpc::Status(
               grpc::StatusCode::INVALID_ARGUMENT,
               absl::StrCat("batch seq ", seq, " is not above the previous seq ",
                            last_seq_received_, " on this stream")));
           return;
         }
+        // ---- limits: per-device rate (the batch is not stored, not acked).
+        if (absl::Status rate = limits_.ChargeBatch(
+                agent_->device_id, request_.batch().intervals_size(),
+                static_cast<std::int64_t>(message_bytes));
+            !rate.ok()) {
+          spdlog::warn("agent {}/{} batch {}: {}", EscapeForLog(agent_->device_id),
+                       EscapeForLog(agent_->agent_instance_id), seq, rate.message());
+          RequestFinishLocked(
+              grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, std::string(rate.message())));
+          return;
+        }
         last_seq_received_ = seq;
         ValidatedBatch batch = ValidateBatch(request_.batch(), options_.limits,
                                              clock_.WallUtcMs());
+        for (const QuarantineRecord& q : batch.quarantined) {
+          if (q.reason == "string_too_long") limits_.Count(kLimitStringTooLong);
+          if (q.reason == "batch_too_large") limits_.Count(kLimitBatchTooLarge);
+        }
         if (!batch.quarantined.empty()) {
           spdlog::warn("agent {}/{} batch {}: quarantined {} interval(s), first: {}",
                        agent_->device_id, agent_->agent_instance_id, seq,
@@ -208,6 +261,7 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
         break;
       case v1::AgentMessage::kHello:
         stats_.protocol_errors++;
+        limits_.Count(kLimitProtocol);
         RequestFinishLocked(
             grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a second Hello on one stream"));
         return;
@@ -304,9 +358,28 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     const std::string command_id = result.command_id();
     const std::string outcome = result.outcome();
+    // ---- limits: the strings come back into logs and the campaign store.
+    const size_t max_bytes = options_.max_command_result_bytes;
+    if (command_id.size() > max_bytes || outcome.size() > max_bytes) {
+      // Acked but not applied: the agent stops resending something that can
+      // never be applied, and its usage keeps flowing on this stream.
+      limits_.Count(kLimitCommandResultTooLong);
+      spdlog::warn("agent {} sent a CommandResult over the limit of {} bytes "
+                   "(max_command_result_bytes; command_id {} bytes, outcome {} bytes): "
+                   "acknowledged, not applied",
+                   EscapeForLog(agent_->device_id), max_bytes, command_id.size(),
+                   outcome.size());
+      v1::CollectorMessage m;
+      m.mutable_command_result_ack()->set_command_id(command_id);
+      m.mutable_command_result_ack()->set_outcome(outcome);
+      outbox_.push_back(std::move(m));
+      MaybeWriteLocked();
+      return;
+    }
     if (!campaigns_ || !router_) {
       spdlog::info("agent {} command {} result {} (no campaign store: ignored)",
-                   agent_->device_id, command_id, outcome);
+                   EscapeForLog(agent_->device_id), EscapeForLog(command_id),
+                   EscapeForLog(outcome));
       return;
     }
     ++in_flight_;
@@ -340,8 +413,9 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
       const bool retry = absl::IsUnavailable(s) || absl::IsResourceExhausted(s) ||
                          absl::IsInternal(s) || absl::IsDataLoss(s);
       if (!s.ok()) {
-        spdlog::info("agent {} command {} result {}: {}{}", agent->device_id, command_id,
-                     outcome, s.message(), retry ? " (not acked; the agent will resend)" : "");
+        spdlog::info("agent {} command {} result {}: {}{}", EscapeForLog(agent->device_id),
+                     EscapeForLog(command_id), EscapeForLog(outcome), EscapeForLog(s.message()),
+                     retry ? " (not acked; the agent will resend)" : "");
       }
       std::optional<std::pair<std::string, std::string>> ack;
       if (!retry) ack.emplace(command_id, outcome);
@@ -401,8 +475,16 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
     } else {
       return;
     }
+    bool own_buffer = false;
+    response_bytes_.Clear();
+    if (!grpc::SerializationTraits<v1::CollectorMessage>::Serialize(response_, &response_bytes_,
+                                                                    &own_buffer)
+             .ok()) {
+      RequestFinishLocked(grpc::Status(grpc::StatusCode::INTERNAL, "cannot serialize a reply"));
+      return;
+    }
     writing_ = true;
-    StartWrite(&response_);
+    StartWrite(&response_bytes_);
   }
 
 
@@ -425,19 +507,32 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
       return;  // wait for the pipeline so its callbacks find us unfinished
     }
     finished_ = true;
+    // Before Finish: once the agent sees the status, its slot is free again.
+    ReleaseStreamSlotLocked();
     Finish(finish_status_);
+  }
+
+  void ReleaseStreamSlotLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (holds_stream_slot_) limits_.ReleaseStream(agent_->device_id);
+    holds_stream_slot_ = false;
   }
 
   IngestPipeline& pipeline_;
   const Clock& clock_;
   const AgentServiceOptions& options_;
   SharedStats& stats_;
+  AgentLimits& limits_;
   const std::string peer_;
   CampaignStore* const campaigns_;
   PromptRouter* const router_;
 
   absl::Mutex mu_;
   std::shared_ptr<AgentStream> self_;
+  grpc::ByteBuffer request_bytes_ ABSL_GUARDED_BY(mu_);
+  grpc::ByteBuffer response_bytes_ ABSL_GUARDED_BY(mu_);
+  std::uint64_t messages_read_ ABSL_GUARDED_BY(mu_) = 0;
+  // True while this stream holds a slot of its device (AgentLimits).
+  bool holds_stream_slot_ ABSL_GUARDED_BY(mu_) = false;
   v1::AgentMessage request_ ABSL_GUARDED_BY(mu_);
   v1::CollectorMessage response_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const AgentInfo> agent_ ABSL_GUARDED_BY(mu_);
@@ -463,19 +558,21 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
   std::int64_t subscription_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-class AgentServiceImpl final : public v1::AgentService::CallbackService,
-                               public AgentServiceHandle {
+// Raw (ByteBuffer) method: AgentStream parses messages itself.
+class AgentServiceImpl final
+    : public v1::AgentService::WithRawCallbackMethod_Connect<v1::AgentService::Service>,
+      public AgentServiceHandle {
  public:
   AgentServiceImpl(IngestPipeline& pipeline, const Clock& clock, AgentServiceOptions options,
                    CampaignStore* campaigns, PromptRouter* router)
       : pipeline_(pipeline), clock_(clock), options_(std::move(options)),
-        campaigns_(campaigns), router_(router) {}
+        campaigns_(campaigns), router_(router), limits_(clock, options_.agent_limits) {}
 
-  grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage>* Connect(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Connect(
       grpc::CallbackServerContext* context) override {
     auto stream =
-        std::make_shared<AgentStream>(pipeline_, clock_, options_, stats_, context->peer(),
-                                      campaigns_, router_);
+        std::make_shared<AgentStream>(pipeline_, clock_, options_, stats_, limits_,
+                                      context->peer(), campaigns_, router_);
     AgentStream* raw = stream.get();
     raw->Start(std::move(stream));
     return raw;
@@ -484,7 +581,7 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService,
   grpc::Service* service() override { return this; }
   AgentServiceStats stats() const override {
     return {stats_.streams_opened.load(), stats_.streams_active.load(),
-            stats_.bad_hellos.load(), stats_.protocol_errors.load()};
+            stats_.bad_hellos.load(), stats_.protocol_errors.load(), limits_.Counters()};
   }
 
  private:
@@ -494,6 +591,7 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService,
   CampaignStore* const campaigns_;
   PromptRouter* const router_;
   SharedStats stats_;
+  AgentLimits limits_;
 };
 
 }  // namespace

@@ -2,6 +2,9 @@
 
 #include <pthread.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "common/log_format.h"
 #include "spdlog/spdlog.h"
 
@@ -79,6 +82,26 @@ void IngestPipeline::Run() {
 }
 
 void IngestPipeline::StoreBatches(std::vector<Item>& items) {
+  // Batches behind a failed batch of their stream fail unstored (see the header).
+  std::erase_if(failed_streams_, [](const auto& a) { return a.use_count() == 1; });
+  std::vector<Item> behind;
+  std::erase_if(items, [&](Item& item) {
+    const bool failed = std::find(failed_streams_.begin(), failed_streams_.end(),
+                                  item.agent) != failed_streams_.end();
+    if (failed) behind.push_back(std::move(item));
+    return failed;
+  });
+  if (!behind.empty()) {
+    {
+      absl::MutexLock l(&mu_);
+      stats_.batches_failed_behind += behind.size();
+    }
+    for (Item& item : behind) {
+      item.done(absl::UnavailableError(
+          "an earlier batch of this stream failed to store; not stored"));
+    }
+  }
+  if (items.empty()) return;
   // Group consecutive items of the same agent; order is preserved.
   std::vector<UsageStore::AgentBatches> work;
   std::vector<std::vector<ValidatedBatch>> groups;
@@ -118,6 +141,10 @@ void IngestPipeline::StoreBatches(std::vector<Item>& items) {
     }
   }
 
+  // Outcomes per item; the submitters are called back after the counters are
+  // updated, so a caller that sees its batch done also sees it counted.
+  std::vector<absl::StatusOr<IngestResult>> done;
+  done.reserve(items.size());
   size_t k = 0;
   for (size_t g = 0; g < groups.size(); ++g) {
     if (!outcome[g].ok()) {
@@ -125,7 +152,8 @@ void IngestPipeline::StoreBatches(std::vector<Item>& items) {
                     groups[g].size(), agents[g]->device_id, agents[g]->agent_instance_id,
                     outcome[g].status());
       ++delta.store_errors;
-      for (size_t b = 0; b < groups[g].size(); ++b, ++k) items[k].done(outcome[g].status());
+      failed_streams_.push_back(items[k].agent);
+      for (size_t b = 0; b < groups[g].size(); ++b, ++k) done.emplace_back(outcome[g].status());
       continue;
     }
     for (size_t b = 0; b < groups[g].size(); ++b, ++k) {
@@ -137,16 +165,19 @@ void IngestPipeline::StoreBatches(std::vector<Item>& items) {
       } else {
         ++delta.batches_duplicate;
       }
-      items[k].done(r);
+      done.emplace_back(r);
     }
   }
-  absl::MutexLock l(&mu_);
-  stats_.commits += delta.commits;
-  stats_.batches_stored += delta.batches_stored;
-  stats_.batches_duplicate += delta.batches_duplicate;
-  stats_.intervals_stored += delta.intervals_stored;
-  stats_.intervals_quarantined += delta.intervals_quarantined;
-  stats_.store_errors += delta.store_errors;
+  {
+    absl::MutexLock l(&mu_);
+    stats_.commits += delta.commits;
+    stats_.batches_stored += delta.batches_stored;
+    stats_.batches_duplicate += delta.batches_duplicate;
+    stats_.intervals_stored += delta.intervals_stored;
+    stats_.intervals_quarantined += delta.intervals_quarantined;
+    stats_.store_errors += delta.store_errors;
+  }
+  for (size_t i = 0; i < items.size(); ++i) items[i].done(std::move(done[i]));
 }
 
 }  // namespace reclaim::collector

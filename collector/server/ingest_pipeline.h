@@ -7,6 +7,12 @@
 // Order: work items complete in submission order, so a stream's batches are
 // stored, and acknowledged, in the order they arrived.
 //
+// No hole behind a failure: once a batch of a stream (one AgentInfo object,
+// created per stream) failed to store, every later batch of that stream fails
+// too (kUnavailable) without being stored. Acks are cumulative and a new
+// stream resumes after the highest stored seq, so storing batch N+1 after N
+// failed would make the agent delete N unsent.
+//
 // Thread-safe. The pipeline owns its thread; Stop() (or the destructor) drains
 // the queue and joins it.
 #pragma once
@@ -40,6 +46,9 @@ struct IngestStats {
   std::uint64_t intervals_stored = 0;
   std::uint64_t intervals_quarantined = 0;
   std::uint64_t store_errors = 0;
+  /// Batches failed without a store attempt because an earlier batch of
+  /// their stream failed.
+  std::uint64_t batches_failed_behind = 0;
 };
 
 class IngestPipeline {
@@ -80,6 +89,9 @@ class IngestPipeline {
   const IngestPipelineOptions options_;
   mutable absl::Mutex mu_;
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
+  // Streams with a failed batch (ingest thread only). An entry is dropped when
+  // it holds the last reference: its stream is gone and nothing of it queued.
+  std::vector<std::shared_ptr<const AgentInfo>> failed_streams_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   IngestStats stats_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;

@@ -53,6 +53,12 @@ struct CollectorOptions {
   /// See ValidationLimits. Defaults 300 s and 10,000.
   int max_future_skew_s = 300;
   int max_intervals_per_batch = 10000;
+  /// Input limits on the agent channel (agent_limits.h, services.h):
+  /// streams per device (default 16), the per-device rate limit (defaults
+  /// 1,000 intervals/s with a burst of 20,000; 256 KiB/s with a burst of
+  /// 8 MiB), CommandResult strings (default 256 bytes).
+  reclaim::collector::AgentLimitsOptions agent_limits;
+  int max_command_result_bytes = 256;
   reclaim::LoggingOptions logging{.level = "info", .file = "", .name = "reclaim-collector"};
   /// Directory connectors from the config file's [connectors.<name>] tables
   /// (`kind` plus kind-specific keys). Default none: policies cannot be
@@ -176,6 +182,8 @@ int Run(const CollectorOptions& opt) {
   agent_opts.max_in_flight_batches = opt.max_in_flight_batches;
   agent_opts.limits.max_future_skew_ms = static_cast<std::int64_t>(opt.max_future_skew_s) * 1000;
   agent_opts.limits.max_intervals_per_batch = opt.max_intervals_per_batch;
+  agent_opts.agent_limits = opt.agent_limits;
+  agent_opts.max_command_result_bytes = static_cast<size_t>(opt.max_command_result_bytes);
   // Time-outs and re-asks after "Remind me later", pushed to the agents.
   reclaim::collector::CampaignHousekeeper campaign_housekeeper(**campaign_store, prompt_router,
                                                                clock);
@@ -273,6 +281,29 @@ int main(int argc, char** argv) {
   app.add_option("--max-intervals-per-batch", opt.max_intervals_per_batch,
                  "Intervals beyond this per batch are quarantined")
       ->capture_default_str()->check(CLI::Range(1, 1000000));
+  // Input limits on the agent channel; each refusal is counted by reason
+  // (`reclaimctl stats`).
+  app.add_option("--max-streams-per-device", opt.agent_limits.max_streams_per_device,
+                 "Streams one device may hold open at once (one per user session); a new "
+                 "stream beyond it is refused with RESOURCE_EXHAUSTED; 0 = no limit")
+      ->capture_default_str()->check(CLI::Range(0, 100000));
+  app.add_option("--rate-intervals-per-s", opt.agent_limits.intervals_per_s,
+                 "Sustained focus intervals per second per device; a batch over the limit is "
+                 "refused with RESOURCE_EXHAUSTED and resent later by the agent; 0 = no limit")
+      ->capture_default_str()->check(CLI::Range(0.0, 1e9));
+  app.add_option("--rate-intervals-burst", opt.agent_limits.intervals_burst,
+                 "Intervals a device may send at once above the sustained rate")
+      ->capture_default_str()->check(CLI::Range(1.0, 1e12));
+  app.add_option("--rate-bytes-per-s", opt.agent_limits.bytes_per_s,
+                 "Sustained message bytes per second per device; 0 = no limit")
+      ->capture_default_str()->check(CLI::Range(0.0, 1e12));
+  app.add_option("--rate-bytes-burst", opt.agent_limits.bytes_burst,
+                 "Message bytes a device may send at once above the sustained rate")
+      ->capture_default_str()->check(CLI::Range(1.0, 1e15));
+  app.add_option("--max-command-result-bytes", opt.max_command_result_bytes,
+                 "Longest command id or outcome in an agent's CommandResult, bytes; a longer "
+                 "one is acknowledged but not applied")
+      ->capture_default_str()->check(CLI::Range(16, 65536));
   app.add_option("--reclaim-poll", opt.reclaim_poll_s,
                  "Seconds between reclamation scheduler ticks at most")
       ->capture_default_str()->check(CLI::Range(1, 3600));

@@ -3,9 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <string>
 
 #include "collector/ingest/validation.h"
+#include "collector/server/agent_limits.h"
 #include "collector/server/ingest_pipeline.h"
 #include "collector/store/usage_store.h"
 #include "common/clock.h"
@@ -26,6 +29,12 @@ struct AgentServiceOptions {
   /// Batches of one stream that may be queued for storage before the stream
   /// stops reading (backpressure; bounds memory per agent). Default 64.
   int max_in_flight_batches = 64;
+  /// Streams per device and the per-device rate limit (agent_limits.h).
+  AgentLimitsOptions agent_limits;
+  /// Longest CommandResult.command_id and .outcome, bytes; a longer one is
+  /// acknowledged (so the agent stops resending it) but not applied, and
+  /// counted as "command_result_too_long". Default 256.
+  size_t max_command_result_bytes = 256;
 };
 
 /// Counters of the agent service.
@@ -34,6 +43,9 @@ struct AgentServiceStats {
   std::uint64_t streams_active = 0;
   std::uint64_t bad_hellos = 0;
   std::uint64_t protocol_errors = 0;
+  /// Refusals by input limit, by reason (the kLimit* strings of
+  /// agent_limits.h); reasons never hit are absent.
+  std::map<std::string, std::uint64_t> refusals;
 };
 
 /// reclaim.v1.AgentService on gRPC's callback API: no thread per agent. The

@@ -3,6 +3,7 @@
 // on a gRPC server at 127.0.0.1:0.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -19,10 +20,16 @@ namespace reclaim::testing {
 class TestCollector {
  public:
   /// Starts the stack with its database at `db_path`. Check ok() afterwards.
+  /// Makes the store the ingest pipeline writes to from the real one (a
+  /// fault-injecting wrapper, for instance); reports still read the real one.
+  using StoreWrapper =
+      std::function<std::unique_ptr<collector::UsageStore>(collector::UsageStore& real)>;
+
   explicit TestCollector(const std::string& db_path,
                          collector::AgentServiceOptions options = {},
-                         int max_message_bytes = 4 << 20)
-      : db_path_(db_path), options_(options), max_message_bytes_(max_message_bytes) {
+                         int max_message_bytes = 4 << 20, StoreWrapper wrap = nullptr)
+      : db_path_(db_path), options_(options), max_message_bytes_(max_message_bytes),
+        wrap_(std::move(wrap)) {
     Start();
   }
   ~TestCollector() { Stop(); }
@@ -35,7 +42,9 @@ class TestCollector {
     auto campaigns = collector::SqliteCampaignStore::Open(db_path_);
     if (!campaigns.ok()) return;
     campaigns_ = std::move(*campaigns);
-    pipeline_ = std::make_unique<collector::IngestPipeline>(*store_, clock_);
+    ingest_store_ = wrap_ ? wrap_(*store_) : nullptr;
+    pipeline_ = std::make_unique<collector::IngestPipeline>(
+        ingest_store_ ? *ingest_store_ : *store_, clock_);
     agent_service_ =
         collector::MakeAgentService(*pipeline_, clock_, options_, campaigns_.get(), &router_);
     admin_service_ =
@@ -58,6 +67,7 @@ class TestCollector {
     admin_service_.reset();
     pipeline_.reset();
     campaigns_.reset();
+    ingest_store_.reset();
     store_.reset();
   }
 
@@ -65,6 +75,9 @@ class TestCollector {
   int port() const { return port_; }
   std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
   collector::SqliteUsageStore& store() { return *store_; }
+  /// The store the pipeline writes to (the wrapper when one was given).
+  collector::UsageStore& ingest_store() { return ingest_store_ ? *ingest_store_ : *store_; }
+  collector::AgentServiceHandle& agent_service() { return *agent_service_; }
   collector::IngestPipeline& pipeline() { return *pipeline_; }
   collector::SqliteCampaignStore& campaigns() { return *campaigns_; }
   collector::PromptRouter& router() { return router_; }
@@ -73,9 +86,11 @@ class TestCollector {
   std::string db_path_;
   collector::AgentServiceOptions options_;
   int max_message_bytes_;
+  StoreWrapper wrap_;
   SystemClock clock_;
   int port_ = 0;
   std::unique_ptr<collector::SqliteUsageStore> store_;
+  std::unique_ptr<collector::UsageStore> ingest_store_;
   std::unique_ptr<collector::SqliteCampaignStore> campaigns_;
   collector::PromptRouter router_;
   std::unique_ptr<collector::IngestPipeline> pipeline_;

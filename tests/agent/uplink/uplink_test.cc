@@ -157,5 +157,37 @@ TEST_F(UplinkTest, DroppedCountsReachTheCollectorExactly) {
   EXPECT_EQ(CollectorFocusMs() + static_cast<std::int64_t>(d.dropped_focus_ms), 100 * 4 * 1000);
 }
 
+// A device over the collector's rate limit: the collector refuses with
+// RESOURCE_EXHAUSTED, the agent keeps the refused batches in its spool, backs
+// off and retries, and everything arrives, once.
+TEST_F(UplinkTest, OverRateDeviceKeepsItsDataAndDeliversItLater) {
+  collector::AgentServiceOptions limited;
+  limited.agent_limits.intervals_per_s = 100;
+  limited.agent_limits.intervals_burst = 100;
+  collector_->Stop();
+  collector_ = std::make_unique<testing::TestCollector>(dir_.File("collector.db"), limited);
+  ASSERT_TRUE(collector_->ok());
+  constexpr int kBatches = 8;
+  for (int i = 0; i < kBatches; ++i) ASSERT_TRUE(spool_->Append(MakeBatch(50)).ok());
+  auto uplink = MakeUplink(*spool_, Identity(), FastOptions(collector_->target()));
+  uplink->Start();
+  // 400 intervals at 100/s with a burst of 100: at least one refusal, and
+  // the refused batches still in the spool at that moment.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (uplink->stats().last_error.find("status 8") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  ASSERT_NE(uplink->stats().last_error.find("status 8"), std::string::npos)
+      << uplink->stats().last_error;
+  EXPECT_NE(uplink->stats().last_error.find("intervals_per_s"), std::string::npos);
+  EXPECT_GT(spool_->pending_batches(), 0);
+  ASSERT_TRUE(uplink->WaitForAck(kBatches, std::chrono::seconds(60)));
+  EXPECT_EQ(spool_->pending_batches(), 0);
+  EXPECT_EQ(CollectorFocusMs(), kBatches * 50 * 1000);
+  EXPECT_GE(collector_->agent_service().stats().refusals.at("rate_limited_intervals"), 1u);
+  uplink->Stop();
+}
+
 }  // namespace
 }  // namespace reclaim::agent

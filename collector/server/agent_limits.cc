@@ -1,0 +1,151 @@
+#include "collector/server/agent_limits.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+
+namespace reclaim::collector {
+
+absl::Status ValidateAgentLimitsOptions(const AgentLimitsOptions& o) {
+  if (o.max_streams_per_device < 0) {
+    return absl::InvalidArgumentError("max_streams_per_device must be >= 0");
+  }
+  const std::pair<const char*, double> values[] = {{"intervals_per_s", o.intervals_per_s},
+                                                   {"intervals_burst", o.intervals_burst},
+                                                   {"bytes_per_s", o.bytes_per_s},
+                                                   {"bytes_burst", o.bytes_burst}};
+  for (const auto& [name, v] : values) {
+    if (!(v >= 0)) return absl::InvalidArgumentError(absl::StrCat(name, " must be >= 0"));
+  }
+  if (o.intervals_per_s > 0 && o.intervals_burst < 1) {
+    return absl::InvalidArgumentError("intervals_burst must be >= 1 when intervals_per_s is set");
+  }
+  if (o.bytes_per_s > 0 && o.bytes_burst < 1) {
+    return absl::InvalidArgumentError("bytes_burst must be >= 1 when bytes_per_s is set");
+  }
+  return absl::OkStatus();
+}
+
+AgentLimits::AgentLimits(const Clock& clock, AgentLimitsOptions options)
+    : clock_(clock), options_(options) {}
+
+AgentLimits::Device& AgentLimits::DeviceLocked(absl::string_view device_id) {
+  auto it = devices_.find(device_id);
+  if (it != devices_.end()) return it->second;
+  const MonoTime now = clock_.Monotonic();
+  ForgetIdleLocked(now);
+  Device& d = devices_[device_id];
+  d.intervals.tokens = options_.intervals_burst;
+  d.bytes.tokens = options_.bytes_burst;
+  d.refilled_at = now;
+  return d;
+}
+
+void AgentLimits::RefillLocked(Device& d, MonoTime now) {
+  const double seconds = static_cast<double>((now - d.refilled_at).count()) / 1000.0;
+  if (seconds <= 0) return;
+  d.intervals.tokens =
+      std::min(options_.intervals_burst, d.intervals.tokens + seconds * options_.intervals_per_s);
+  d.bytes.tokens = std::min(options_.bytes_burst, d.bytes.tokens + seconds * options_.bytes_per_s);
+  d.refilled_at = now;
+}
+
+bool AgentLimits::IdleLocked(const Device& d) const {
+  return d.streams == 0 && d.intervals.tokens >= options_.intervals_burst &&
+         d.bytes.tokens >= options_.bytes_burst;
+}
+
+void AgentLimits::ForgetIdleLocked(MonoTime now) {
+  // Amortised: sweep when the table doubled since the last sweep.
+  if (devices_.size() < 64 || devices_.size() < 2 * swept_size_) return;
+  for (auto it = devices_.begin(); it != devices_.end();) {
+    RefillLocked(it->second, now);
+    if (IdleLocked(it->second)) {
+      devices_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+  swept_size_ = devices_.size();
+}
+
+absl::Status AgentLimits::AcquireStream(absl::string_view device_id) {
+  absl::MutexLock l(&mu_);
+  Device& d = DeviceLocked(device_id);
+  if (options_.max_streams_per_device > 0 && d.streams >= options_.max_streams_per_device) {
+    ++counters_[kLimitTooManyStreams];
+    return absl::ResourceExhaustedError(
+        absl::StrCat("device already has ", d.streams,
+                     " open streams, the limit (max_streams_per_device) is ",
+                     options_.max_streams_per_device, "; retry later"));
+  }
+  ++d.streams;
+  return absl::OkStatus();
+}
+
+void AgentLimits::ReleaseStream(absl::string_view device_id) {
+  absl::MutexLock l(&mu_);
+  auto it = devices_.find(device_id);
+  if (it == devices_.end() || it->second.streams == 0) return;
+  --it->second.streams;
+  RefillLocked(it->second, clock_.Monotonic());
+  if (IdleLocked(it->second)) devices_.erase(it);
+}
+
+absl::Status AgentLimits::ChargeBatch(absl::string_view device_id, std::int64_t intervals,
+                                      std::int64_t bytes) {
+  absl::MutexLock l(&mu_);
+  Device& d = DeviceLocked(device_id);
+  RefillLocked(d, clock_.Monotonic());
+  const double ni = static_cast<double>(std::max<std::int64_t>(intervals, 0));
+  const double nb = static_cast<double>(std::max<std::int64_t>(bytes, 0));
+  // Admitted when the bucket holds the cost or is full (see the header).
+  const bool intervals_ok = options_.intervals_per_s <= 0 || d.intervals.tokens >= ni ||
+                            d.intervals.tokens >= options_.intervals_burst;
+  const bool bytes_ok = options_.bytes_per_s <= 0 || d.bytes.tokens >= nb ||
+                        d.bytes.tokens >= options_.bytes_burst;
+  if (!intervals_ok) {
+    ++counters_[kLimitRateIntervals];
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "device is over its rate limit of ", options_.intervals_per_s,
+        " intervals/s (intervals_per_s, burst ", options_.intervals_burst,
+        "); the batch was not stored: retry later"));
+  }
+  if (!bytes_ok) {
+    ++counters_[kLimitRateBytes];
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "device is over its rate limit of ", options_.bytes_per_s,
+        " bytes/s (bytes_per_s, burst ", options_.bytes_burst,
+        "); the batch was not stored: retry later"));
+  }
+  if (options_.intervals_per_s > 0) d.intervals.tokens -= ni;
+  if (options_.bytes_per_s > 0) d.bytes.tokens -= nb;
+  return absl::OkStatus();
+}
+
+void AgentLimits::Count(absl::string_view reason) {
+  absl::MutexLock l(&mu_);
+  auto it = counters_.find(reason);
+  if (it == counters_.end()) it = counters_.emplace(std::string(reason), 0).first;
+  ++it->second;
+}
+
+std::map<std::string, std::uint64_t> AgentLimits::Counters() const {
+  absl::MutexLock l(&mu_);
+  return {counters_.begin(), counters_.end()};
+}
+
+size_t AgentLimits::TrackedDevices() const {
+  absl::MutexLock l(&mu_);
+  return devices_.size();
+}
+
+std::string EscapeForLog(absl::string_view value, size_t max_bytes) {
+  if (value.size() <= max_bytes) return absl::CHexEscape(value);
+  return absl::StrCat(absl::CHexEscape(value.substr(0, max_bytes)), "...(", value.size(),
+                      " bytes)");
+}
+
+}  // namespace reclaim::collector

@@ -1,0 +1,131 @@
+// AgentLimits on its own, with a manual clock: stream slots per device, the
+// per-device token buckets, forgetting idle devices, counters, log escaping.
+#include "collector/server/agent_limits.h"
+
+#include <gtest/gtest.h>
+
+namespace reclaim::collector {
+namespace {
+
+using std::chrono::milliseconds;
+
+AgentLimitsOptions Options() {
+  AgentLimitsOptions o;
+  o.max_streams_per_device = 2;
+  o.intervals_per_s = 10;
+  o.intervals_burst = 100;
+  o.bytes_per_s = 1000;
+  o.bytes_burst = 10000;
+  return o;
+}
+
+TEST(AgentLimitsTest, NewStreamBeyondTheLimitIsRefusedAndASlotComesBack) {
+  ManualClock clock;
+  AgentLimits limits(clock, Options());
+  ASSERT_TRUE(limits.AcquireStream("dev-1").ok());
+  ASSERT_TRUE(limits.AcquireStream("dev-1").ok());
+  const absl::Status third = limits.AcquireStream("dev-1");
+  EXPECT_TRUE(absl::IsResourceExhausted(third)) << third;
+  EXPECT_NE(third.message().find("max_streams_per_device"), absl::string_view::npos) << third;
+  EXPECT_TRUE(limits.AcquireStream("dev-2").ok()) << "another device is not affected";
+  limits.ReleaseStream("dev-1");
+  EXPECT_TRUE(limits.AcquireStream("dev-1").ok());
+  EXPECT_EQ(limits.Counters().at(kLimitTooManyStreams), 1u);
+}
+
+TEST(AgentLimitsTest, BurstThenSustainedRate) {
+  ManualClock clock;
+  AgentLimits limits(clock, Options());
+  EXPECT_TRUE(limits.ChargeBatch("dev-1", 60, 100).ok());
+  EXPECT_TRUE(limits.ChargeBatch("dev-1", 40, 100).ok());  // burst of 100 used up
+  const absl::Status over = limits.ChargeBatch("dev-1", 5, 100);
+  EXPECT_TRUE(absl::IsResourceExhausted(over)) << over;
+  EXPECT_NE(over.message().find("intervals_per_s"), absl::string_view::npos) << over;
+  EXPECT_TRUE(limits.ChargeBatch("dev-2", 100, 100).ok()) << "buckets are per device";
+  clock.Advance(milliseconds(400));  // 4 tokens
+  EXPECT_FALSE(limits.ChargeBatch("dev-1", 5, 100).ok());
+  clock.Advance(milliseconds(100));  // 5 tokens: a refused batch took none
+  EXPECT_TRUE(limits.ChargeBatch("dev-1", 5, 100).ok());
+  EXPECT_EQ(limits.Counters().at(kLimitRateIntervals), 2u);
+}
+
+TEST(AgentLimitsTest, ByteRateIsLimitedToo) {
+  ManualClock clock;
+  AgentLimits limits(clock, Options());
+  EXPECT_TRUE(limits.ChargeBatch("dev-1", 1, 9000).ok());
+  const absl::Status over = limits.ChargeBatch("dev-1", 1, 2000);
+  EXPECT_TRUE(absl::IsResourceExhausted(over)) << over;
+  EXPECT_NE(over.message().find("bytes_per_s"), absl::string_view::npos) << over;
+  clock.Advance(milliseconds(1000));  // +1000 bytes
+  EXPECT_TRUE(limits.ChargeBatch("dev-1", 1, 2000).ok());
+  EXPECT_EQ(limits.Counters().at(kLimitRateBytes), 1u);
+}
+
+TEST(AgentLimitsTest, BatchLargerThanTheBurstPassesOnAFullBucketAndLeavesDebt) {
+  ManualClock clock;
+  AgentLimits limits(clock, Options());
+  EXPECT_TRUE(limits.ChargeBatch("dev-1", 150, 1).ok()) << "never stuck forever";
+  // 50 tokens of debt: the bucket holds 100 again only after 15 s.
+  clock.Advance(milliseconds(10000));  // 50 tokens
+  EXPECT_FALSE(limits.ChargeBatch("dev-1", 51, 1).ok());
+  EXPECT_TRUE(limits.ChargeBatch("dev-1", 50, 1).ok());
+}
+
+TEST(AgentLimitsTest, ZeroTurnsALimitOff) {
+  ManualClock clock;
+  AgentLimitsOptions o;
+  o.max_streams_per_device = 0;
+  o.intervals_per_s = 0;
+  o.bytes_per_s = 0;
+  AgentLimits limits(clock, o);
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_TRUE(limits.AcquireStream("dev-1").ok());
+    ASSERT_TRUE(limits.ChargeBatch("dev-1", 1000000, 1 << 30).ok());
+  }
+  EXPECT_TRUE(limits.Counters().empty());
+}
+
+TEST(AgentLimitsTest, IdleDevicesAreForgottenSoTheTableStaysBounded) {
+  ManualClock clock;
+  AgentLimits limits(clock, Options());
+  for (int i = 0; i < 10000; ++i) {
+    const std::string dev = "dev-" + std::to_string(i);
+    ASSERT_TRUE(limits.AcquireStream(dev).ok());
+    ASSERT_TRUE(limits.ChargeBatch(dev, 10, 10).ok());
+    limits.ReleaseStream(dev);
+    clock.Advance(milliseconds(1000));  // refills the 10 tokens
+  }
+  EXPECT_LE(limits.TrackedDevices(), 128u);
+  // A device with an open stream is never forgotten.
+  ASSERT_TRUE(limits.AcquireStream("held").ok());
+  ASSERT_TRUE(limits.AcquireStream("held").ok());
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_TRUE(limits.AcquireStream("x" + std::to_string(i)).ok());
+    limits.ReleaseStream("x" + std::to_string(i));
+  }
+  EXPECT_FALSE(limits.AcquireStream("held").ok());
+}
+
+TEST(AgentLimitsTest, OptionsAreValidated) {
+  AgentLimitsOptions o;
+  EXPECT_TRUE(ValidateAgentLimitsOptions(o).ok());
+  o.bytes_per_s = -1;
+  EXPECT_NE(ValidateAgentLimitsOptions(o).message().find("bytes_per_s"), absl::string_view::npos);
+  o = {};
+  o.intervals_burst = 0;
+  EXPECT_NE(ValidateAgentLimitsOptions(o).message().find("intervals_burst"),
+            absl::string_view::npos);
+  o = {};
+  o.max_streams_per_device = -3;
+  EXPECT_FALSE(ValidateAgentLimitsOptions(o).ok());
+}
+
+TEST(AgentLimitsTest, EscapeForLogNeutralisesControlCharactersAndCuts) {
+  EXPECT_EQ(EscapeForLog("answered:yes"), "answered:yes");
+  EXPECT_EQ(EscapeForLog("a\nINFO forged\x1b[2J"), "a\\nINFO forged\\x1b[2J");
+  const std::string escaped = EscapeForLog(std::string(1000, 'x'), 16);
+  EXPECT_EQ(escaped, std::string(16, 'x') + "...(1000 bytes)");
+}
+
+}  // namespace
+}  // namespace reclaim::collector
