@@ -25,6 +25,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "agent/browser/browser_bridge.h"
+#include "agent/browser/frame_reader.h"
+#include "agent/browser/web_focus_resolver.h"
 #include "agent/core/metering_loop.h"
 #include "agent/core/prompt_service.h"
 #include "agent/core/replay_driver.h"
@@ -90,6 +93,11 @@ struct AgentOptions {
   int prompt_min_interval_s = 6 * 3600;
   /// Seconds a prompt dialog stays up without an answer. Default 600.
   int prompt_dialog_timeout_s = 600;
+  /// Real metering: the socket on which reclaim-native-host reports the
+  /// browser extension's active sites. Default: $RECLAIM_BROWSER_SOCKET, else
+  /// $XDG_RUNTIME_DIR/reclaim/browser.sock, else /tmp/reclaim-<uid>/browser.sock;
+  /// "none" disables web-application focus time.
+  std::string browser_socket;
   /// Session user overrides (default: from the OS).
   std::string user_login, user_domain, user_upn;
   reclaim::LoggingOptions logging{.level = "info", .file = "", .name = "reclaim-agent"};
@@ -156,6 +164,23 @@ int RunLive(const AgentOptions& opt, const reclaim::Clock& clock, reclaim::agent
   lo.tick = std::chrono::milliseconds(opt.tick_ms);
   lo.send_window_titles = opt.send_window_titles;
   MeteringLoop loop(lo, spool, clock, &ReadAwakeClock, [&uplink] { uplink.Notify(); });
+  // Focus events pass through the web focus resolver: a browser in front is
+  // metered as the site of its active tab (agent/browser/).
+  WebFocusResolver web(loop.sink(), clock);
+  std::unique_ptr<BrowserBridge> bridge;
+  if (opt.browser_socket != "none") {
+    BrowserBridgeOptions bo;
+    bo.socket_path = opt.browser_socket;
+    auto b = StartBrowserBridge(bo, [&web](std::int64_t pid,
+                                           const std::optional<WebBrowserState>& state) {
+      web.OnBrowserState(pid, state);
+    });
+    if (b.ok()) {
+      bridge = *std::move(b);
+    } else {
+      spdlog::warn("web-application focus time is off: {}", b.status());
+    }
+  }
 
   FocusSourceOptions fo;
   fo.display = opt.display;
@@ -179,7 +204,7 @@ int RunLive(const AgentOptions& opt, const reclaim::Clock& clock, reclaim::agent
                opt.logind_bus == "none" ? "off" : opt.logind_bus.empty() ? "system bus"
                                                                          : opt.logind_bus);
   loop.Start();
-  focus->Start(loop.sink());
+  focus->Start(web.sink());
   idle->Start(loop.sink());
   if (session) session->Start(loop.sink());
 
@@ -188,6 +213,7 @@ int RunLive(const AgentOptions& opt, const reclaim::Clock& clock, reclaim::agent
   if (session) session->Stop();
   idle->Stop();
   focus->Stop();
+  if (bridge) bridge->Stop();
   loop.Stop();
   const MeteringLoopStats st = loop.stats();
   spdlog::info("stopped: {} events, {} intervals in {} batches, {} late events, {} suspends "
@@ -408,6 +434,9 @@ int main(int argc, char** argv) {
   app.add_option("--prompt-timeout", opt.prompt_dialog_timeout_s,
                  "Seconds a consent prompt stays on screen without an answer")
       ->capture_default_str()->check(CLI::Range(1, 24 * 3600));
+  app.add_option("--browser-socket", opt.browser_socket,
+                 "Real metering: socket for the browser extension's native host (default "
+                 "$XDG_RUNTIME_DIR/reclaim/browser.sock; 'none' disables web focus time)");
   app.add_option("--user-login", opt.user_login, "Override the session user's login name");
   app.add_option("--user-domain", opt.user_domain,
                  "Override the session user's domain (default: the host name)");
@@ -430,6 +459,12 @@ int main(int argc, char** argv) {
   }
   if (opt.session_id.empty()) {
     if (const char* id = std::getenv("XDG_SESSION_ID"); id != nullptr) opt.session_id = id;
+  }
+  if (opt.browser_socket.empty()) {
+    const char* path = std::getenv("RECLAIM_BROWSER_SOCKET");
+    const char* runtime = std::getenv("XDG_RUNTIME_DIR");
+    opt.browser_socket = reclaim::agent::DefaultBrowserSocketPath(
+        path ? path : "", runtime ? runtime : "", getuid());
   }
   if (absl::Status s = reclaim::SetUpLogging(opt.logging); !s.ok()) {
     std::fprintf(stderr, "reclaim-agent: %s\n", std::string(s.message()).c_str());

@@ -29,6 +29,8 @@ packages=(
   # consent prompts on Linux (agent/sources/prompter_linux.cc): zenity's GTK dialog;
   # imagemagick's import screenshots it in tests/e2e_x11/prompter_x11_test
   zenity imagemagick
+  # web-application focus time (tests/e2e_x11/browser_e2e_test): real headful browsers
+  chromium firefox-esr
   # fuzzing (tests/fuzz/run.sh, the fuzz_smoke test): clang 14 with libFuzzer and the sanitizers
   clang-14 libclang-rt-14-dev
 )

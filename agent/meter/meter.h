@@ -76,6 +76,10 @@ struct MeterEvent {
   /// The foreground application for kFocus; nullopt means no foreground
   /// window (or one that is not metered, such as the agent's own prompt).
   std::optional<AppIdentity> app;
+  /// kFocus: the process that owns the foreground window, 0 when unknown.
+  /// Not part of the identity and ignored by the meter; the web focus
+  /// resolver (agent/browser/web_focus_resolver.h) matches it to a browser.
+  std::int64_t pid = 0;
 };
 
 /// Options; every field documents its default.

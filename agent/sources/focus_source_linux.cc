@@ -40,19 +40,6 @@
 namespace reclaim::agent {
 namespace {
 
-// The parent of `pid` from <proc_root>/<pid>/stat (proc(5): the 4th field,
-// after the parenthesised command name); 0 when unknown.
-std::int64_t ParentPid(const std::string& proc_root, std::int64_t pid) {
-  std::ifstream f(proc_root + "/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  const size_t close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream rest(stat.substr(close + 1));
-  std::string state;
-  std::int64_t ppid = 0;
-  rest >> state >> ppid;
-  return ppid;
-}
 
 
 template <typename T>
@@ -236,6 +223,7 @@ class X11FocusSource final : public FocusSource {
       }
     }
     std::optional<AppIdentity> app;
+    identified_pid_ = 0;
     if (w != 0) app = Identify(c, w);
     if (!app) {
       // No window, a window that vanished, or one we do not meter: debounce,
@@ -244,7 +232,7 @@ class X11FocusSource final : public FocusSource {
       return;
     }
     pending_none_.reset();
-    Report(std::move(app), now);
+    Report(std::move(app), now, identified_pid_);
   }
 
   // The application of window `w`; nullopt when it vanished, is ours or is
@@ -331,6 +319,7 @@ class X11FocusSource final : public FocusSource {
     if (facts.pid && IsExcluded(*facts.pid)) {
       return std::nullopt;  // the agent's own window (a prompt), or its dialog child's
     }
+    identified_pid_ = facts.pid.value_or(0);
     AppIdentity app = IdentifyWindow(facts, options_.read_window_titles, options_.proc_root);
     if (IsLockScreen(app)) return std::nullopt;
     if (app.exe_path.empty() && app.exe_name.empty() && app.window_class.empty()) {
@@ -345,8 +334,10 @@ class X11FocusSource final : public FocusSource {
     Report(std::move(app), clock_.Monotonic());
   }
 
-  void Report(std::optional<AppIdentity> app, MonoTime at) {
-    if (last_ && *last_ == app) return;
+  // `pid`: the window's owner process (0: unknown or no window).
+  void Report(std::optional<AppIdentity> app, MonoTime at, std::int64_t pid = 0) {
+    if (last_ && *last_ == app && last_pid_ == pid) return;
+    last_pid_ = pid;
     if (!last_ && !app) {
       // Nothing was reported on this connection yet: "none" is news only
       // after a focus.
@@ -358,7 +349,7 @@ class X11FocusSource final : public FocusSource {
       absl::MutexLock l(&mu_);
       ++stats_.focus_events;
     }
-    sink_({.kind = MeterEvent::Kind::kFocus, .at = at, .app = std::move(app)});
+    sink_({.kind = MeterEvent::Kind::kFocus, .at = at, .app = std::move(app), .pid = pid});
   }
 
   const FocusSourceOptions options_;
@@ -375,6 +366,8 @@ class X11FocusSource final : public FocusSource {
   std::optional<MonoTime> pending_none_;
   // What was last reported (nullopt: nothing yet on this connection).
   std::optional<std::optional<AppIdentity>> last_;
+  std::int64_t last_pid_ = 0;       // the owner process of last_
+  std::int64_t identified_pid_ = 0;  // set by Identify
   mutable absl::Mutex mu_;
   FocusSourceStats stats_ ABSL_GUARDED_BY(mu_);
 };

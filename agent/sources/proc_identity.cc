@@ -146,4 +146,16 @@ bool IsLockScreen(const AppIdentity& app) {
   return false;
 }
 
+std::int64_t ParentPid(const std::string& proc_root, std::int64_t pid) {
+  std::ifstream f(proc_root + "/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(close + 1));
+  std::string state;
+  std::int64_t ppid = 0;
+  rest >> state >> ppid;
+  return ppid;
+}
+
 }  // namespace reclaim::agent

@@ -48,4 +48,8 @@ AppIdentity IdentifyWindow(const WindowFacts& window, bool with_title,
 /// application, its windows count as "no foreground application".
 bool IsLockScreen(const AppIdentity& app);
 
+/// The parent of `pid` from <proc_root>/<pid>/stat (proc(5): the 4th field,
+/// after the parenthesised command name); 0 when unknown.
+std::int64_t ParentPid(const std::string& proc_root, std::int64_t pid);
+
 }  // namespace reclaim::agent

@@ -157,4 +157,26 @@ bool X11Desktop::Input() {
   return Run(FindProgram("xdotool"), {"mousemove_relative", "--", "1", "0"}).exit_code == 0;
 }
 
+std::uint32_t X11Desktop::WaitForWindowOf(int pid, const std::string& name,
+                                          std::chrono::milliseconds timeout) {
+  std::vector<std::string> args = {"search", "--onlyvisible", "--pid", std::to_string(pid)};
+  if (!name.empty()) args.insert(args.end(), {"--name", name});
+  std::uint32_t found = 0;
+  WaitFor([&] {
+    std::stringstream ss(Run(FindProgram("xdotool"), args).out);
+    return static_cast<bool>(ss >> found);
+  }, timeout, std::chrono::milliseconds(50));
+  return found;
+}
+
+bool X11Desktop::KeepActive(std::chrono::milliseconds d) {
+  const auto end = std::chrono::steady_clock::now() + d;
+  while (std::chrono::steady_clock::now() < end) {
+    if (!Input()) return false;
+    WaitFor([&] { return std::chrono::steady_clock::now() >= end; },
+            std::chrono::milliseconds(700), std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
 }  // namespace reclaim::e2e

@@ -47,6 +47,10 @@ class X11Desktop {
   std::optional<std::uint32_t> WaitForWindow(const std::string& klass,
                                              std::chrono::milliseconds timeout,
                                              const std::vector<std::uint32_t>& known = {});
+  /// Waits up to `timeout` for a visible window of process `pid` whose title
+  /// contains `name` (any title when empty); 0 when none appeared.
+  std::uint32_t WaitForWindowOf(int pid, const std::string& name = "",
+                                std::chrono::milliseconds timeout = std::chrono::seconds(10));
   /// Activates `w` (xdotool windowactivate; bounded by `timeout` 2 s) and waits
   /// until _NET_ACTIVE_WINDOW names it. False when it did not.
   bool Activate(std::uint32_t w);
@@ -56,6 +60,9 @@ class X11Desktop {
   std::uint32_t ActiveWindow();
   /// Real input through XTEST (resets the X server's idle time).
   bool Input();
+  /// Keeps the user active for `d`: Input() every 700 ms. False when an
+  /// input failed.
+  bool KeepActive(std::chrono::milliseconds d);
   /// Runs a program to completion with this desktop's DISPLAY.
   RunResult Run(const std::string& path, const std::vector<std::string>& args,
                              std::chrono::milliseconds timeout = std::chrono::seconds(10));

@@ -22,9 +22,9 @@
 #include <sstream>
 
 #include "gtest/gtest.h"
-#include "nlohmann/json.hpp"
 #include "tests/e2e_x11/child_process.h"
 #include "tests/e2e_x11/fake_logind.h"
+#include "tests/e2e_x11/focus_schedule.h"
 #include "tests/e2e_x11/x11_desktop.h"
 #include "tests/testing/temp_dir.h"
 
@@ -37,56 +37,25 @@ using std::chrono::seconds;
 
 constexpr int kIdleThresholdS = 3;
 
-std::int64_t Ms(Clock::duration d) {
-  return std::chrono::duration_cast<milliseconds>(d).count();
-}
-
 class X11MeteringTest : public ::testing::Test {
  protected:
   std::string File(const std::string& name) const { return dir_.File(name); }
 
-  // The scripted user: credits `current_` up to now, then `app` from now.
-  void Switch(const std::string& app) {
-    const auto now = Clock::now();
-    if (!current_.empty()) expected_[current_] += Ms(now - since_);
-    current_ = app;
-    since_ = now;
-  }
+  // The scripted user: credits the current app up to now, then `app` from now.
+  void Switch(const std::string& app) { schedule_.Switch(app); }
   // Keeps the user active (XTEST input every 700 ms) for `d`.
-  void Busy(milliseconds d) {
-    const auto end = Clock::now() + d;
-    while (Clock::now() < end) {
-      ASSERT_TRUE(desktop_.Input());
-      WaitFor([&] { return Clock::now() >= end; }, milliseconds(700), milliseconds(50));
-    }
-  }
+  void Busy(milliseconds d) { ASSERT_TRUE(desktop_.KeepActive(d)); }
   void Hold(std::uint32_t w, const std::string& app, milliseconds d) {
     ASSERT_TRUE(desktop_.Activate(w)) << app;
     Switch(app);
     Busy(d);
   }
-  int AgentLogCount(const std::string& needle) {
-    const std::string log = ReadFile(File("agent.log"));
-    int n = 0;
-    for (size_t p = log.find(needle); p != std::string::npos; p = log.find(needle, p + 1)) ++n;
-    return n;
-  }
-  std::uint32_t WindowOf(const Child& c) {
-    std::uint32_t found = 0;
-    WaitFor([&] {
-      RunResult r = desktop_.Run(FindProgram("xdotool"),
-                                 {"search", "--onlyvisible", "--pid", std::to_string(c.pid())});
-      std::stringstream ss(r.out);
-      return static_cast<bool>(ss >> found);
-    }, seconds(10), milliseconds(50));
-    return found;
-  }
+  int AgentLogCount(const std::string& needle) { return CountInFile(File("agent.log"), needle); }
+  std::uint32_t WindowOf(const Child& c) { return desktop_.WaitForWindowOf(c.pid()); }
 
   testing::TempDir dir_;
   X11Desktop desktop_{dir_.path().string()};
-  std::map<std::string, std::int64_t> expected_;
-  std::string current_;
-  Clock::time_point since_;
+  FocusSchedule schedule_;
 };
 
 TEST_F(X11MeteringTest, ReportMatchesTheSchedule) {
@@ -109,16 +78,9 @@ TEST_F(X11MeteringTest, ReportMatchesTheSchedule) {
   FakeLogind logind(bus_address);
   ASSERT_TRUE(logind.ok()) << logind.error();
 
-  // The collector.
-  Child collector = Child::Spawn(RECLAIM_COLLECTOR_BIN,
-                                 {"--db", File("collector.db"), "--listen", "127.0.0.1:0",
-                                  "--admin-listen", "127.0.0.1:0", "--port-file", File("ports"),
-                                  "--log-file", File("collector.log")},
-                                 File("collector.out"));
-  ASSERT_TRUE(WaitFor([&] { return !ReadFile(File("ports")).empty(); }, seconds(30)))
-      << ReadFile(File("collector.log"));
-  int agent_port = 0, admin_port = 0;
-  std::stringstream(ReadFile(File("ports"))) >> agent_port >> admin_port;
+  TestCollector collector;
+  ASSERT_TRUE(StartTestCollector(RECLAIM_COLLECTOR_BIN, dir_.path().string(), &collector));
+  const int agent_port = collector.agent_port, admin_port = collector.admin_port;
 
   // Applications: xterm, a copy of the xterm executable (same WM_CLASS
   // "XTerm", another executable), xmessage (no _NET_WM_PID).
@@ -218,32 +180,20 @@ TEST_F(X11MeteringTest, ReportMatchesTheSchedule) {
   ASSERT_TRUE(agent.Wait(seconds(40))) << ReadFile(File("agent.log"));
   EXPECT_EQ(agent.exit_code(), 0) << ReadFile(File("agent.log"));
 
-  RunResult usage = RunToCompletion(
-      RECLAIMCTL_BIN,
-      {"usage", "--collector", "127.0.0.1:" + std::to_string(admin_port), "--output", "json"},
-      File("usage.json"));
-  ASSERT_EQ(usage.exit_code, 0) << usage.out;
-  const nlohmann::json rows = nlohmann::json::parse(usage.out, nullptr, false);
-  ASSERT_TRUE(rows.is_array()) << usage.out;
   std::map<std::string, std::int64_t> actual;
-  for (const auto& row : rows) {
-    actual[row.at("application").get<std::string>()] += row.at("focus_ms").get<std::int64_t>();
-  }
+  ASSERT_TRUE(ReadUsage(RECLAIMCTL_BIN, admin_port, File("usage.json"), &actual));
+  std::map<std::string, std::int64_t> expected = schedule_.expected();
+  const std::int64_t schedule_ms = ToMs(schedule_end - test_start);
+  const std::int64_t tolerance = Tolerance(schedule_ms);
+  const std::string report = ScheduleReport(schedule_ms, expected, actual);
+  std::cout << report;
 
-  const std::int64_t schedule_ms = Ms(schedule_end - test_start);
-  const std::int64_t tolerance = std::max<std::int64_t>(1000, schedule_ms / 60);
-  std::stringstream report;
-  report << "schedule " << schedule_ms << " ms, tolerance " << tolerance << " ms per app\n";
-  for (const auto& [k, v] : expected_) report << "  expected " << k << ": " << v << "\n";
-  for (const auto& [k, v] : actual) report << "  stored   " << k << ": " << v << "\n";
-  std::cout << report.str();
-
-  EXPECT_NEAR(actual[key_b], expected_[key_b], tolerance) << report.str();
-  EXPECT_NEAR(actual[key_m], expected_[key_m], tolerance) << report.str();
+  EXPECT_NEAR(actual[key_b], expected[key_b], tolerance) << report;
+  EXPECT_NEAR(actual[key_m], expected[key_m], tolerance) << report;
   // xterm A outside the burst, and xterm A + the burst windows during it.
-  EXPECT_NEAR(actual[key_a] + actual[key_burst], expected_[key_a] + expected_["burst+a"],
-              tolerance) << report.str();
-  EXPECT_GE(actual[key_a], expected_[key_a] - tolerance) << report.str();
+  EXPECT_NEAR(actual[key_a] + actual[key_burst], expected[key_a] + expected["burst+a"],
+              tolerance) << report;
+  EXPECT_GE(actual[key_a], expected[key_a] - tolerance) << report;
   // Nothing else was metered (the root, the lock screen, idle time).
   for (const auto& [k, v] : actual) {
     EXPECT_TRUE(k == key_a || k == key_b || k == key_m || k == key_burst) << k << ": " << v;

@@ -1,0 +1,73 @@
+// BrowserBridge: the agent's end of the browser extension's messages.
+//
+// reclaim-native-host (started by the browser for the extension) connects to
+// a Unix stream socket the agent owns and forwards the extension's state
+// messages (web_message.h) in native-messaging framing (frame_reader.h).
+// The agent:
+//  - creates the socket's directory with mode 0700 (refusing one that is not
+//    owned by this user or is open to others) and the socket with mode 0600;
+//  - checks every peer with SO_PEERCRED: only processes of this user are
+//    served (others are refused and counted);
+//  - identifies the browser as the parent process of the peer (the browser
+//    starts the host), read from /proc/<peer pid>/stat;
+//  - re-validates every message (size, JSON shape, origin syntax); a
+//    malformed, oversize or hostile message is dropped and counted, a stream
+//    that is not framed is closed; nothing crashes the agent;
+//  - reports each browser's latest state, and its disappearance when the
+//    connection closes, to `on_state`.
+//
+// Owns one thread ("browser-bridge") between Start() and Stop(). Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "agent/browser/web_message.h"
+
+namespace reclaim::agent {
+
+/// Options; every field documents its default.
+struct BrowserBridgeOptions {
+  /// Socket path (required; main uses DefaultBrowserSocketPath()).
+  std::string socket_path;
+  /// Most simultaneous host connections (one per browser profile). Default 32.
+  int max_connections = 32;
+  /// The /proc tree. Default "/proc".
+  std::string proc_root = "/proc";
+};
+
+/// Counters for status and tests.
+struct BrowserBridgeStats {
+  std::uint64_t connections = 0;      ///< Host connections accepted.
+  std::uint64_t refused_peers = 0;    ///< Connections of another user (or too many).
+  std::uint64_t messages = 0;         ///< Valid state messages.
+  std::uint64_t malformed = 0;        ///< Messages dropped by validation.
+  std::uint64_t oversize = 0;         ///< Frames over kMaxWebMessageBytes, dropped.
+  std::uint64_t broken_streams = 0;   ///< Connections closed for bad framing.
+};
+
+/// Called from the bridge thread: browser `browser_pid` has `state`
+/// (nullopt: its host disconnected).
+using BrowserStateSink =
+    std::function<void(std::int64_t browser_pid, const std::optional<WebBrowserState>& state)>;
+
+class BrowserBridge {
+ public:
+  virtual ~BrowserBridge() = default;
+  /// Stops the thread, closes every connection and removes the socket.
+  virtual void Stop() = 0;
+  virtual BrowserBridgeStats stats() const = 0;
+  virtual const std::string& socket_path() const = 0;
+};
+
+/// Binds the socket (replacing a stale one) and starts the thread. Errors:
+/// kFailedPrecondition for an unsafe directory, kUnavailable when the socket
+/// cannot be created or bound.
+[[nodiscard]] absl::StatusOr<std::unique_ptr<BrowserBridge>> StartBrowserBridge(
+    BrowserBridgeOptions options, BrowserStateSink on_state);
+
+}  // namespace reclaim::agent

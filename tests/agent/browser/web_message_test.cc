@@ -1,0 +1,173 @@
+#include "agent/browser/web_message.h"
+
+#include <string>
+
+#include "agent/browser/frame_reader.h"
+#include "gtest/gtest.h"
+
+namespace reclaim::agent {
+namespace {
+
+std::string State(const std::string& windows, const std::string& focused = "1") {
+  return R"({"v":1,"type":"state","focused":)" + focused + R"(,"windows":[)" + windows + "]}";
+}
+
+TEST(WebMessageTest, ParsesAState) {
+  absl::StatusOr<WebBrowserState> s = ParseWebMessage(State(
+      R"({"id":1,"origin":"https://NA1.Lightning.Force.com"},{"id":7,"origin":null},)"
+      R"({"id":9,"origin":"http://127.0.0.1:8080"},{"id":10,"origin":"http://[::1]:99"})"));
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->focused_window, 1);
+  ASSERT_EQ(s->windows.size(), 4u);
+  EXPECT_EQ(s->windows[0].host, "na1.lightning.force.com");
+  EXPECT_EQ(s->windows[1].host, "");
+  EXPECT_EQ(s->windows[2].host, "127.0.0.1");
+  EXPECT_EQ(s->windows[3].host, "[::1]");
+  EXPECT_EQ(s->FocusedHost(), "na1.lightning.force.com");
+  // No focused window; no windows.
+  s = ParseWebMessage(State("", "-1"));
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->FocusedHost(), "");
+}
+
+TEST(WebMessageTest, RoundTrips) {
+  WebBrowserState st{.focused_window = 3,
+                     .windows = {{.window_id = 3, .host = "a.example.test"},
+                                 {.window_id = 4, .host = ""}}};
+  absl::StatusOr<WebBrowserState> back = ParseWebMessage(SerializeWebMessage(st));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, st);
+}
+
+TEST(WebMessageTest, OriginSyntax) {
+  for (const char* good : {"https://a.b", "http://localhost", "https://x-y.example.test:443",
+                           "https://a.example.com.", "http://10.0.0.1:1", "https://[fe80::1]",
+                           "https://under_score.example"}) {
+    EXPECT_TRUE(OriginHost(good).ok()) << good;
+  }
+  for (const char* bad :
+       {"", "https://", "ftp://a.b", "file:///etc/passwd", "chrome://newtab", "javascript:x",
+        "https://a.b/path", "https://a.b?q", "https://a.b#f", "https://user@a.b",
+        "https://a.b:0", "https://a.b:65536", "https://a.b:", "https://a.b:12a",
+        "https://-a.b", "https://a-.b", "https://a..b", "https://a b", "https://ä.de",
+        "https://[::1", "https://[zz::1]", "HTTPS://a.b", "https://a.b:443:1",
+        "https://a.b\n", "https://a.b%2f"}) {
+    EXPECT_FALSE(OriginHost(bad).ok()) << bad;
+  }
+  EXPECT_FALSE(OriginHost("https://" + std::string(64, 'a') + ".b").ok());  // label > 63
+  std::string long_host;
+  for (int i = 0; i < 60; ++i) long_host += "abcd.";
+  EXPECT_FALSE(OriginHost("https://" + long_host + "x").ok());  // > 253
+}
+
+TEST(WebMessageTest, RefusesMalformedAndHostileInput) {
+  const std::string cases[] = {
+      "",
+      "null",
+      "[]",
+      "42",
+      "\"state\"",
+      "{",
+      "{\"v\":1,\"type\":\"state\",\"focused\":1,\"windows\":[]",  // truncated
+      R"({"type":"state","focused":1,"windows":[]})",             // no version
+      R"({"v":2,"type":"state","focused":1,"windows":[]})",
+      R"({"v":"1","type":"state","focused":1,"windows":[]})",
+      R"({"v":1,"type":"hello","focused":1,"windows":[]})",
+      R"({"v":1,"type":"state","windows":[]})",
+      R"({"v":1,"type":"state","focused":"1","windows":[]})",
+      R"({"v":1,"type":"state","focused":1.5,"windows":[]})",
+      R"({"v":1,"type":"state","focused":-2,"windows":[]})",
+      R"({"v":1,"type":"state","focused":1e300,"windows":[]})",
+      R"({"v":1,"type":"state","focused":99999999999,"windows":[]})",
+      R"({"v":1,"type":"state","focused":1,"windows":{}})",
+      R"({"v":1,"type":"state","focused":1,"windows":[], "url":"https://a.b/secret"})",
+      State(R"(1)"),
+      State(R"({"id":1})"),
+      State(R"({"origin":"https://a.b"})"),
+      State(R"({"id":-1,"origin":"https://a.b"})"),
+      State(R"({"id":1,"origin":"https://a.b","title":"x"})"),
+      State(R"({"id":1,"origin":42})"),
+      State(R"({"id":1,"origin":["https://a.b"]})"),
+      State(R"({"id":1,"origin":"https://a.b/path?q=1"})"),
+      State(R"({"id":1,"origin":"https://a.b"},{"id":1,"origin":"https://c.d"})"),
+      State(R"({"id":1,"origin":"https://a\u0000.b"})"),
+      State("{\"id\":1,\"origin\":\"https://a.b\xff\"}"),  // invalid UTF-8
+      std::string(100, '[') + std::string(100, ']'),        // nesting
+      std::string(5000, '{'),
+      std::string("{\"v\":1\0,\"type\":\"state\"}", 24),     // embedded NUL
+  };
+  for (const std::string& c : cases) {
+    absl::StatusOr<WebBrowserState> s = ParseWebMessage(c);
+    EXPECT_FALSE(s.ok()) << c;
+    if (!s.ok()) {
+      EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument) << c;
+      // The error never echoes the input.
+      EXPECT_EQ(std::string(s.status().message()).find("secret"), std::string::npos);
+    }
+  }
+}
+
+TEST(WebMessageTest, SizeLimits) {
+  // Too many windows.
+  std::string many;
+  for (size_t i = 0; i <= kMaxWebWindows; ++i) {
+    many += (i ? "," : "") + std::string(R"({"id":)") + std::to_string(i) + R"(,"origin":null})";
+  }
+  EXPECT_FALSE(ParseWebMessage(State(many)).ok());
+  // Oversize, even if well-formed (padding inside a string).
+  std::string big = State(R"({"id":1,"origin":null})");
+  big.insert(1, "\"pad\":\"" + std::string(kMaxWebMessageBytes, 'x') + "\",");
+  absl::StatusOr<WebBrowserState> s = ParseWebMessage(big);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(std::string(s.status().message()).find("bytes"), std::string::npos);
+  // The largest legal state fits in the limit.
+  std::string full;
+  const std::string host = "https://" + std::string(63, 'a') + "." + std::string(63, 'b') + "." +
+                           std::string(63, 'c') + "." + std::string(61, 'd') + ":65535";
+  for (size_t i = 0; i < kMaxWebWindows; ++i) {
+    full += (i ? "," : "") + std::string(R"({"id":)") + std::to_string(2147483000 + i) +
+            R"(,"origin":")" + host + "\"}";
+  }
+  EXPECT_TRUE(ParseWebMessage(State(full, "2147483000")).ok());
+}
+
+TEST(FrameReaderTest, SplitsFramesAcrossReads) {
+  FrameReader r(100, 1000);
+  const std::string stream = EncodeFrame("first") + EncodeFrame("") + EncodeFrame("third");
+  std::vector<std::string> got;
+  for (char c : stream) {  // one byte at a time
+    r.Feed(absl::string_view(&c, 1));
+    std::optional<std::string> f;
+    ASSERT_TRUE(r.Next(&f).ok());
+    while (f) {
+      got.push_back(*f);
+      ASSERT_TRUE(r.Next(&f).ok());
+    }
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{"first", "", "third"}));
+  EXPECT_EQ(r.buffered(), 0u);
+}
+
+TEST(FrameReaderTest, SkipsOversizeFramesAndFailsOnUnframedStreams) {
+  FrameReader r(10, 1000);
+  r.Feed(EncodeFrame(std::string(500, 'x')) + EncodeFrame("ok"));
+  std::optional<std::string> f;
+  ASSERT_TRUE(r.Next(&f).ok());
+  ASSERT_TRUE(f);
+  EXPECT_EQ(*f, "ok");
+  EXPECT_EQ(r.stats().oversize, 1u);
+  // A length of 2 GB: not framed.
+  r.Feed("\xff\xff\xff\x7f{}");
+  EXPECT_EQ(r.Next(&f).code(), absl::StatusCode::kDataLoss);
+  r.Feed(EncodeFrame("late"));
+  EXPECT_FALSE(r.Next(&f).ok());  // stays failed
+}
+
+TEST(SocketPathTest, Defaults) {
+  EXPECT_EQ(DefaultBrowserSocketPath("/x/s", "/run/user/5", 5), "/x/s");
+  EXPECT_EQ(DefaultBrowserSocketPath("", "/run/user/5", 5), "/run/user/5/reclaim/browser.sock");
+  EXPECT_EQ(DefaultBrowserSocketPath("", "", 5), "/tmp/reclaim-5/browser.sock");
+}
+
+}  // namespace
+}  // namespace reclaim::agent
