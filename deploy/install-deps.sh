@@ -31,6 +31,8 @@ packages=(
   zenity imagemagick
   # web-application focus time (tests/e2e_x11/browser_e2e_test): real headful browsers
   chromium firefox-esr
+  # deploy/browser/pack-extension.sh: the Firefox package (.xpi) is a zip; its test reads it
+  zip unzip xxd
   # fuzzing (tests/fuzz/run.sh, the fuzz_smoke test): clang 14 with libFuzzer and the sanitizers
   clang-14 libclang-rt-14-dev
 )

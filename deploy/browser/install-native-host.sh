@@ -6,7 +6,7 @@
 #
 #   install-native-host.sh [--user] [--host-binary PATH]
 #       [--chromium-extension-id ID]... [--firefox-extension-id ID]
-#       [--chromium-dir DIR]... [--firefox-dir DIR]... [--uninstall]
+#       [--chromium-dir DIR]... [--firefox-dir DIR]... [--uninstall] [--no-check]
 #
 # Locations (Chrome "Native messaging" docs; MDN "Native manifests"):
 #   system  /etc/chromium/native-messaging-hosts, /etc/opt/chrome/native-messaging-hosts,
@@ -30,6 +30,7 @@ firefox_ids=("$FIREFOX_ID")
 chromium_dirs=()
 firefox_dirs=()
 uninstall=0
+check=1
 
 usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
@@ -42,6 +43,7 @@ while [ $# -gt 0 ]; do
     --chromium-dir) chromium_dirs+=("$2"); shift ;;
     --firefox-dir) firefox_dirs+=("$2"); shift ;;
     --uninstall) uninstall=1 ;;
+    --no-check) check=0 ;;  # staging (DESTDIR): the binary is not at its final path yet
     -h|--help) usage 0 ;;
     *) echo "install-native-host: unknown argument $1" >&2; usage 2 ;;
   esac
@@ -64,7 +66,7 @@ case "$host_binary" in
   /*) ;;
   *) echo "install-native-host: --host-binary must be an absolute path (browsers require it)" >&2; exit 2 ;;
 esac
-if [ "$uninstall" -eq 0 ] && [ ! -x "$host_binary" ]; then
+if [ "$uninstall" -eq 0 ] && [ "$check" -eq 1 ] && [ ! -x "$host_binary" ]; then
   echo "install-native-host: $host_binary is not an executable" >&2
   exit 1
 fi

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -71,6 +72,22 @@ class BrowserE2eTest : public ::testing::TestWithParam<Browser> {
     return WaitForTitle(w, [&](const std::string& t) {
       return t.find(Title(host)) != std::string::npos;
     });
+  }
+  // The pid of the native host that connected last (agent log:
+  // "browser extension host PID connected"); 0 when none did.
+  int LastHostPid() {
+    const std::string log = ReadFile(File("agent.log"));
+    const std::string needle = "browser extension host ";
+    int pid = 0;
+    for (size_t p = log.find(needle); p != std::string::npos; p = log.find(needle, p + 1)) {
+      int v = 0;
+      char word[16] = {};
+      if (std::sscanf(log.c_str() + p + needle.size(), "%d %15s", &v, word) == 2 &&
+          std::string(word) == "connected") {
+        pid = v;
+      }
+    }
+    return pid;
   }
   int LogCount(const std::string& file, const std::string& needle) {
     return CountInFile(File(file), needle);
@@ -244,10 +261,21 @@ TEST_P(BrowserE2eTest, ReportPerSiteMatchesTheSchedule) {
   ASSERT_TRUE(WaitForSite(wb, "b.example.test")) << WindowName(wb);
   Switch("web:b.example.test");
   Busy(seconds(5));
-  // 2. Back and forth between the xterm and the browser (still on B).
+  // 2. Back and forth between the xterm and the browser (still on B). While
+  // the xterm is in front, the native host dies: the extension reconnects
+  // (one new connection, not two) and the agent knows the site again.
   ASSERT_TRUE(desktop_.Activate(wt));
   Switch(key_term);
-  Busy(seconds(4));
+  Busy(seconds(1));
+  const int host_pid = LastHostPid();
+  ASSERT_GT(host_pid, 0) << ReadFile(File("agent.log"));
+  ASSERT_EQ(kill(host_pid, SIGKILL), 0);
+  ASSERT_TRUE(WaitFor([&] {
+    return desktop_.Input() && LogCount("agent.log", "connected (browser process") == 2;
+  }, seconds(15), milliseconds(500))) << ReadFile(File("agent.log"));
+  Busy(seconds(3));
+  EXPECT_EQ(LogCount("agent.log", "connected (browser process"), 2) << ReadFile(File("agent.log"));
+  EXPECT_NE(LastHostPid(), host_pid);
   ASSERT_TRUE(desktop_.Activate(wb));
   Switch("web:b.example.test");
   Busy(seconds(4));

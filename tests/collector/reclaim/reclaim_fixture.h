@@ -76,6 +76,16 @@ class ReclaimFixture : public ::testing::Test {
   // whose agent first reported at `device_since`.
   void Meter(const std::string& login, const std::string& exe, std::int64_t focus_ms, UtcMs at,
              UtcMs device_since) {
+    AppIdentityRecord app;
+    app.exe_name = exe;
+    app.exe_path = "C:\\Office\\" + exe;
+    MeterApp(login, app, focus_ms, at, device_since);
+  }
+
+  // Meters `focus_ms` of the identity `app` (a desktop application, or a web
+  // site: web_domain set) for EXAMPLE\<login>, as Meter().
+  void MeterApp(const std::string& login, const AppIdentityRecord& app, std::int64_t focus_ms,
+                UtcMs at, UtcMs device_since) {
     AgentInfo agent;
     agent.device_id = "dev-" + login;
     agent.agent_instance_id = "inst-" + login;
@@ -86,8 +96,7 @@ class ReclaimFixture : public ::testing::Test {
     b.seq = ++seq_[login];
     if (focus_ms > 0) {
       IntervalRecord iv;
-      iv.app.exe_name = exe;
-      iv.app.exe_path = "C:\\Office\\" + exe;
+      iv.app = app;
       iv.start_utc_ms = at;
       iv.active_duration_ms = focus_ms;
       b.intervals.push_back(iv);

@@ -131,6 +131,61 @@ TEST_F(ReclaimerTest, DryRunShowsWhoWhyAndSavingAndTouchesNothing) {
   EXPECT_EQ(real.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+// A web application is an application like any other: its catalog rule is a
+// domain pattern over the sites the browser extension reports, and a policy
+// on it finds the members who did not use that site, whatever else they did
+// in the browser.
+TEST_F(ReclaimerTest, WebApplicationPolicyUsesDomainRules) {
+  Application sf;
+  sf.name = "Salesforce Lightning";
+  sf.cost_cents_per_seat_month = 15000;
+  sf.currency = "EUR";
+  sf.rules = {{RuleKind::kWeb, "*.lightning.force.com"}};
+  ASSERT_TRUE(reclaimer_->AddApplication(sf, "admin:test").ok());
+  directory_.AddGroup("g-sf", "Salesforce Users");
+  for (const char* u : {"alice", "bob", "carl", "dave"}) AddMember(u, "g-sf");
+  auto site = [](const std::string& browser, const std::string& domain) {
+    AppIdentityRecord app;
+    app.exe_path = "/usr/lib/" + browser + "/" + browser;
+    app.exe_name = browser;
+    app.web_domain = domain;
+    return app;
+  };
+  const UtcMs since = kT0 - 120 * kDayMs;
+  const UtcMs recent = kT0 - 2 * kDayMs;
+  // alice: 20 min on her instance in Chromium.
+  MeterApp("alice", site("chromium", "na1.lightning.force.com"), 20 * 60000, recent, since);
+  // bob: hours in the browser, but on other sites (one only looks like it),
+  // and 1 min of Salesforce: under the 5 min threshold.
+  MeterApp("bob", site("chromium", ""), 2 * 3600000, recent, since);
+  MeterApp("bob", site("chromium", "lightning.force.com.evil.example"), 1800000, recent, since);
+  MeterApp("bob", site("chromium", "force.com"), 1800000, recent + 3600000, since);
+  MeterApp("bob", site("chromium", "na1.lightning.force.com"), 60000, recent + 7200000, since);
+  // carl: 10 min in Firefox (domains compare case-insensitively).
+  MeterApp("carl", site("firefox-esr", "EU12.Lightning.Force.com"), 10 * 60000, recent, since);
+  // dave: no metered device.
+
+  Policy p = VisioPolicy();
+  p.name = "salesforce-unused";
+  p.application_name = "Salesforce Lightning";
+  p.group_ref = "Salesforce Users";
+  ASSERT_TRUE(reclaimer_->CreatePolicy(p, "admin:test").ok());
+  auto run = reclaimer_->DryRun("salesforce-unused", "admin:test");
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->members, 4);
+  EXPECT_EQ(run->candidates, 1);
+  EXPECT_EQ(run->no_data, 1);
+  EXPECT_EQ(run->monthly_saving_cents, 15000);
+  auto items = ItemsByLogin(run->id);
+  EXPECT_EQ(items["alice"].decision.decision, Decision::kUsed);
+  EXPECT_EQ(items["alice"].decision.evidence.focus_ms, 20 * 60000);
+  EXPECT_EQ(items["bob"].decision.decision, Decision::kCandidate);
+  EXPECT_EQ(items["bob"].decision.evidence.focus_ms, 60000);
+  EXPECT_EQ(items["carl"].decision.decision, Decision::kUsed);
+  EXPECT_EQ(items["carl"].decision.evidence.focus_ms, 10 * 60000);
+  EXPECT_EQ(items["dave"].decision.decision, Decision::kNoData);
+}
+
 TEST_F(ReclaimerTest, MatchesEndpointUsersBySidUpnAndSamDomain) {
   EndpointUserEvidence ep{.user_id = 1, .domain = "EXAMPLE", .login_name = "JDoe"};
   DirectoryUser dir{.object_id = "x", .sam_account_name = "jdoe", .domain = "example",
