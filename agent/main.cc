@@ -29,8 +29,10 @@
 #include "agent/browser/frame_reader.h"
 #include "agent/browser/web_focus_resolver.h"
 #include "agent/core/metering_loop.h"
+#include "agent/core/desktop_state.h"
 #include "agent/core/prompt_service.h"
 #include "agent/core/replay_driver.h"
+#include "agent/sources/do_not_disturb.h"
 #include "agent/sources/focus_source.h"
 #include "agent/sources/idle_source.h"
 #include "agent/sources/prompter.h"
@@ -98,6 +100,13 @@ struct AgentOptions {
   /// $XDG_RUNTIME_DIR/reclaim/browser.sock, else /tmp/reclaim-<uid>/browser.sock;
   /// "none" disables web-application focus time.
   std::string browser_socket;
+  /// No not-urgent prompt this many seconds after an urgent one. Default 1200.
+  int prompt_quiet_after_urgent_s = 20 * 60;
+  /// Do-not-disturb: "auto" (ask the desktop: do_not_disturb.h), "on"
+  /// (not-urgent prompts never show) or "off". Default "auto".
+  std::string do_not_disturb = "auto";
+  /// $DBUS_SESSION_BUS_ADDRESS, for the do-not-disturb probe.
+  std::string session_bus;
   /// Session user overrides (default: from the OS).
   std::string user_login, user_domain, user_upn;
   reclaim::LoggingOptions logging{.level = "info", .file = "", .name = "reclaim-agent"};
@@ -155,8 +164,10 @@ std::string OsVersion() {
 
 // Real metering in this session: X11 focus and idle, logind lock/suspend,
 // until SIGINT/SIGTERM. Returns the exit code.
+// `desktop` (may be null) follows idle, lock and full screen for the prompts.
 int RunLive(const AgentOptions& opt, const reclaim::Clock& clock, reclaim::agent::Spool& spool,
-            reclaim::agent::Uplink& uplink, absl::Notification& stopped) {
+            reclaim::agent::Uplink& uplink, absl::Notification& stopped,
+            reclaim::agent::DesktopStateTracker* desktop) {
   using namespace reclaim::agent;
   const std::chrono::milliseconds threshold = std::chrono::seconds(opt.idle_threshold_s);
   MeteringLoopOptions lo;
@@ -186,6 +197,7 @@ int RunLive(const AgentOptions& opt, const reclaim::Clock& clock, reclaim::agent
   fo.display = opt.display;
   fo.read_window_titles = opt.send_window_titles;
   fo.excluded_pids = {static_cast<std::int64_t>(getpid())};  // our own prompts
+  if (desktop) fo.on_fullscreen = [desktop](bool f) { desktop->SetFullscreen(f); };
   IdleSourceOptions io;
   io.display = opt.display;
   io.threshold = threshold;
@@ -204,9 +216,18 @@ int RunLive(const AgentOptions& opt, const reclaim::Clock& clock, reclaim::agent
                opt.logind_bus == "none" ? "off" : opt.logind_bus.empty() ? "system bus"
                                                                          : opt.logind_bus);
   loop.Start();
+  // The prompts' desktop state sees the idle, lock and suspend events the
+  // meter sees (focus goes through the web focus resolver).
+  EventSink sink = loop.sink();
+  if (desktop) {
+    sink = [desktop, meter = loop.sink()](const MeterEvent& e) {
+      desktop->Observe(e);
+      meter(e);
+    };
+  }
   focus->Start(web.sink());
-  idle->Start(loop.sink());
-  if (session) session->Start(loop.sink());
+  idle->Start(sink);
+  if (session) session->Start(sink);
 
   stopped.WaitForNotification();  // SIGINT or SIGTERM (the signal thread)
   // Sources first, so their last events reach the meter; then the last batch.
@@ -292,14 +313,28 @@ int Run(const AgentOptions& opt) {
   // and wakes the prompt service, which shows them with zenity on this
   // session's display and records the answers for the uplink to send.
   std::unique_ptr<reclaim::agent::ConsentPrompter> prompter;
+  std::unique_ptr<reclaim::agent::DoNotDisturbProbe> dnd;
+  std::unique_ptr<reclaim::agent::DesktopStateTracker> desktop;
   std::unique_ptr<reclaim::agent::PromptService> prompts;
   std::unique_ptr<reclaim::agent::Uplink> uplink;
   if (!script) {
     if (!opt.display.empty()) setenv("DISPLAY", opt.display.c_str(), 1);  // for the dialog
     prompter = reclaim::agent::MakeZenityPrompter();
+    dnd = reclaim::agent::MakeDoNotDisturbProbe({.session_bus_address = opt.session_bus});
+    reclaim::agent::DesktopStateOptions dso;
+    dso.do_not_disturb = opt.do_not_disturb == "on"    ? reclaim::agent::DoNotDisturbMode::kOn
+                         : opt.do_not_disturb == "off" ? reclaim::agent::DoNotDisturbMode::kOff
+                                                       : reclaim::agent::DoNotDisturbMode::kAuto;
+    dso.do_not_disturb_probe = [&dnd] { return dnd->Query(); };
+    dso.on_change = [&prompts] {
+      if (prompts) prompts->Wake();
+    };
+    desktop = std::make_unique<reclaim::agent::DesktopStateTracker>(dso);
     reclaim::agent::PromptServiceOptions po;
     po.policy.min_not_urgent_interval = std::chrono::seconds(opt.prompt_min_interval_s);
+    po.policy.quiet_after_urgent = std::chrono::seconds(opt.prompt_quiet_after_urgent_s);
     po.dialog_timeout = std::chrono::seconds(opt.prompt_dialog_timeout_s);
+    po.desktop = [&desktop] { return desktop->Get(); };
     prompts = std::make_unique<reclaim::agent::PromptService>(
         **spool, *prompter, clock, [&uplink] { uplink->Notify(); }, po);
   }
@@ -331,7 +366,7 @@ int Run(const AgentOptions& opt) {
   });
 
   if (!script) {
-    const int rc = RunLive(opt, clock, **spool, *uplink, stopped);
+    const int rc = RunLive(opt, clock, **spool, *uplink, stopped, desktop.get());
     prompts->Stop();
     uplink->Stop();
     signals.join();
@@ -437,6 +472,13 @@ int main(int argc, char** argv) {
   app.add_option("--browser-socket", opt.browser_socket,
                  "Real metering: socket for the browser extension's native host (default "
                  "$XDG_RUNTIME_DIR/reclaim/browser.sock; 'none' disables web focus time)");
+  app.add_option("--prompt-quiet-after-urgent", opt.prompt_quiet_after_urgent_s,
+                 "No not-urgent consent prompt this many seconds after an urgent one")
+      ->capture_default_str()->check(CLI::Range(0, 7 * 24 * 3600));
+  app.add_option("--do-not-disturb", opt.do_not_disturb,
+                 "Do-not-disturb for not-urgent prompts: auto (the desktop's notification "
+                 "setting), on, off")
+      ->capture_default_str()->check(CLI::IsMember({"auto", "on", "off"}));
   app.add_option("--user-login", opt.user_login, "Override the session user's login name");
   app.add_option("--user-domain", opt.user_domain,
                  "Override the session user's domain (default: the host name)");
@@ -456,6 +498,9 @@ int main(int argc, char** argv) {
   // Environment defaults (read here only, like flags).
   if (opt.display.empty()) {
     if (const char* d = std::getenv("DISPLAY"); d != nullptr) opt.display = d;
+  }
+  if (const char* bus = std::getenv("DBUS_SESSION_BUS_ADDRESS"); bus != nullptr) {
+    opt.session_bus = bus;
   }
   if (opt.session_id.empty()) {
     if (const char* id = std::getenv("XDG_SESSION_ID"); id != nullptr) opt.session_id = id;

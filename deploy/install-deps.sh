@@ -27,8 +27,10 @@ packages=(
   # .exe tests (under xvfb + xauth, listed above)
   g++-mingw-w64-x86-64 binutils-mingw-w64-x86-64 googletest wine wine64
   # consent prompts on Linux (agent/sources/prompter_linux.cc): zenity's GTK dialog;
-  # imagemagick's import screenshots it in tests/e2e_x11/prompter_x11_test
-  zenity imagemagick
+  # imagemagick's import screenshots it in tests/e2e_x11/prompter_x11_test;
+  # wmctrl (a full-screen window) and gsettings + GNOME's schemas (do-not-disturb) in
+  # tests/e2e_x11/prompt_pacing_e2e_test.sh
+  zenity imagemagick wmctrl libglib2.0-bin gsettings-desktop-schemas
   # web-application focus time (tests/e2e_x11/browser_e2e_test): real headful browsers
   chromium firefox-esr
   # deploy/browser/pack-extension.sh: the Firefox package (.xpi) is a zip; its test reads it

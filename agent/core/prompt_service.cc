@@ -39,7 +39,7 @@ void PromptService::Start() {
 }
 
 void PromptService::Wake() {
-  std::string showing;
+  std::vector<std::string> showing;
   {
     absl::MutexLock l(&mu_);
     wake_ = true;
@@ -48,11 +48,15 @@ void PromptService::Wake() {
   if (showing.empty()) return;
   auto open = spool_.OpenPrompts();
   if (!open.ok()) return;
-  for (const SpoolPrompt& p : *open) {
-    if (p.command_id == showing) return;
+  for (const std::string& id : showing) {
+    bool still_open = false;
+    for (const SpoolPrompt& p : *open) still_open = still_open || p.command_id == id;
+    if (!still_open) {
+      spdlog::info("prompt {} withdrawn while on screen; closing its dialog", id);
+      prompter_.Cancel();
+      return;
+    }
   }
-  spdlog::info("prompt {} withdrawn while on screen; closing it", showing);
-  prompter_.Cancel();
 }
 
 void PromptService::Stop() {
@@ -90,16 +94,20 @@ void PromptService::Run() {
     const DesktopState desktop = options_.desktop ? options_.desktop() : DesktopState{};
     const PromptDecision d =
         DecidePrompts(pending, desktop, history, clock_.WallUtcMs(), options_.policy);
+    if (d.show.size() == 1) {
+      for (size_t i = 0; i < pending.size(); ++i) {
+        if (pending[i].command_id == d.show[0]) ShowOne(d.show[0], payloads[i], d.urgent);
+      }
+      continue;
+    }
     if (!d.show.empty()) {
-      // One dialog per question for now: zenity's question dialog has one
-      // question (combined prompts are shown back to back).
+      std::vector<std::string> shown_payloads;
       for (const std::string& id : d.show) {
         for (size_t i = 0; i < pending.size(); ++i) {
-          if (pending[i].command_id == id) ShowOne(id, payloads[i], d.urgent);
+          if (pending[i].command_id == id) shown_payloads.push_back(payloads[i]);
         }
-        absl::MutexLock l(&mu_);
-        if (stopping_) return;
       }
+      ShowCombined(d.show, shown_payloads);
       continue;
     }
     absl::MutexLock l(&mu_);
@@ -108,6 +116,34 @@ void PromptService::Run() {
                          absl::Milliseconds(pending.empty() ? 3600 * 1000
                                                             : options_.recheck.count()));
   }
+}
+
+void PromptService::RecordDisplayed(const std::vector<std::string>& ids, bool urgent) {
+  {
+    absl::MutexLock l(&mu_);
+    showing_ = ids;
+  }
+  const std::int64_t now = clock_.WallUtcMs();
+  for (const std::string& id : ids) {
+    absl::Status s = spool_.RecordPromptOutcome(id, "displayed", false);
+    if (!s.ok()) spdlog::error("cannot record prompt {} as displayed: {}", id, s);
+  }
+  absl::Status s =
+      spool_.Append(std::nullopt, {{urgent ? kLastUrgent : kLastNotUrgent, std::to_string(now)}})
+          .status();
+  if (!s.ok()) spdlog::error("cannot record when prompts were shown: {}", s);
+  if (notify_uplink_) notify_uplink_();
+}
+
+void PromptService::RecordFinal(const std::string& command_id, const std::string& outcome) {
+  absl::Status s = spool_.RecordPromptOutcome(command_id, outcome, /*final=*/true);
+  if (!s.ok()) spdlog::error("cannot record the answer to prompt {}: {}", command_id, s);
+}
+
+void PromptService::WaitAfterFailure() {
+  absl::MutexLock l(&mu_);
+  auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+  mu_.AwaitWithTimeout(absl::Condition(&stopping), absl::Milliseconds(options_.recheck.count()));
 }
 
 void PromptService::ShowOne(const std::string& command_id, const std::string& payload,
@@ -123,16 +159,8 @@ void PromptService::ShowOne(const std::string& command_id, const std::string& pa
   {
     absl::MutexLock l(&mu_);
     if (stopping_) return;
-    showing_ = command_id;
   }
-  const std::int64_t now = clock_.WallUtcMs();
-  absl::Status s = spool_.RecordPromptOutcome(command_id, "displayed", false);
-  if (s.ok()) {
-    s = spool_.Append(std::nullopt, {{urgent ? kLastUrgent : kLastNotUrgent,
-                                      std::to_string(now)}}).status();
-  }
-  if (!s.ok()) spdlog::error("cannot record prompt {} as displayed: {}", command_id, s);
-  if (notify_uplink_) notify_uplink_();
+  RecordDisplayed({command_id}, urgent);
   spdlog::info("showing prompt {} ({})", command_id, urgent ? "urgent" : "not urgent");
   const PromptReply reply = prompter_.Ask(req);
   {
@@ -146,22 +174,67 @@ void PromptService::ShowOne(const std::string& command_id, const std::string& pa
     case PromptReply::Outcome::kAnswered:
     case PromptReply::Outcome::kDeclined:
     case PromptReply::Outcome::kPostponed:
-      s = spool_.RecordPromptOutcome(command_id, outcome, /*final=*/true);
-      if (!s.ok()) spdlog::error("cannot record the answer to prompt {}: {}", command_id, s);
+      RecordFinal(command_id, outcome);
       if (notify_uplink_) notify_uplink_();
       break;
     case PromptReply::Outcome::kTimedOut:   // stays open; asked again later
     case PromptReply::Outcome::kCancelled:  // withdrawn or stopping
       break;
-    case PromptReply::Outcome::kFailed: {
-      // No desktop to show it on: try again after the recheck interval.
-      absl::MutexLock l(&mu_);
-      auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
-      mu_.AwaitWithTimeout(absl::Condition(&stopping),
-                           absl::Milliseconds(options_.recheck.count()));
+    case PromptReply::Outcome::kFailed:     // no desktop to show it on: try again later
+      WaitAfterFailure();
       break;
+  }
+}
+
+void PromptService::ShowCombined(const std::vector<std::string>& command_ids,
+                                 const std::vector<std::string>& payloads) {
+  CombinedPromptRequest req;
+  req.intro = options_.combined_intro;
+  req.timeout = options_.dialog_timeout;
+  std::vector<v1::ConsentPrompt> prompts;
+  for (const std::string& payload : payloads) {
+    v1::Command cmd;
+    cmd.ParseFromString(payload);
+    prompts.push_back(cmd.consent_prompt());
+    const v1::ConsentPrompt& p = prompts.back();
+    if (req.sender_name.empty()) req.sender_name = p.sender_name();
+    req.items.push_back({p.application(), {p.answers().begin(), p.answers().end()}});
+  }
+  {
+    absl::MutexLock l(&mu_);
+    if (stopping_) return;
+  }
+  RecordDisplayed(command_ids, /*urgent=*/false);
+  spdlog::info("showing {} reclamation prompts in one dialog", command_ids.size());
+  const CombinedPromptReply reply = prompter_.AskCombined(req);
+  {
+    absl::MutexLock l(&mu_);
+    showing_.clear();
+  }
+  if (reply.outcome == PromptReply::Outcome::kFailed) {
+    spdlog::warn("combined prompt not shown: {}", reply.error);
+    WaitAfterFailure();
+    return;
+  }
+  bool recorded = false;
+  for (size_t i = 0; i < command_ids.size(); ++i) {
+    PromptReply one;
+    one.outcome = reply.outcome;
+    one.answer = i < reply.answers.size() ? reply.answers[i] : -1;
+    if (one.answer >= 0) one.outcome = PromptReply::Outcome::kAnswered;
+    PromptRequest item;
+    item.answers = req.items[i].answers;
+    const std::string outcome = PromptOutcomeName(item, one);
+    const bool final = one.answer >= 0 || one.outcome == PromptReply::Outcome::kDeclined ||
+                       one.outcome == PromptReply::Outcome::kPostponed;
+    spdlog::info("prompt {} ({}): {}", command_ids[i], req.items[i].label,
+                 final ? outcome : "no answer; stays open");
+    if (final) {
+      RecordFinal(command_ids[i], outcome);
+      recorded = true;
     }
   }
+  if (recorded && notify_uplink_) notify_uplink_();
 }
 
 }  // namespace reclaim::agent

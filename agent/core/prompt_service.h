@@ -5,12 +5,18 @@
 // Flow: the uplink stores a prompt (Spool::StorePrompt) and calls Wake(); the
 // service's thread decides, records "displayed", runs the dialog
 // (ConsentPrompter::Ask, blocking), records "answered:<a>" / "declined" /
-// "postponed" as the prompt's final outcome and calls `notify_uplink`. A
-// dialog that timed out leaves the prompt open (shown again later; the
-// collector times the response out at its due time). A prompt withdrawn
-// while on screen (gone from the spool at Wake()) is cancelled. When prompts
-// were last shown is kept in the spool's metadata, so the 6-hour rule holds
-// across restarts.
+// "postponed" as the prompt's final outcome and calls `notify_uplink`.
+// Several pending reclamation questions go into one dialog
+// (ConsentPrompter::AskCombined) with one answer per application; each
+// campaign gets its own outcome. A dialog that timed out leaves the prompt
+// open (shown again later; the collector times the response out at its due
+// time); so does an application left without an answer in a combined
+// dialog. A prompt withdrawn while on screen (gone from the spool at Wake())
+// takes its dialog down. When prompts were last shown is kept in the spool's
+// metadata, so the 6-hour rule holds across restarts. Desktop changes (idle,
+// lock, full screen) call Wake() too (desktop_state.h), so a held-back
+// prompt shows as soon as the reason is gone; do-not-disturb, which has no
+// event, is looked at again every `recheck`.
 //
 // Owns one thread ("prompts"), started by Start() and joined by Stop().
 // Thread-safe.
@@ -20,6 +26,7 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -39,8 +46,12 @@ struct PromptServiceOptions {
   /// before each decision. Default: always available.
   std::function<DesktopState()> desktop;
   /// How often a held-back prompt is re-decided when nothing wakes the
-  /// service (the desktop state is polled). Default 5 s.
+  /// service (for do-not-disturb, which sends no event). Default 5 s.
   std::chrono::milliseconds recheck{5000};
+  /// The text above a combined prompt's applications.
+  std::string combined_intro =
+      "You have not used these applications for a while.\n"
+      "Do you still need them? Choose an answer for each one.";
 };
 
 class PromptService {
@@ -58,6 +69,14 @@ class PromptService {
  private:
   void Run();
   void ShowOne(const std::string& command_id, const std::string& payload, bool urgent);
+  void ShowCombined(const std::vector<std::string>& command_ids,
+                    const std::vector<std::string>& payloads);
+  // Records "displayed" for `ids` and when prompts were last shown; tells the
+  // uplink. Sets showing_.
+  void RecordDisplayed(const std::vector<std::string>& ids, bool urgent);
+  void RecordFinal(const std::string& command_id, const std::string& outcome);
+  // After a dialog that could not be shown: waits `recheck` (or Stop()).
+  void WaitAfterFailure();
 
   Spool& spool_;
   ConsentPrompter& prompter_;
@@ -68,7 +87,7 @@ class PromptService {
   absl::Mutex mu_;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::string showing_ ABSL_GUARDED_BY(mu_);  // command id on screen
+  std::vector<std::string> showing_ ABSL_GUARDED_BY(mu_);  // command ids on screen
 };
 
 }  // namespace reclaim::agent

@@ -4,13 +4,15 @@
 // watches `_NET_ACTIVE_WINDOW` on the root window (EWMH 1.5, "Root Window
 // Properties": the window manager keeps it up to date) through PropertyNotify,
 // maps the window to its process (X-Resource client ids, else `_NET_WM_PID`)
-// and the process to an AppIdentity (proc_identity.h). No polling loop.
+// and the process to an AppIdentity (proc_identity.h). No polling loop. It
+// also tells whether the active window is full screen (on_fullscreen).
 //
 // Standard C++ only in this header (the Windows twin is built with mingw-w64).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,6 +45,13 @@ struct FocusSourceOptions {
   std::chrono::milliseconds reconnect_max{30000};
   /// The /proc tree (tests point it at a fixture). Default "/proc".
   std::string proc_root = "/proc";
+  /// Called on the source's thread when the foreground window enters or
+  /// leaves full screen (X11: `_NET_WM_STATE_FULLSCREEN` in the active
+  /// window's `_NET_WM_STATE`, EWMH 1.5 "Application Window Properties",
+  /// read when the active window changes and on its PropertyNotify; false
+  /// when no window is active or the display is gone). Must not block.
+  /// Windows: not reported yet. Default none.
+  std::function<void(bool fullscreen)> on_fullscreen;
 };
 
 /// Counters for status, tests and the footprint benchmark.

@@ -86,7 +86,8 @@ class X11FocusSource final : public FocusSource {
   }
 
   struct Atoms {
-    xcb_atom_t active = 0, wm_pid = 0, net_wm_name = 0, utf8 = 0, wm_check = 0;
+    xcb_atom_t active = 0, wm_pid = 0, net_wm_name = 0, utf8 = 0, wm_check = 0, wm_state = 0,
+               fullscreen = 0;
   };
 
   void Run() {
@@ -113,6 +114,7 @@ class X11FocusSource final : public FocusSource {
       Serve(*x);
       // Connection lost or stopping: the open interval ends now.
       ReportNow(std::nullopt);
+      ReportFullscreen(false);
       last_.reset();
       if (!stopping_) {
         spdlog::warn("focus source: lost X display {}; reconnecting with backoff", x->display);
@@ -130,6 +132,8 @@ class X11FocusSource final : public FocusSource {
     atoms.net_wm_name = x11::InternAtom(c, "_NET_WM_NAME");
     atoms.utf8 = x11::InternAtom(c, "UTF8_STRING");
     atoms.wm_check = x11::InternAtom(c, "_NET_SUPPORTING_WM_CHECK");
+    atoms.wm_state = x11::InternAtom(c, "_NET_WM_STATE");
+    atoms.fullscreen = x11::InternAtom(c, "_NET_WM_STATE_FULLSCREEN");
     if (xcb_connection_has_error(c) || atoms.active == 0) return;
     atoms_ = atoms;
     res_ = false;
@@ -179,6 +183,8 @@ class X11FocusSource final : public FocusSource {
       auto* p = reinterpret_cast<xcb_property_notify_event_t*>(ev);
       if (p->window == root_ && (p->atom == atoms_.active || p->atom == atoms_.wm_check)) {
         ReadActive(c, now);
+      } else if (p->window == watched_ && watched_ != 0 && p->atom == atoms_.wm_state) {
+        ReadFullscreen(c, watched_);
       } else if (p->window == watched_ && watched_ != 0 &&
                  (p->atom == XCB_ATOM_WM_CLASS || p->atom == atoms_.wm_pid ||
                   (options_.read_window_titles &&
@@ -192,6 +198,7 @@ class X11FocusSource final : public FocusSource {
         // (without a window manager nobody does: then no window has focus).
         watched_ = 0;
         if (!pending_none_) pending_none_ = now;
+        ReportFullscreen(false);
       }
     }
   }
@@ -222,6 +229,7 @@ class X11FocusSource final : public FocusSource {
         xcb_change_window_attributes(c, w, XCB_CW_EVENT_MASK, &mask);
       }
     }
+    ReadFullscreen(c, w);
     std::optional<AppIdentity> app;
     identified_pid_ = 0;
     if (w != 0) app = Identify(c, w);
@@ -329,6 +337,29 @@ class X11FocusSource final : public FocusSource {
     return app;
   }
 
+  // Reads whether `w` (0: none) is full screen and reports a change.
+  void ReadFullscreen(xcb_connection_t* c, xcb_window_t w) {
+    if (!options_.on_fullscreen) return;
+    bool fullscreen = false;
+    if (w != 0 && atoms_.wm_state != 0 && atoms_.fullscreen != 0) {
+      XcbReply<xcb_get_property_reply_t> r(xcb_get_property_reply(
+          c, xcb_get_property(c, 0, w, atoms_.wm_state, XCB_ATOM_ATOM, 0, 64), nullptr));
+      if (r && r->format == 32) {
+        const auto* atoms = static_cast<const xcb_atom_t*>(xcb_get_property_value(r.get()));
+        const int n = xcb_get_property_value_length(r.get()) / 4;
+        fullscreen = std::find(atoms, atoms + n, atoms_.fullscreen) != atoms + n;
+      }
+    }
+    ReportFullscreen(fullscreen);
+  }
+
+  void ReportFullscreen(bool fullscreen) {
+    if (!options_.on_fullscreen || fullscreen == fullscreen_) return;
+    fullscreen_ = fullscreen;
+    spdlog::debug("focus source: active window {} full screen", fullscreen ? "is" : "is not");
+    options_.on_fullscreen(fullscreen);
+  }
+
   void ReportNow(std::optional<AppIdentity> app) {
     pending_none_.reset();
     Report(std::move(app), clock_.Monotonic());
@@ -363,6 +394,7 @@ class X11FocusSource final : public FocusSource {
   bool res_ = false;
   xcb_window_t root_ = 0;
   xcb_window_t watched_ = 0;
+  bool fullscreen_ = false;  // last reported through on_fullscreen
   std::optional<MonoTime> pending_none_;
   // What was last reported (nullopt: nothing yet on this connection).
   std::optional<std::optional<AppIdentity>> last_;

@@ -1,19 +1,24 @@
 // ConsentPrompter: asks the user of this desktop session a campaign's
 // question ("Do you still need Visio?") in a real dialog window and returns
 // what the user did: chose an answer, asked to be reminded later, closed the
-// dialog, or let it time out.
+// dialog, or let it time out. Several pending reclamation questions can be
+// asked in one dialog with one answer per application (AskCombined).
 //
-// Platform twins: prompter_linux.cc (zenity, a GTK dialog; chosen over a
-// notification daemon because daemons are unreliable for answers -- see
-// ../shared/RECIPES.md "Prompts on a Linux desktop"). The Windows layer has
-// its own window (agent/windows/prompter.h, class Prompter); this interface
-// adds "Remind me later" and the sender and is named apart so both can be
-// linked into one agent until they are unified.
+// One interface, platform twins chosen in CMake:
+//  - prompter_linux.cc: zenity (a GTK dialog in a child process; chosen over
+//    a notification daemon because daemons are unreliable for answers -- see
+//    ../shared/RECIPES.md "Prompts on a Linux desktop"). One question:
+//    `zenity --question` with one button per answer; combined questions:
+//    `zenity --forms` with a combo box per application.
+//  - agent/windows/prompt_dialog_windows.cc: a small top-level window of
+//    our own with one button per answer and a countdown (why not a task
+//    dialog or a message box: see that file).
+// prompter.cc (standard C++) holds what both share.
 //
-// The dialog is a window of a child process of the agent, so the focus
+// The dialog is a window of the agent or of its child process, so the focus
 // source must not meter it (it is not the user's application).
 //
-// Standard C++ only in this header.
+// Standard C++ only in this header (the Windows twin is built with mingw-w64).
 #pragma once
 
 #include <chrono>
@@ -56,34 +61,96 @@ struct PromptReply {
   std::string error;
 };
 
+/// Several questions in one dialog: one single-choice answer per item (the
+/// pending reclamation questions of one user, one item per application).
+struct CombinedPromptRequest {
+  /// Who asks; the dialog's title. Required.
+  std::string sender_name;
+  /// Text above the items ("Do you still need these applications?").
+  /// Required.
+  std::string intro;
+  struct Item {
+    /// What the item is about, shown beside its choice ("Microsoft Visio").
+    std::string label;
+    /// Its answers, at least one.
+    std::vector<std::string> answers;
+  };
+  /// At least one item.
+  std::vector<Item> items;
+  /// Label of the button that sends the chosen answers. Default "Send".
+  std::string submit_label = "Send";
+  /// Postpones every item. Default "Remind me later".
+  std::string postpone_label = "Remind me later";
+  /// Declines every item (closing the window too). Default "Close".
+  std::string decline_label = "Close";
+  /// No answer within this time: kTimedOut. At least 1 s. Default 10 min.
+  std::chrono::seconds timeout{600};
+};
+
+/// `answers` has one entry per item: the index of the answer chosen for item
+/// i, or -1 when it got none. Items without an answer take `outcome`
+/// (postponed, declined, timed out, ...); with kAnswered such an item was
+/// left empty by the user and stays open (asked again later).
+struct CombinedPromptReply {
+  PromptReply::Outcome outcome = PromptReply::Outcome::kFailed;
+  std::vector<int> answers;
+  std::string error;
+};
+
 /// "answered:<answer>", "postponed", "declined", "timed_out", "cancelled" or
 /// "failed" -- the first three are CommandResult outcomes (agent.proto).
 std::string PromptOutcomeName(const PromptRequest& req, const PromptReply& reply);
 
-/// Shows prompts, one at a time. Ask() blocks the calling thread until an
-/// outcome; Cancel() may be called from any thread and makes a running Ask()
-/// return kCancelled. Thread-safe.
+/// Checks a request before it is shown: a question (intro) and at least one
+/// answer (item), no answer labelled like the postpone or decline button.
+/// Returns an error text, empty when the request is fine.
+std::string CheckPromptRequest(const PromptRequest& req);
+std::string CheckPromptRequest(const CombinedPromptRequest& req);
+
+/// Shows prompts, one dialog at a time. Ask() and AskCombined() block the
+/// calling thread until an outcome; Cancel() may be called from any thread
+/// and makes a running Ask()/AskCombined() return kCancelled. Thread-safe.
 class ConsentPrompter {
  public:
   virtual ~ConsentPrompter() = default;
   virtual PromptReply Ask(const PromptRequest& request) = 0;
+  virtual CombinedPromptReply AskCombined(const CombinedPromptRequest& request) = 0;
   virtual void Cancel() = 0;
 };
 
 /// Options of the Linux prompter; every field documents its default.
 struct ZenityPrompterOptions {
-  /// The dialog program (zenity 3.x: --question with --extra-button).
-  /// Default "zenity" (searched in PATH).
+  /// The dialog program (zenity 3.x: --question and --forms with
+  /// --extra-button). Default "zenity" (searched in PATH).
   std::string program = "zenity";
   /// Called with the dialog process's pid once it started (tests find its
   /// window with it). Default none.
   std::function<void(int pid)> on_started;
 };
 
-/// The Linux prompter: a zenity question dialog on the session's display
-/// ($DISPLAY / $XAUTHORITY of this process). The first answer is the OK
+/// The Linux prompter: a zenity dialog on the session's display ($DISPLAY /
+/// $XAUTHORITY of this process). One question: the first answer is the OK
 /// button, further answers and "Remind me later" are extra buttons, the
-/// decline button is the cancel button.
+/// decline button is the cancel button. Combined: a form with one combo box
+/// per item (starting empty), the submit (OK) button, "Remind me later" and
+/// the decline (cancel) button.
 std::unique_ptr<ConsentPrompter> MakeZenityPrompter(ZenityPrompterOptions options = {});
+
+/// The Windows prompter: the dialog of agent/windows/prompt_dialog_windows.cc
+/// (class "ReclaimConsentPrompt"; answer i is the button with control id
+/// kFirstAnswerId + i, then "Remind me later", then the decline button).
+/// Combined questions are asked one after another in that dialog (not yet
+/// one window with a choice per application).
+std::unique_ptr<ConsentPrompter> MakeWindowsPrompter();
+
+/// The first answer button's control id in the Windows dialog; answer i has
+/// kFirstAnswerId + i; the postpone and decline buttons follow the answers.
+inline constexpr int kFirstAnswerId = 1000;
+
+/// Asks the items of `request` one after another with `prompter.Ask` (for
+/// prompters without a combined dialog): stops at the first postpone,
+/// decline, timeout, cancel or failure, which then applies to the items not
+/// yet answered (earlier answers are kept in `answers`).
+CombinedPromptReply AskOneByOne(ConsentPrompter& prompter, const CombinedPromptRequest& request);
 
 }  // namespace reclaim::agent

@@ -1,9 +1,14 @@
+// The zenity ConsentPrompter (prompter.h). zenity(1) 3.x exit codes: OK 0;
+// an extra button 1 and prints its label; the cancel button, Escape and the
+// close box 1 silently; the timeout 5. --forms prints the chosen values
+// joined by --separator after OK.
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -13,24 +18,21 @@
 extern char** environ;
 
 namespace reclaim::agent {
-
-std::string PromptOutcomeName(const PromptRequest& req, const PromptReply& reply) {
-  switch (reply.outcome) {
-    case PromptReply::Outcome::kAnswered:
-      if (reply.answer >= 0 && reply.answer < static_cast<int>(req.answers.size())) {
-        return "answered:" + req.answers[reply.answer];
-      }
-      return "failed";
-    case PromptReply::Outcome::kPostponed: return "postponed";
-    case PromptReply::Outcome::kDeclined: return "declined";
-    case PromptReply::Outcome::kTimedOut: return "timed_out";
-    case PromptReply::Outcome::kCancelled: return "cancelled";
-    case PromptReply::Outcome::kFailed: return "failed";
-  }
-  return "failed";
-}
-
 namespace {
+
+// Separates the values --forms prints (ASCII unit separator: never typed in
+// a label, and refused in answers below).
+constexpr char kFormSeparator[] = "\x1f";
+
+// What one zenity run ended with.
+struct DialogRun {
+  bool started = false;
+  bool cancelled = false;  // Cancel() took it down
+  int exit_code = -1;      // -1: killed by a signal
+  int signal = 0;
+  std::string printed;     // standard output, trailing newlines removed
+  std::string error;       // why it did not start
+};
 
 class ZenityPrompter final : public ConsentPrompter {
  public:
@@ -38,125 +40,89 @@ class ZenityPrompter final : public ConsentPrompter {
 
   PromptReply Ask(const PromptRequest& req) override {
     PromptReply reply;
-    if (req.answers.empty() || req.question.empty()) {
-      reply.error = "a prompt needs a question and at least one answer";
-      return reply;
-    }
-    for (const std::string& a : req.answers) {
-      if (a == req.postpone_label || a == req.decline_label) {
-        reply.error = "an answer has the label of the postpone or decline button";
-        return reply;
-      }
-    }
-    // zenity --question: OK exits 0; an extra button exits 1 and prints its
-    // label; the cancel button, Escape and the close box exit 1 silently; the
-    // timeout exits 5 (zenity(1)).
+    reply.error = CheckPromptRequest(req);
+    if (!reply.error.empty()) return reply;
     std::vector<std::string> args = {options_.program, "--question", "--no-markup",
-                                     "--title", req.sender_name.empty() ? "Reclaim"
-                                                                        : req.sender_name,
+                                     "--title", Title(req.sender_name),
                                      "--text", req.question,
                                      "--ok-label", req.answers[0],
                                      "--cancel-label", req.decline_label,
-                                     "--timeout",
-                                     std::to_string(std::max<long long>(1, req.timeout.count()))};
+                                     "--timeout", Seconds(req.timeout)};
     for (size_t i = 1; i < req.answers.size(); ++i) {
       args.push_back("--extra-button");
       args.push_back(req.answers[i]);
     }
     args.push_back("--extra-button");
     args.push_back(req.postpone_label);
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-
-    int out[2];
-    if (pipe2(out, O_CLOEXEC) != 0) {
-      reply.error = std::string("pipe: ") + std::strerror(errno);
+    const DialogRun run = Run(args);
+    reply.outcome = Common(run, req.postpone_label, &reply.error);
+    if (reply.outcome != PromptReply::Outcome::kAnswered) return reply;
+    if (run.exit_code == 0) {
+      reply.answer = 0;
       return reply;
     }
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-    pid_t pid = -1;
-    const int rc = posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(out[1]);
-    if (rc != 0) {
-      close(out[0]);
-      reply.error = "cannot start " + options_.program + ": " + std::strerror(rc);
-      return reply;
-    }
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      pid_ = pid;
-      cancelled_ = false;
-    }
-    if (options_.on_started) options_.on_started(pid);
-    std::string printed;
-    char buf[512];
-    while (true) {
-      const ssize_t n = read(out[0], buf, sizeof buf);
-      if (n > 0) {
-        printed.append(buf, static_cast<size_t>(n));
-        continue;
-      }
-      if (n < 0 && errno == EINTR) continue;
-      break;
-    }
-    close(out[0]);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    bool cancelled;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      pid_ = -1;
-      cancelled = cancelled_;
-    }
-    while (!printed.empty() && (printed.back() == '\n' || printed.back() == '\r')) {
-      printed.pop_back();
-    }
-    if (cancelled) {
-      reply.outcome = PromptReply::Outcome::kCancelled;
-      return reply;
-    }
-    if (!WIFEXITED(status)) {
-      reply.error = options_.program + " was killed by signal " +
-                    std::to_string(WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-      return reply;
-    }
-    switch (WEXITSTATUS(status)) {
-      case 0:
-        reply.outcome = PromptReply::Outcome::kAnswered;
-        reply.answer = 0;
+    for (size_t i = 1; i < req.answers.size(); ++i) {
+      if (run.printed == req.answers[i]) {
+        reply.answer = static_cast<int>(i);
         return reply;
-      case 1:
-        if (printed.empty()) {
-          reply.outcome = PromptReply::Outcome::kDeclined;
-          return reply;
-        }
-        if (printed == req.postpone_label) {
-          reply.outcome = PromptReply::Outcome::kPostponed;
-          return reply;
-        }
-        for (size_t i = 1; i < req.answers.size(); ++i) {
-          if (printed == req.answers[i]) {
-            reply.outcome = PromptReply::Outcome::kAnswered;
-            reply.answer = static_cast<int>(i);
-            return reply;
+      }
+    }
+    reply.outcome = PromptReply::Outcome::kFailed;
+    reply.error = options_.program + " printed an unknown button '" + run.printed + "'";
+    return reply;
+  }
+
+  CombinedPromptReply AskCombined(const CombinedPromptRequest& req) override {
+    CombinedPromptReply reply;
+    reply.error = CheckPromptRequest(req);
+    if (reply.error.empty()) {
+      for (const auto& item : req.items) {
+        for (const std::string& a : item.answers) {
+          // --combo-values splits at '|'.
+          if (a.find('|') != std::string::npos || a.find(kFormSeparator) != std::string::npos) {
+            reply.error = "answer '" + a + "' cannot be offered in a combined prompt";
           }
         }
-        reply.error = options_.program + " printed an unknown button '" + printed + "'";
-        return reply;
-      case 5:
-        reply.outcome = PromptReply::Outcome::kTimedOut;
-        return reply;
-      default:
-        reply.error = options_.program + " exited with " + std::to_string(WEXITSTATUS(status)) +
-                      " (no display?)";
-        return reply;
+      }
     }
+    if (!reply.error.empty()) return reply;
+    reply.answers.assign(req.items.size(), -1);
+    std::vector<std::string> args = {options_.program, "--forms",
+                                     "--title", Title(req.sender_name),
+                                     "--text", req.intro,
+                                     "--separator", kFormSeparator,
+                                     "--ok-label", req.submit_label,
+                                     "--cancel-label", req.decline_label,
+                                     "--extra-button", req.postpone_label,
+                                     "--timeout", Seconds(req.timeout)};
+    for (const auto& item : req.items) {
+      std::string values;
+      for (const std::string& a : item.answers) values += (values.empty() ? "" : "|") + a;
+      args.insert(args.end(), {"--add-combo", item.label, "--combo-values", values});
+    }
+    const DialogRun run = Run(args);
+    reply.outcome = Common(run, req.postpone_label, &reply.error);
+    if (reply.outcome != PromptReply::Outcome::kAnswered) return reply;
+    if (run.exit_code != 0) {
+      reply.outcome = PromptReply::Outcome::kFailed;
+      reply.error = options_.program + " printed an unknown button '" + run.printed + "'";
+      return reply;
+    }
+    // One value per item, in order; an empty value: no answer chosen.
+    std::vector<std::string> values;
+    size_t start = 0;
+    while (true) {
+      const size_t end = run.printed.find(kFormSeparator, start);
+      values.push_back(run.printed.substr(start, end == std::string::npos ? end : end - start));
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+    for (size_t i = 0; i < req.items.size() && i < values.size(); ++i) {
+      const auto& answers = req.items[i].answers;
+      const auto it = std::find(answers.begin(), answers.end(), values[i]);
+      if (it != answers.end()) reply.answers[i] = static_cast<int>(it - answers.begin());
+    }
+    return reply;
   }
 
   void Cancel() override {
@@ -168,6 +134,116 @@ class ZenityPrompter final : public ConsentPrompter {
   }
 
  private:
+  static std::string Title(const std::string& sender) {
+    return sender.empty() ? "Reclaim" : sender;
+  }
+  static std::string Seconds(std::chrono::seconds timeout) {
+    return std::to_string(std::max<long long>(1, timeout.count()));
+  }
+
+  // The outcome every dialog kind shares: kAnswered stands for "an OK exit
+  // or an extra button other than postpone" (the caller looks closer).
+  PromptReply::Outcome Common(const DialogRun& run, const std::string& postpone_label,
+                              std::string* error) const {
+    if (!run.started) {
+      *error = run.error;
+      return PromptReply::Outcome::kFailed;
+    }
+    if (run.cancelled) return PromptReply::Outcome::kCancelled;
+    if (run.exit_code < 0) {
+      *error = options_.program + " was killed by signal " + std::to_string(run.signal);
+      return PromptReply::Outcome::kFailed;
+    }
+    switch (run.exit_code) {
+      case 0: return PromptReply::Outcome::kAnswered;
+      case 1:
+        if (run.printed.empty()) return PromptReply::Outcome::kDeclined;
+        if (run.printed == postpone_label) return PromptReply::Outcome::kPostponed;
+        return PromptReply::Outcome::kAnswered;
+      case 5: return PromptReply::Outcome::kTimedOut;
+      default:
+        *error = options_.program + " exited with " + std::to_string(run.exit_code) +
+                 " (no display?)";
+        return PromptReply::Outcome::kFailed;
+    }
+  }
+
+  // Runs the dialog program with `args` until it exits (or Cancel()).
+  DialogRun Run(std::vector<std::string> args) {
+    DialogRun run;
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    int out[2];
+    if (pipe2(out, O_CLOEXEC) != 0) {
+      run.error = std::string("pipe: ") + std::strerror(errno);
+      return run;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    // The agent blocks SIGTERM/SIGINT in every thread (a signal thread
+    // waits for them); a child inherits that mask, and a dialog that blocks
+    // SIGTERM could not be taken down by Cancel(). Give it a clean one.
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGTERM);
+    sigaddset(&defaults, SIGINT);
+    sigaddset(&defaults, SIGPIPE);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    pid_t pid = -1;
+    const int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), environ);
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+    close(out[1]);
+    if (rc != 0) {
+      close(out[0]);
+      run.error = "cannot start " + options_.program + ": " + std::strerror(rc);
+      return run;
+    }
+    run.started = true;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      pid_ = pid;
+      cancelled_ = false;
+    }
+    if (options_.on_started) options_.on_started(pid);
+    char buf[512];
+    while (true) {
+      const ssize_t n = read(out[0], buf, sizeof buf);
+      if (n > 0) {
+        run.printed.append(buf, static_cast<size_t>(n));
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      break;
+    }
+    close(out[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      pid_ = -1;
+      run.cancelled = cancelled_;
+    }
+    while (!run.printed.empty() && (run.printed.back() == '\n' || run.printed.back() == '\r')) {
+      run.printed.pop_back();
+    }
+    if (WIFEXITED(status)) {
+      run.exit_code = WEXITSTATUS(status);
+    } else {
+      run.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    }
+    return run;
+  }
+
   const ZenityPrompterOptions options_;
   std::mutex mu_;
   pid_t pid_ = -1;  // guarded by mu_; the dialog while Ask() runs

@@ -22,6 +22,7 @@
 //   reclaimctl kill-switch on|off|status
 //   reclaimctl campaigns list | show NAME | create NAME --sender S --question Q
 //              [--answer A]... [--urgent] [--wait-hours 168] [--postpone-hours 12]
+//              [--wait-seconds S] [--postpone-seconds S] [--application APP]
 //              | launch NAME USER... | expire NAME
 //
 // The caller's name for the audit log is --as (default $USER), sent as the
@@ -491,7 +492,8 @@ int main(int argc, char** argv) {
   std::string campaign_name, c_sender, c_question, c_image;
   std::vector<std::string> c_answers, c_users;
   bool c_urgent = false;
-  std::int64_t c_wait_hours = 0, c_postpone_hours = 0;
+  std::int64_t c_wait_hours = 0, c_postpone_hours = 0, c_wait_s = 0, c_postpone_s = 0;
+  std::string c_application;
   CLI::App* camps = app.add_subcommand("campaigns", "Consent campaigns: ask users on screen");
   camps->require_subcommand(1);
   CLI::App* camps_list = camps->add_subcommand("list", "Campaigns with response counts");
@@ -511,6 +513,15 @@ int main(int argc, char** argv) {
   camps_create->add_option("--postpone-hours", c_postpone_hours,
                            "Hours before a postponed prompt returns (12)")
       ->check(CLI::Range(1, 24 * 365));
+  camps_create->add_option("--wait-seconds", c_wait_s,
+                           "Seconds an answer is awaited (short campaigns for tests and demos)")
+      ->check(CLI::Range(1, 3600 * 24 * 365))->excludes("--wait-hours");
+  camps_create->add_option("--postpone-seconds", c_postpone_s,
+                           "Seconds before a postponed prompt returns (tests and demos)")
+      ->check(CLI::Range(1, 3600 * 24 * 365))->excludes("--postpone-hours");
+  camps_create->add_option("--application", c_application,
+                           "Application the question is about (pending reclamation questions "
+                           "are asked together, one answer per application)");
   add_output(camps_create);
   CLI::App* camps_launch = camps->add_subcommand("launch", "Ask a list of users now");
   camps_launch->add_option("campaign", campaign_name, "Campaign name or id")->required();
@@ -876,6 +887,9 @@ int main(int argc, char** argv) {
     c->set_priority(c_urgent ? "urgent" : "not_urgent");
     if (c_wait_hours > 0) c->set_answer_wait_hours(c_wait_hours);
     if (c_postpone_hours > 0) c->set_postpone_delay_hours(c_postpone_hours);
+    if (c_wait_s > 0) c->set_answer_wait_seconds(c_wait_s);
+    if (c_postpone_s > 0) c->set_postpone_delay_seconds(c_postpone_s);
+    c->set_application(c_application);
     v1::Campaign resp;
     grpc::Status s = stub->CreateCampaign(&ctx, req, &resp);
     if (!s.ok()) return Fail(s, target, *channel);

@@ -459,6 +459,8 @@ class AdminServiceImpl final : public v1::AdminService::Service, public AdminSer
     constexpr std::int64_t kHourMs = 3600 * 1000;
     if (in.has_answer_wait_hours()) c.answer_wait_ms = in.answer_wait_hours() * kHourMs;
     if (in.has_postpone_delay_hours()) c.postpone_delay_ms = in.postpone_delay_hours() * kHourMs;
+    if (in.has_answer_wait_seconds()) c.answer_wait_ms = in.answer_wait_seconds() * 1000;
+    if (in.has_postpone_delay_seconds()) c.postpone_delay_ms = in.postpone_delay_seconds() * 1000;
     c.policy_id = in.policy_id();
     c.application = in.application();
     auto created = campaigns_->CreateCampaign(c, clock_->WallUtcMs());
@@ -580,6 +582,8 @@ class AdminServiceImpl final : public v1::AdminService::Service, public AdminSer
     out->set_priority(CampaignPriorityName(c.priority));
     out->set_answer_wait_hours(c.answer_wait_ms / kHourMs);
     out->set_postpone_delay_hours(c.postpone_delay_ms / kHourMs);
+    out->set_answer_wait_seconds(c.answer_wait_ms / 1000);
+    out->set_postpone_delay_seconds(c.postpone_delay_ms / 1000);
     out->set_policy_id(c.policy_id);
     out->set_application(c.application);
     out->set_created_utc_ms(c.created_utc_ms);

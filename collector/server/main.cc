@@ -66,6 +66,9 @@ struct CollectorOptions {
   std::vector<reclaim::collector::ConnectorConfig> connectors;
   /// Seconds between scheduler ticks at most. Default 30.
   int reclaim_poll_s = 30;
+  /// Ms between campaign housekeeping passes (time-outs, re-asks after
+  /// "Remind me later"). Default 30000.
+  int campaign_housekeeping_ms = 30000;
 };
 
 /// The strict TOML reader, except that [connectors.<name>] tables are taken
@@ -185,8 +188,9 @@ int Run(const CollectorOptions& opt) {
   agent_opts.agent_limits = opt.agent_limits;
   agent_opts.max_command_result_bytes = static_cast<size_t>(opt.max_command_result_bytes);
   // Time-outs and re-asks after "Remind me later", pushed to the agents.
-  reclaim::collector::CampaignHousekeeper campaign_housekeeper(**campaign_store, prompt_router,
-                                                               clock);
+  reclaim::collector::CampaignHousekeeper campaign_housekeeper(
+      **campaign_store, prompt_router, clock,
+      {.interval = std::chrono::milliseconds(opt.campaign_housekeeping_ms)});
   auto agent_service = reclaim::collector::MakeAgentService(
       pipeline, clock, agent_opts, campaign_store->get(), &prompt_router);
   auto admin_service = reclaim::collector::MakeAdminService(
@@ -307,6 +311,9 @@ int main(int argc, char** argv) {
   app.add_option("--reclaim-poll", opt.reclaim_poll_s,
                  "Seconds between reclamation scheduler ticks at most")
       ->capture_default_str()->check(CLI::Range(1, 3600));
+  app.add_option("--campaign-housekeeping-ms", opt.campaign_housekeeping_ms,
+                 "Ms between campaign housekeeping passes (answer time-outs, re-asks)")
+      ->capture_default_str()->check(CLI::Range(50, 3600000));
   app.add_option("--log-level", opt.logging.level, "trace|debug|info|warn|error|off")
       ->capture_default_str();
   app.add_option("--log-file", opt.logging.file, "Log file (default: standard error)");

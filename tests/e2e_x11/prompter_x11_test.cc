@@ -1,11 +1,13 @@
 // The zenity ConsentPrompter on a real X server (Xvfb + openbox): the dialog
 // is a real, visible window titled with the sender, shown in a screenshot,
 // and answered by xdotool as a user would (Return = first answer, Escape =
-// decline, Shift+Tab to other buttons); time-out and withdrawal (Cancel).
+// decline, Shift+Tab to other buttons); time-out and withdrawal (Cancel);
+// the combined dialog (one combo box per application).
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <filesystem>
+#include <sstream>
 #include <thread>
 
 #include "agent/sources/prompter.h"
@@ -36,6 +38,9 @@ class PrompterX11Test : public ::testing::Test {
   std::uint32_t Show(const PromptRequest& req) {
     pid_ = 0;
     asker_ = std::thread([this, req] { reply_ = prompter_->Ask(req); });
+    return WaitForDialog();
+  }
+  std::uint32_t WaitForDialog() {
     std::uint32_t window = 0;
     WaitFor(
         [&] {
@@ -48,6 +53,29 @@ class PrompterX11Test : public ::testing::Test {
         },
         std::chrono::seconds(20), std::chrono::milliseconds(20));
     return window;
+  }
+  std::uint32_t ShowCombined(const CombinedPromptRequest& req) {
+    pid_ = 0;
+    asker_ = std::thread([this, req] { combined_reply_ = prompter_->AskCombined(req); });
+    return WaitForDialog();
+  }
+  // Clicks the dialog's button row (Close | Send | Remind me later) at
+  // sixths/6 of its width.
+  void ClickButtonRow(std::uint32_t w, int sixths) {
+    auto geo = desktop_->Run(FindProgram("xdotool"), {"getwindowgeometry", "--shell",
+                                                       std::to_string(w)});
+    int width = 0, height = 0;
+    std::istringstream lines(geo.out);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("WIDTH=", 0) == 0) width = std::stoi(line.substr(6));
+      if (line.rfind("HEIGHT=", 0) == 0) height = std::stoi(line.substr(7));
+    }
+    ASSERT_GT(width, 0) << geo.out;
+    auto r = desktop_->Run(FindProgram("xdotool"),
+                           {"windowactivate", "--sync", std::to_string(w), "mousemove", "--window",
+                            std::to_string(w), std::to_string(width * sixths / 6),
+                            std::to_string(height - 28), "click", "1"});
+    EXPECT_EQ(r.exit_code, 0) << r.out;
   }
   PromptReply Wait() {
     asker_.join();
@@ -75,6 +103,7 @@ class PrompterX11Test : public ::testing::Test {
   std::atomic<int> pid_{0};
   std::thread asker_;
   PromptReply reply_;
+  CombinedPromptReply combined_reply_;
 };
 
 TEST_F(PrompterX11Test, DialogIsARealWindowAndReturnAnswersYes) {
@@ -142,6 +171,59 @@ TEST_F(PrompterX11Test, CancelTakesTheDialogDown) {
   ASSERT_NE(w, 0u);
   prompter_->Cancel();
   EXPECT_EQ(Wait().outcome, PromptReply::Outcome::kCancelled);
+}
+
+CombinedPromptRequest TwoApplications() {
+  CombinedPromptRequest req;
+  req.sender_name = "IT Service Desk";
+  req.intro = "Do you still need these applications?";
+  req.items = {{"Microsoft Visio", {"Yes", "No"}}, {"GIMP", {"Yes", "No"}},
+               {"Acrobat Pro", {"Keep", "Remove"}}};
+  req.timeout = std::chrono::seconds(60);
+  return req;
+}
+
+// One dialog, one combo box per application (starting empty): Visio Yes,
+// GIMP left empty, Acrobat Remove; Send is the middle button of the row.
+TEST_F(PrompterX11Test, CombinedDialogOneAnswerPerApplication) {
+  const CombinedPromptRequest req = TwoApplications();
+  const std::uint32_t w = ShowCombined(req);
+  ASSERT_NE(w, 0u) << "no visible dialog window";
+  auto name = desktop_->Run(FindProgram("xdotool"), {"getwindowname", std::to_string(w)});
+  EXPECT_EQ(name.out, "IT Service Desk\n");
+  const std::string shot = dir_.File("combined.png");
+  ASSERT_EQ(desktop_->Run(FindProgram("import"), {"-window", "root", shot}).exit_code, 0);
+  EXPECT_GT(std::filesystem::file_size(shot), 1000u);
+  Keys(w, {"Down", "Tab", "Tab", "Down", "Down"});
+  ClickButtonRow(w, 3);
+  asker_.join();
+  EXPECT_EQ(combined_reply_.outcome, PromptReply::Outcome::kAnswered) << combined_reply_.error;
+  EXPECT_EQ(combined_reply_.answers, (std::vector<int>{0, -1, 1}));
+}
+
+TEST_F(PrompterX11Test, CombinedDialogRemindMeLaterPostponesAll) {
+  const std::uint32_t w = ShowCombined(TwoApplications());
+  ASSERT_NE(w, 0u);
+  ClickButtonRow(w, 5);  // Remind me later: the right button
+  asker_.join();
+  EXPECT_EQ(combined_reply_.outcome, PromptReply::Outcome::kPostponed) << combined_reply_.error;
+  EXPECT_EQ(combined_reply_.answers, (std::vector<int>{-1, -1, -1}));
+}
+
+TEST_F(PrompterX11Test, CombinedDialogEscapeDeclinesAll) {
+  const std::uint32_t w = ShowCombined(TwoApplications());
+  ASSERT_NE(w, 0u);
+  Keys(w, {"Escape"});
+  asker_.join();
+  EXPECT_EQ(combined_reply_.outcome, PromptReply::Outcome::kDeclined) << combined_reply_.error;
+}
+
+TEST_F(PrompterX11Test, CombinedRequestWithAPipeInAnAnswerIsRefused) {
+  CombinedPromptRequest req = TwoApplications();
+  req.items[0].answers = {"Yes|maybe", "No"};
+  const CombinedPromptReply reply = prompter_->AskCombined(req);
+  EXPECT_EQ(reply.outcome, PromptReply::Outcome::kFailed);
+  EXPECT_NE(reply.error.find("cannot be offered"), std::string::npos) << reply.error;
 }
 
 TEST_F(PrompterX11Test, NoDisplayFailsCleanly) {

@@ -1,0 +1,200 @@
+// PromptService with a real spool (temp dir), a manual clock and a fake
+// ConsentPrompter: combined reclamation questions become one dialog whose
+// answers go back per campaign; an application left empty stays open; the
+// desktop state holds not-urgent prompts back until a Wake; a withdrawn
+// prompt takes its dialog down.
+#include "agent/core/prompt_service.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "absl/synchronization/mutex.h"
+#include "agent/core/desktop_state.h"
+#include "reclaim/v1/agent.pb.h"
+#include "tests/testing/temp_dir.h"
+
+namespace reclaim::agent {
+namespace {
+
+namespace v1 = ::reclaim::v1;
+
+// Records what it was asked and answers with the scripted replies; blocks
+// until Cancel() when told to.
+class FakePrompter final : public ConsentPrompter {
+ public:
+  PromptReply Ask(const PromptRequest& request) override {
+    absl::MutexLock l(&mu_);
+    asked_.push_back(request.question);
+    if (block_) {
+      mu_.Await(absl::Condition(&cancelled_));
+      cancelled_ = false;
+      return {PromptReply::Outcome::kCancelled, -1, ""};
+    }
+    return single_;
+  }
+  CombinedPromptReply AskCombined(const CombinedPromptRequest& request) override {
+    absl::MutexLock l(&mu_);
+    combined_.push_back(request);
+    return combined_reply_;
+  }
+  void Cancel() override {
+    absl::MutexLock l(&mu_);
+    cancelled_ = true;
+  }
+  size_t asks() {
+    absl::MutexLock l(&mu_);
+    return asked_.size();
+  }
+  absl::Mutex mu_;
+  std::vector<std::string> asked_ ABSL_GUARDED_BY(mu_);
+  std::vector<CombinedPromptRequest> combined_ ABSL_GUARDED_BY(mu_);
+  PromptReply single_ ABSL_GUARDED_BY(mu_){PromptReply::Outcome::kAnswered, 0, ""};
+  CombinedPromptReply combined_reply_ ABSL_GUARDED_BY(mu_);
+  bool block_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+class PromptServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = Spool::Open({.path = dir_.File("spool.db"), .max_bytes = 1 << 20}, clock_);
+    ASSERT_TRUE(s.ok()) << s.status();
+    spool_ = std::move(*s);
+  }
+  void Store(const std::string& id, const std::string& application, bool urgent = false) {
+    v1::Command cmd;
+    v1::ConsentPrompt* p = cmd.mutable_consent_prompt();
+    p->set_sender_name("IT Service Desk");
+    p->set_question("Do you still need " + (application.empty() ? id : application) + "?");
+    p->add_answers("Yes");
+    p->add_answers("No");
+    p->set_urgent(urgent);
+    p->set_application(application);
+    auto stored = spool_->StorePrompt({id, cmd.SerializeAsString(), 0, 0});
+    ASSERT_TRUE(stored.ok() && *stored);
+  }
+  // The results queued for `id`, oldest first.
+  std::vector<std::string> Results(const std::string& id) {
+    std::vector<std::string> out;
+    auto r = spool_->PendingResults();
+    EXPECT_TRUE(r.ok());
+    for (const SpoolCommandResult& c : *r) {
+      if (c.command_id == id) out.push_back(c.outcome);
+    }
+    return out;
+  }
+  // Starts the service; `notified` counts uplink notifications.
+  void Start(PromptServiceOptions options = {}) {
+    service_ = std::make_unique<PromptService>(*spool_, prompter_, clock_,
+                                               [this] { ++notified_; }, options);
+    service_->Start();
+  }
+  // Whether `pred` holds within `polls` x 10 ms.
+  template <typename Pred>
+  bool Eventually(Pred pred, int polls = 500) {
+    for (int i = 0; i < polls; ++i) {
+      if (pred()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+
+  reclaim::testing::TempDir dir_;
+  ManualClock clock_{MonoTime{0}, 1'800'000'000'000};
+  std::unique_ptr<Spool> spool_;
+  FakePrompter prompter_;
+  std::atomic<int> notified_{0};
+  std::unique_ptr<PromptService> service_;
+};
+
+TEST_F(PromptServiceTest, ReclamationQuestionsAreCombinedAndAnsweredPerCampaign) {
+  Store("prompt-1", "Microsoft Visio");
+  Store("prompt-2", "GIMP");
+  Store("prompt-3", "Acrobat Pro");
+  {
+    absl::MutexLock l(&prompter_.mu_);
+    prompter_.combined_reply_ = {PromptReply::Outcome::kAnswered, {0, 1, -1}, ""};
+  }
+  Start();
+  ASSERT_TRUE(Eventually([&] { return Results("prompt-2").size() == 3; }));
+  service_->Stop();
+  {
+    absl::MutexLock l(&prompter_.mu_);
+    ASSERT_EQ(prompter_.combined_.size(), 1u);
+    const CombinedPromptRequest& req = prompter_.combined_[0];
+    EXPECT_EQ(req.sender_name, "IT Service Desk");
+    ASSERT_EQ(req.items.size(), 3u);
+    EXPECT_EQ(req.items[0].label, "Microsoft Visio");
+    EXPECT_EQ(req.items[2].answers, (std::vector<std::string>{"Yes", "No"}));
+    EXPECT_TRUE(prompter_.asked_.empty());
+  }
+  EXPECT_EQ(Results("prompt-1"),
+            (std::vector<std::string>{"delivered", "displayed", "answered:Yes"}));
+  EXPECT_EQ(Results("prompt-2"),
+            (std::vector<std::string>{"delivered", "displayed", "answered:No"}));
+  // Left without an answer: displayed, still open (asked again later).
+  EXPECT_EQ(Results("prompt-3"), (std::vector<std::string>{"delivered", "displayed"}));
+  auto open = spool_->OpenPrompts();
+  ASSERT_TRUE(open.ok());
+  ASSERT_EQ(open->size(), 1u);
+  EXPECT_EQ((*open)[0].command_id, "prompt-3");
+  EXPECT_GT(notified_.load(), 0);
+}
+
+TEST_F(PromptServiceTest, CombinedPostponeAppliesToEveryCampaign) {
+  Store("prompt-1", "Microsoft Visio");
+  Store("prompt-2", "GIMP");
+  {
+    absl::MutexLock l(&prompter_.mu_);
+    prompter_.combined_reply_ = {PromptReply::Outcome::kPostponed, {-1, -1}, ""};
+  }
+  Start();
+  ASSERT_TRUE(Eventually([&] { return Results("prompt-2").size() == 3; }));
+  service_->Stop();
+  EXPECT_EQ(Results("prompt-1").back(), "postponed");
+  EXPECT_EQ(Results("prompt-2").back(), "postponed");
+}
+
+TEST_F(PromptServiceTest, DesktopStateHoldsNotUrgentBackUntilWoken) {
+  Store("prompt-1", "");
+  DesktopStateTracker desktop({.do_not_disturb = DoNotDisturbMode::kAuto,
+                               .do_not_disturb_probe = {},
+                               .on_change = [this] {
+                                 if (service_) service_->Wake();
+                               }});
+  desktop.SetFullscreen(true);
+  PromptServiceOptions o;
+  o.desktop = [&desktop] { return desktop.Get(); };
+  o.recheck = std::chrono::hours(1);  // only a Wake can show it
+  Start(o);
+  // Held back: never displayed while the full-screen window is in front.
+  EXPECT_FALSE(Eventually([&] { return prompter_.asks() > 0; }, 30));
+  EXPECT_EQ(Results("prompt-1"), (std::vector<std::string>{"delivered"}));
+  desktop.SetFullscreen(false);  // wakes the service
+  ASSERT_TRUE(Eventually([&] { return Results("prompt-1").size() == 3; }));
+  service_->Stop();
+  EXPECT_EQ(Results("prompt-1").back(), "answered:Yes");
+}
+
+TEST_F(PromptServiceTest, WithdrawnPromptTakesItsDialogDown) {
+  Store("prompt-1", "");
+  {
+    absl::MutexLock l(&prompter_.mu_);
+    prompter_.block_ = true;
+  }
+  Start();
+  ASSERT_TRUE(Eventually([&] { return prompter_.asks() == 1; }));
+  ASSERT_TRUE(spool_->RemovePrompt("prompt-1").ok());
+  service_->Wake();
+  // Cancelled: no final outcome, and not shown again (it is gone).
+  ASSERT_TRUE(Eventually([&] {
+    absl::MutexLock l(&prompter_.mu_);
+    return !prompter_.cancelled_ && prompter_.asked_.size() == 1;
+  }));
+  service_->Stop();
+  EXPECT_EQ(Results("prompt-1"), (std::vector<std::string>{"delivered", "displayed"}));
+}
+
+}  // namespace
+}  // namespace reclaim::agent
