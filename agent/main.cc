@@ -335,6 +335,7 @@ int Run(const AgentOptions& opt) {
     po.policy.quiet_after_urgent = std::chrono::seconds(opt.prompt_quiet_after_urgent_s);
     po.dialog_timeout = std::chrono::seconds(opt.prompt_dialog_timeout_s);
     po.desktop = [&desktop] { return desktop->Get(); };
+    po.do_not_disturb = [&desktop] { return desktop->DoNotDisturb(); };
     prompts = std::make_unique<reclaim::agent::PromptService>(
         **spool, *prompter, clock, [&uplink] { uplink->Notify(); }, po);
   }

@@ -8,23 +8,33 @@
 #    leaves the focus on the desktop; the agent meters that X session.
 #  - On a desktop ($DISPLAY set and a window manager running) it meters your
 #    real session for --seconds (default 60): use your applications meanwhile.
+#  - With --prompt, a consent campaign is launched for you (the session's user)
+#    as soon as the agent runs: its prompt ("Do you still need ...?") appears
+#    on the screen. On the headless desktop the script takes a screenshot of
+#    it (--screenshot FILE, default ./reclaim-prompt.png) and the scripted user
+#    answers Yes; on your desktop you answer it yourself (within 2 minutes).
+#    `reclaimctl campaigns show` then prints the answer the collector got.
 #  - Then (unless --no-replay) it also replays the bundled sample day
 #    (deploy/sample-day.script) through the scripted focus source, as a second
 #    device, so the report shows a full day too.
 #
 # Usage: deploy/demo.sh [--keep] [--seconds N] [--no-replay] [--replay-only]
+#                       [--prompt [--screenshot FILE]]
 #   --keep  leaves the collector running afterwards (the script prints the address)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${RECLAIM_BUILD_DIR:-$root/build}
-keep=0 seconds=60 replay=1 real=1
+keep=0 seconds=60 replay=1 real=1 prompt=0 screenshot=$PWD/reclaim-prompt.png
 while [ $# -gt 0 ]; do
   case "$1" in
     --keep) keep=1 ;;
     --seconds) seconds=$2; shift ;;
     --no-replay) replay=0 ;;
     --replay-only) real=0 ;;
-    *) echo "usage: $0 [--keep] [--seconds N] [--no-replay] [--replay-only]" >&2; exit 2 ;;
+    --prompt) prompt=1 ;;
+    --screenshot) screenshot=$(realpath -m "$2"); shift ;;
+    *) echo "usage: $0 [--keep] [--seconds N] [--no-replay] [--replay-only] [--prompt [--screenshot FILE]]" >&2
+       exit 2 ;;
   esac
   shift
 done
@@ -82,12 +92,46 @@ if [ "$real" = 1 ]; then
   else
     echo "== metering your desktop session on $DISPLAY for $seconds s: use your applications"
   fi
+  # The session's user as the agent reports it: DOMAIN\login (local
+  # accounts: the host name is the domain).
+  me_login=$(id -un)
+  me_domain=$(hostname -s | tr '[:lower:]' '[:upper:]')
   "$agent" --collector "127.0.0.1:$agent_port" --spool "$work/spool-real.db" \
     --display "$DISPLAY" --idle-threshold 10 --heartbeat 10 --drain-timeout 20 \
+    --user-login "$me_login" --user-domain "$me_domain" \
+    --prompt-min-interval 0 --prompt-timeout 120 --do-not-disturb off \
     --log-file "$work/agent-real.log" &
   apid=$!
   wait_until 'grep -q "watching _NET_ACTIVE_WINDOW" "$work/agent-real.log"' 100 ||
     { echo "the agent did not start; see $work/agent-real.log" >&2; exit 1; }
+  if [ "$prompt" = 1 ]; then
+    wait_until 'grep -q "connected to collector" "$work/agent-real.log"' 100 ||
+      { echo "the agent did not connect; see $work/agent-real.log" >&2; exit 1; }
+    ctl_a() { "$ctl" --collector "127.0.0.1:$admin_port" "$@"; }
+    echo "== consent campaign: asking $me_domain\\$me_login on the screen"
+    ctl_a campaigns create visio-review --sender "IT Service Desk" \
+      --question "You have not used Microsoft Visio for 90 days. Do you still need it?" \
+      --application "Microsoft Visio" --wait-seconds 300 >/dev/null
+    ctl_a campaigns launch visio-review "$me_domain\\$me_login"
+    shown() {  # the agent's dialog (a zenity child of the agent) is visible
+      local z
+      z=$(pgrep -P "$apid" zenity) && [ -n "$(xdotool search --onlyvisible --pid "$z" 2>/dev/null)" ]
+    }
+    wait_until shown 200 || { echo "no prompt appeared; see $work/agent-real.log" >&2; exit 1; }
+    if [ "$headless" = 1 ]; then
+      sleep 0.5  # let GTK draw it
+      import -window root "$screenshot"
+      echo "   the prompt is on the (headless) screen: screenshot saved to $screenshot"
+      pdlg=$(xdotool search --onlyvisible --pid "$(pgrep -P "$apid" zenity)" | head -1)
+      xdotool windowactivate --sync "$pdlg" key Return   # the scripted user answers Yes
+    else
+      echo "   the prompt is on your screen: answer it (2 minutes)"
+    fi
+    wait_until '! shown' 1200 || true
+    wait_until 'ctl_a campaigns show visio-review --output csv | grep -q "answered\|declined\|postponed"' 100 || true
+    echo "== reclaimctl campaigns show visio-review"
+    ctl_a campaigns show visio-review
+  fi
   if [ "$headless" = 1 ]; then
     # The scripted user: real input (XTEST) every second, focus switches with
     # xdotool; about 55 s of work, 15 s away (idle threshold 10 s: only the

@@ -43,16 +43,18 @@ DesktopState DesktopStateTracker::Get() const {
     s.locked = locked_ || suspended_;
     s.fullscreen = fullscreen_;
   }
-  switch (options_.do_not_disturb) {
-    case DoNotDisturbMode::kOn: s.do_not_disturb = true; break;
-    case DoNotDisturbMode::kOff: s.do_not_disturb = false; break;
-    case DoNotDisturbMode::kAuto:
-      if (options_.do_not_disturb_probe) {
-        s.do_not_disturb = options_.do_not_disturb_probe().value_or(false);
-      }
-      break;
-  }
+  s.do_not_disturb = options_.do_not_disturb == DoNotDisturbMode::kOn;
   return s;
+}
+
+bool DesktopStateTracker::DoNotDisturb() const {
+  switch (options_.do_not_disturb) {
+    case DoNotDisturbMode::kOn: return true;
+    case DoNotDisturbMode::kOff: return false;
+    case DoNotDisturbMode::kAuto:
+      return options_.do_not_disturb_probe && options_.do_not_disturb_probe().value_or(false);
+  }
+  return false;
 }
 
 }  // namespace reclaim::agent

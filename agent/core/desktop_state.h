@@ -35,8 +35,8 @@ struct DesktopStateOptions {
   /// Default kAuto.
   DoNotDisturbMode do_not_disturb = DoNotDisturbMode::kAuto;
   /// The desktop's do-not-disturb (kAuto only): true on, false off, nullopt
-  /// unknown. Called from Get(), outside the tracker's lock; may block
-  /// briefly (a D-Bus call). Default none (unknown).
+  /// unknown. Called from DoNotDisturb(), outside the tracker's lock; may
+  /// block briefly (a D-Bus call). Default none (unknown).
   std::function<std::optional<bool>()> do_not_disturb_probe;
   /// Called after a change of idle, lock, suspend or full screen, on the
   /// reporting thread, outside the lock; must not block. Default none.
@@ -51,8 +51,11 @@ class DesktopStateTracker {
   void Observe(const MeterEvent& event);
   /// The foreground window is (not) full screen.
   void SetFullscreen(bool fullscreen);
-  /// The state now.
+  /// The state now, without asking the desktop: do_not_disturb is true
+  /// only when the override is kOn. Cheap.
   DesktopState Get() const;
+  /// Do-not-disturb: the override, else the probe (may block briefly).
+  bool DoNotDisturb() const;
 
  private:
   const DesktopStateOptions options_;

@@ -2,6 +2,8 @@
 
 #include <pthread.h>
 
+#include <algorithm>
+
 #include "absl/strings/numbers.h"
 #include "common/log_format.h"
 #include "reclaim/v1/agent.pb.h"
@@ -92,8 +94,14 @@ void PromptService::Run() {
     }
     const PromptHistory history{MetaInt(spool_, kLastNotUrgent), MetaInt(spool_, kLastUrgent)};
     const DesktopState desktop = options_.desktop ? options_.desktop() : DesktopState{};
-    const PromptDecision d =
-        DecidePrompts(pending, desktop, history, clock_.WallUtcMs(), options_.policy);
+    const std::int64_t now = clock_.WallUtcMs();
+    PromptDecision d = DecidePrompts(pending, desktop, history, now, options_.policy);
+    // Do-not-disturb may cost a D-Bus call or a process: asked only now.
+    bool held_by_dnd = false;
+    if (!d.show.empty() && !d.urgent && options_.do_not_disturb && options_.do_not_disturb()) {
+      held_by_dnd = true;
+      d.show.clear();
+    }
     if (d.show.size() == 1) {
       for (size_t i = 0; i < pending.size(); ++i) {
         if (pending[i].command_id == d.show[0]) ShowOne(d.show[0], payloads[i], d.urgent);
@@ -110,11 +118,14 @@ void PromptService::Run() {
       ShowCombined(d.show, shown_payloads);
       continue;
     }
+    std::int64_t wait_ms = pending.empty() ? 3600 * 1000 : options_.max_wait.count();
+    if (held_by_dnd) wait_ms = std::min<std::int64_t>(wait_ms, options_.recheck.count());
+    if (d.recheck_at_utc_ms > 0) {
+      wait_ms = std::min(wait_ms, std::max<std::int64_t>(0, d.recheck_at_utc_ms - now));
+    }
     absl::MutexLock l(&mu_);
     auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return wake_ || stopping_; };
-    mu_.AwaitWithTimeout(absl::Condition(&woken),
-                         absl::Milliseconds(pending.empty() ? 3600 * 1000
-                                                            : options_.recheck.count()));
+    mu_.AwaitWithTimeout(absl::Condition(&woken), absl::Milliseconds(wait_ms));
   }
 }
 

@@ -16,7 +16,9 @@
 // metadata, so the 6-hour rule holds across restarts. Desktop changes (idle,
 // lock, full screen) call Wake() too (desktop_state.h), so a held-back
 // prompt shows as soon as the reason is gone; do-not-disturb, which has no
-// event, is looked at again every `recheck`.
+// event, is asked only when a not-urgent prompt would show, and again every
+// `recheck` while it holds one back; a prompt held back by the pacing rules
+// is decided again when its time comes.
 //
 // Owns one thread ("prompts"), started by Start() and joined by Stop().
 // Thread-safe.
@@ -42,12 +44,19 @@ struct PromptServiceOptions {
   PromptPolicyOptions policy;
   /// How long a dialog stays up without an answer. Default 10 min.
   std::chrono::seconds dialog_timeout{600};
-  /// The desktop's state (idle, locked, full screen, do-not-disturb), asked
-  /// before each decision. Default: always available.
+  /// The desktop's state (idle, locked, full screen; do_not_disturb only as
+  /// far as it is known without asking the desktop), asked before each
+  /// decision; must be cheap. Default: always available.
   std::function<DesktopState()> desktop;
-  /// How often a held-back prompt is re-decided when nothing wakes the
-  /// service (for do-not-disturb, which sends no event). Default 5 s.
+  /// The desktop's do-not-disturb (may ask it: a D-Bus call, gsettings),
+  /// asked only when a not-urgent prompt would be shown now. Default: off.
+  std::function<bool()> do_not_disturb;
+  /// How often a prompt held back by do-not-disturb (which sends no event)
+  /// is re-decided; also the wait after a dialog failed. Default 5 s.
   std::chrono::milliseconds recheck{5000};
+  /// Longest wait between two decisions while prompts are pending (desktop
+  /// events, new prompts and the pacing times wake it earlier). Default 60 s.
+  std::chrono::milliseconds max_wait{60000};
   /// The text above a combined prompt's applications.
   std::string combined_intro =
       "You have not used these applications for a while.\n"

@@ -1,6 +1,17 @@
-// The Windows consent prompt (prompter.h): a top-level, topmost window with
-// the message, one button per answer and a countdown; its own modal message
-// loop with IsDialogMessage (Tab, Enter = the default answer, Escape = dismiss).
+// The Windows ConsentPrompter (agent/sources/prompter.h): a top-level,
+// topmost window (class "ReclaimConsentPrompt") with the sender as caption,
+// the question, one button per answer, "Remind me later" and the decline
+// button, and a countdown; its own modal message loop with IsDialogMessage
+// (Tab, Enter = the first answer, Escape = decline). Cancel() posts a
+// message to the window from any thread.
+//
+// Why our own window: MessageBox cannot label its buttons with the
+// campaign's answers nor time out (MessageBoxTimeout is undocumented);
+// TaskDialogIndirect needs comctl32 v6, which needs an activation-context
+// manifest in every executable that hosts the library, and has no timeout of
+// its own either (a TDN_TIMER callback would be needed). Our window has any
+// number of labelled answers, works the same under Wine, and its windows are
+// the agent's own, which the focus source never meters.
 #define NOMINMAX
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
@@ -9,7 +20,7 @@
 #include <mutex>
 
 #include "agent/sources/win32_strings_windows.h"
-#include "agent/windows/prompter.h"
+#include "agent/sources/prompter.h"
 
 namespace reclaim::agent {
 namespace {
@@ -18,13 +29,22 @@ constexpr wchar_t kClassName[] = L"ReclaimConsentPrompt";
 constexpr int kCountdownId = 900;
 constexpr int kMessageId = 901;
 constexpr UINT_PTR kTickTimer = 1;
+constexpr UINT kCancelMessage = WM_APP + 1;  // Cancel(): take the dialog down
 constexpr int kMargin = 16;
 constexpr int kButtonHeight = 28;
 constexpr int kButtonGap = 8;
 
+// How a dialog ended.
+struct DialogResult {
+  enum class Outcome { kButton, kTimedOut, kDismissed, kCancelled, kFailed };
+  Outcome outcome = Outcome::kFailed;
+  int button = -1;  // index into the labels for kButton
+};
+
 struct DialogState {
-  const ConsentPrompt* prompt = nullptr;
-  PromptResult result;
+  int buttons = 0;
+  int default_button = -1;
+  DialogResult result;
   bool done = false;
   ULONGLONG deadline = 0;  // GetTickCount64; 0 = none
   HFONT font = nullptr;
@@ -38,11 +58,11 @@ void SetCountdown(HWND hwnd, const DialogState& s) {
   SetDlgItemTextW(hwnd, kCountdownId, text.c_str());
 }
 
-void Finish(HWND hwnd, DialogState* s, PromptResult::Outcome outcome, int answer) {
+void Finish(HWND hwnd, DialogState* s, DialogResult::Outcome outcome, int button) {
   if (s->done) return;
   s->done = true;
   s->result.outcome = outcome;
-  s->result.answer = answer;
+  s->result.button = button;
   DestroyWindow(hwnd);
 }
 
@@ -56,36 +76,39 @@ LRESULT CALLBACK WndProc(HWND hwnd, UINT msg, WPARAM wp, LPARAM lp) {
   switch (msg) {
     case WM_COMMAND: {
       const int id = LOWORD(wp);
-      const int n = static_cast<int>(s->prompt->answers.size());
+      const int n = s->buttons;
       if (id >= kFirstAnswerId && id < kFirstAnswerId + n) {
-        Finish(hwnd, s, PromptResult::Outcome::kAnswered, id - kFirstAnswerId);
+        Finish(hwnd, s, DialogResult::Outcome::kButton, id - kFirstAnswerId);
       } else if (id == IDCANCEL) {
-        Finish(hwnd, s, PromptResult::Outcome::kDismissed, -1);
-      } else if (id == IDOK && s->prompt->default_answer >= 0 && s->prompt->default_answer < n) {
-        Finish(hwnd, s, PromptResult::Outcome::kAnswered, s->prompt->default_answer);
+        Finish(hwnd, s, DialogResult::Outcome::kDismissed, -1);
+      } else if (id == IDOK && s->default_button >= 0 && s->default_button < n) {
+        Finish(hwnd, s, DialogResult::Outcome::kButton, s->default_button);
       }
       return 0;
     }
     case WM_TIMER:
       if (wp == kTickTimer) {
         if (s->deadline != 0 && GetTickCount64() >= s->deadline) {
-          Finish(hwnd, s, PromptResult::Outcome::kTimedOut, -1);
+          Finish(hwnd, s, DialogResult::Outcome::kTimedOut, -1);
         } else {
           SetCountdown(hwnd, *s);
         }
       }
       return 0;
+    case kCancelMessage:
+      Finish(hwnd, s, DialogResult::Outcome::kCancelled, -1);
+      return 0;
     case WM_CLOSE:
-      Finish(hwnd, s, PromptResult::Outcome::kDismissed, -1);
+      Finish(hwnd, s, DialogResult::Outcome::kDismissed, -1);
       return 0;
     case WM_ENDSESSION:
-      if (wp) Finish(hwnd, s, PromptResult::Outcome::kDismissed, -1);
+      if (wp) Finish(hwnd, s, DialogResult::Outcome::kDismissed, -1);
       return 0;
     case WM_DESTROY:
       KillTimer(hwnd, kTickTimer);
       if (!s->done) {
         s->done = true;
-        s->result.outcome = PromptResult::Outcome::kDismissed;
+        s->result.outcome = DialogResult::Outcome::kDismissed;
       }
       return 0;
     default:
@@ -115,12 +138,87 @@ int TextWidth(HWND hwnd, HFONT font, const std::wstring& text) {
   return size.cx;
 }
 
-class DialogPrompter final : public Prompter {
+// One dialog: caption, message, button labels (answer i is control id
+// kFirstAnswerId + i), the button Enter chooses, timeout (0 = none).
+struct DialogSpec {
+  std::string title;
+  std::string message;
+  std::vector<std::string> labels;
+  int default_button = -1;
+  std::chrono::milliseconds timeout{0};
+};
+
+class DialogPrompter final : public ConsentPrompter {
  public:
-  PromptResult Ask(const ConsentPrompt& prompt) override {
+  PromptReply Ask(const PromptRequest& req) override {
+    PromptReply reply;
+    reply.error = CheckPromptRequest(req);
+    if (!reply.error.empty()) return reply;
+    DialogSpec spec;
+    spec.title = req.sender_name.empty() ? "Reclaim" : req.sender_name;
+    spec.message = req.question;
+    spec.labels = req.answers;
+    spec.labels.push_back(req.postpone_label);
+    spec.labels.push_back(req.decline_label);
+    spec.default_button = 0;
+    spec.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::max(req.timeout, std::chrono::seconds(1)));
+    const DialogResult r = Show(spec);
+    const int answers = static_cast<int>(req.answers.size());
+    switch (r.outcome) {
+      case DialogResult::Outcome::kButton:
+        if (r.button < answers) {
+          reply.outcome = PromptReply::Outcome::kAnswered;
+          reply.answer = r.button;
+        } else {
+          reply.outcome = r.button == answers ? PromptReply::Outcome::kPostponed
+                                              : PromptReply::Outcome::kDeclined;
+        }
+        break;
+      case DialogResult::Outcome::kTimedOut: reply.outcome = PromptReply::Outcome::kTimedOut; break;
+      case DialogResult::Outcome::kDismissed: reply.outcome = PromptReply::Outcome::kDeclined; break;
+      case DialogResult::Outcome::kCancelled: reply.outcome = PromptReply::Outcome::kCancelled; break;
+      case DialogResult::Outcome::kFailed:
+        reply.outcome = PromptReply::Outcome::kFailed;
+        reply.error = "cannot create the prompt window (no desktop?)";
+        break;
+    }
+    return reply;
+  }
+
+  // Not yet one window with a choice per application: the items one after
+  // another.
+  CombinedPromptReply AskCombined(const CombinedPromptRequest& req) override {
+    CombinedPromptReply reply;
+    reply.error = CheckPromptRequest(req);
+    if (!reply.error.empty()) return reply;
+    return AskOneByOne(*this, req);
+  }
+
+  void Cancel() override {
+    std::lock_guard<std::mutex> l(hwnd_mu_);
+    cancel_pending_ = hwnd_ == nullptr && asking_;
+    if (hwnd_ != nullptr) PostMessageW(hwnd_, kCancelMessage, 0, 0);
+  }
+
+ private:
+  DialogResult Show(const DialogSpec& prompt) {
     std::lock_guard<std::mutex> l(mu_);  // one prompt at a time
-    PromptResult failed;
-    if (prompt.answers.empty()) return failed;
+    {
+      std::lock_guard<std::mutex> h(hwnd_mu_);
+      asking_ = true;
+      cancel_pending_ = false;
+    }
+    DialogResult result = Run(prompt);
+    std::lock_guard<std::mutex> h(hwnd_mu_);
+    asking_ = false;
+    hwnd_ = nullptr;
+    return result;
+  }
+
+  DialogResult Run(const DialogSpec& prompt) {
+    DialogResult failed;
+    if (prompt.labels.empty()) return failed;
     HINSTANCE inst = GetModuleHandleW(nullptr);
     WNDCLASSEXW wc{};
     wc.cbSize = sizeof wc;
@@ -132,7 +230,8 @@ class DialogPrompter final : public Prompter {
     RegisterClassExW(&wc);  // already registered: fine
 
     DialogState state;
-    state.prompt = &prompt;
+    state.buttons = static_cast<int>(prompt.labels.size());
+    state.default_button = prompt.default_button;
     NONCLIENTMETRICSW ncm{};
     ncm.cbSize = sizeof ncm;
     if (SystemParametersInfoW(SPI_GETNONCLIENTMETRICS, sizeof ncm, &ncm, 0)) {
@@ -152,7 +251,7 @@ class DialogPrompter final : public Prompter {
     // Layout: message, countdown, a row of buttons (right-aligned).
     std::vector<std::wstring> labels;
     int buttons_width = 0;
-    for (const std::string& a : prompt.answers) {
+    for (const std::string& a : prompt.labels) {
       labels.push_back(WideFromUtf8(a));
       buttons_width += std::max(88, TextWidth(hwnd, font, labels.back()) + 24) + kButtonGap;
     }
@@ -175,7 +274,7 @@ class DialogPrompter final : public Prompter {
       const int w = std::max(88, TextWidth(hwnd, font, labels[static_cast<std::size_t>(i)]) + 24);
       x -= w;
       DWORD style = WS_CHILD | WS_VISIBLE | WS_TABSTOP |
-                    (i == prompt.default_answer ? BS_DEFPUSHBUTTON : BS_PUSHBUTTON);
+                    (i == prompt.default_button ? BS_DEFPUSHBUTTON : BS_PUSHBUTTON);
       HWND b = CreateWindowExW(0, L"BUTTON", labels[static_cast<std::size_t>(i)].c_str(), style, x, y,
                                w, kButtonHeight, hwnd,
                                reinterpret_cast<HMENU>(static_cast<INT_PTR>(kFirstAnswerId + i)), inst,
@@ -202,10 +301,17 @@ class DialogPrompter final : public Prompter {
     }
     ShowWindow(hwnd, SW_SHOWNORMAL);
     SetForegroundWindow(hwnd);
-    HWND focus = prompt.default_answer >= 0
-                     ? GetDlgItem(hwnd, kFirstAnswerId + prompt.default_answer)
+    HWND focus = prompt.default_button >= 0
+                     ? GetDlgItem(hwnd, kFirstAnswerId + prompt.default_button)
                      : first_button;
     if (focus) SetFocus(focus);
+    {
+      // From now on Cancel() reaches the window (a Cancel() that came while
+      // it was being built is delivered now).
+      std::lock_guard<std::mutex> h(hwnd_mu_);
+      hwnd_ = hwnd;
+      if (cancel_pending_) PostMessageW(hwnd, kCancelMessage, 0, 0);
+    }
 
     MSG msg;
     while (!state.done) {
@@ -214,7 +320,7 @@ class DialogPrompter final : public Prompter {
         if (got == 0) PostQuitMessage(static_cast<int>(msg.wParam));
         if (!state.done) {
           state.done = true;
-          state.result.outcome = PromptResult::Outcome::kDismissed;
+          state.result.outcome = DialogResult::Outcome::kDismissed;
         }
         break;
       }
@@ -222,17 +328,26 @@ class DialogPrompter final : public Prompter {
       TranslateMessage(&msg);
       DispatchMessageW(&msg);
     }
+    {
+      std::lock_guard<std::mutex> h(hwnd_mu_);
+      hwnd_ = nullptr;
+    }
     if (IsWindow(hwnd)) DestroyWindow(hwnd);
     if (state.font) DeleteObject(state.font);
     return state.result;
   }
 
- private:
-  std::mutex mu_;
+  std::mutex mu_;       // one dialog at a time
+  std::mutex hwnd_mu_;  // guards the three below
+  HWND hwnd_ = nullptr;  // the dialog on screen, for Cancel()
+  bool asking_ = false;
+  bool cancel_pending_ = false;  // Cancel() before the window existed
 };
 
 }  // namespace
 
-std::unique_ptr<Prompter> MakePrompter() { return std::make_unique<DialogPrompter>(); }
+std::unique_ptr<ConsentPrompter> MakeWindowsPrompter() {
+  return std::make_unique<DialogPrompter>();
+}
 
 }  // namespace reclaim::agent

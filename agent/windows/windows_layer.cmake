@@ -4,7 +4,7 @@
 #   reclaim_common_std, reclaim_meter   the same sources as on Linux, unchanged
 #   reclaim_suspend_detector           the pure detector + the Windows awake clock
 #   reclaim_platform_sources           Win32 focus, idle and session sources
-#   reclaim_windows_prompt             the consent prompt dialog
+#   reclaim_windows_prompt             the consent prompt dialog (ConsentPrompter)
 # Tests: GoogleTest from find_package(GTest) or, when absent (cross builds),
 # built from source at RECLAIM_GTEST_SOURCE_DIR.
 # (common/ and agent/meter/ are listed here rather than added: their

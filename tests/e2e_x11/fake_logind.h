@@ -20,15 +20,19 @@ namespace reclaim::e2e {
 
 inline constexpr char kSessionPath[] = "/org/freedesktop/login1/session/_32";
 
-/// Thread-safe.
+/// Thread-safe. `bus_name` is the name it owns: another service whose
+/// Properties.Get answers one boolean can be faked the same way (the
+/// do-not-disturb test owns org.freedesktop.Notifications; SetLockedHint
+/// then sets its Inhibited).
 class FakeLogind {
  public:
-  explicit FakeLogind(const std::string& address) {
+  explicit FakeLogind(const std::string& address,
+                      const char* bus_name = "org.freedesktop.login1") {
     DBusError err;
     dbus_error_init(&err);
     conn_ = dbus_connection_open_private(address.c_str(), &err);
     if (conn_ && dbus_bus_register(conn_, &err)) {
-      const int r = dbus_bus_request_name(conn_, "org.freedesktop.login1",
+      const int r = dbus_bus_request_name(conn_, bus_name,
                                           DBUS_NAME_FLAG_DO_NOT_QUEUE, &err);
       ok_ = r == DBUS_REQUEST_NAME_REPLY_PRIMARY_OWNER;
     }

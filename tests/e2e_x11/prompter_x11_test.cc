@@ -77,6 +77,17 @@ class PrompterX11Test : public ::testing::Test {
                             std::to_string(height - 28), "click", "1"});
     EXPECT_EQ(r.exit_code, 0) << r.out;
   }
+  // Checks that window `w` is titled with the sender and saves a screenshot
+  // of the screen in the test's dir as `file`; returns its path.
+  std::string ExpectTitleAndScreenshot(std::uint32_t w, const std::string& file) {
+    auto name = desktop_->Run(FindProgram("xdotool"), {"getwindowname", std::to_string(w)});
+    EXPECT_EQ(name.out, "IT Service Desk\n");
+    const std::string shot = dir_.File(file);
+    auto r = desktop_->Run(FindProgram("import"), {"-window", "root", shot});
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+    EXPECT_TRUE(std::filesystem::exists(shot) && std::filesystem::file_size(shot) > 1000u);
+    return shot;
+  }
   PromptReply Wait() {
     asker_.join();
     return reply_;
@@ -110,12 +121,7 @@ TEST_F(PrompterX11Test, DialogIsARealWindowAndReturnAnswersYes) {
   const PromptRequest req = Visio();
   const std::uint32_t w = Show(req);
   ASSERT_NE(w, 0u) << "no visible dialog window";
-  auto name = desktop_->Run(FindProgram("xdotool"), {"getwindowname", std::to_string(w)});
-  EXPECT_EQ(name.out, "IT Service Desk\n");
-  const std::string shot = dir_.File("prompt.png");
-  auto r = desktop_->Run(FindProgram("import"), {"-window", "root", shot});
-  ASSERT_EQ(r.exit_code, 0) << r.out;
-  EXPECT_GT(std::filesystem::file_size(shot), 1000u);
+  const std::string shot = ExpectTitleAndScreenshot(w, "prompt.png");
   // Keep the screenshot for people to look at when asked to.
   if (const char* keep = std::getenv("RECLAIM_KEEP_SCREENSHOT")) {
     std::filesystem::copy_file(shot, keep, std::filesystem::copy_options::overwrite_existing);
@@ -173,7 +179,7 @@ TEST_F(PrompterX11Test, CancelTakesTheDialogDown) {
   EXPECT_EQ(Wait().outcome, PromptReply::Outcome::kCancelled);
 }
 
-CombinedPromptRequest TwoApplications() {
+CombinedPromptRequest ThreeApplications() {
   CombinedPromptRequest req;
   req.sender_name = "IT Service Desk";
   req.intro = "Do you still need these applications?";
@@ -186,14 +192,10 @@ CombinedPromptRequest TwoApplications() {
 // One dialog, one combo box per application (starting empty): Visio Yes,
 // GIMP left empty, Acrobat Remove; Send is the middle button of the row.
 TEST_F(PrompterX11Test, CombinedDialogOneAnswerPerApplication) {
-  const CombinedPromptRequest req = TwoApplications();
+  const CombinedPromptRequest req = ThreeApplications();
   const std::uint32_t w = ShowCombined(req);
   ASSERT_NE(w, 0u) << "no visible dialog window";
-  auto name = desktop_->Run(FindProgram("xdotool"), {"getwindowname", std::to_string(w)});
-  EXPECT_EQ(name.out, "IT Service Desk\n");
-  const std::string shot = dir_.File("combined.png");
-  ASSERT_EQ(desktop_->Run(FindProgram("import"), {"-window", "root", shot}).exit_code, 0);
-  EXPECT_GT(std::filesystem::file_size(shot), 1000u);
+  ExpectTitleAndScreenshot(w, "combined.png");
   Keys(w, {"Down", "Tab", "Tab", "Down", "Down"});
   ClickButtonRow(w, 3);
   asker_.join();
@@ -202,7 +204,7 @@ TEST_F(PrompterX11Test, CombinedDialogOneAnswerPerApplication) {
 }
 
 TEST_F(PrompterX11Test, CombinedDialogRemindMeLaterPostponesAll) {
-  const std::uint32_t w = ShowCombined(TwoApplications());
+  const std::uint32_t w = ShowCombined(ThreeApplications());
   ASSERT_NE(w, 0u);
   ClickButtonRow(w, 5);  // Remind me later: the right button
   asker_.join();
@@ -211,7 +213,7 @@ TEST_F(PrompterX11Test, CombinedDialogRemindMeLaterPostponesAll) {
 }
 
 TEST_F(PrompterX11Test, CombinedDialogEscapeDeclinesAll) {
-  const std::uint32_t w = ShowCombined(TwoApplications());
+  const std::uint32_t w = ShowCombined(ThreeApplications());
   ASSERT_NE(w, 0u);
   Keys(w, {"Escape"});
   asker_.join();
@@ -219,7 +221,7 @@ TEST_F(PrompterX11Test, CombinedDialogEscapeDeclinesAll) {
 }
 
 TEST_F(PrompterX11Test, CombinedRequestWithAPipeInAnAnswerIsRefused) {
-  CombinedPromptRequest req = TwoApplications();
+  CombinedPromptRequest req = ThreeApplications();
   req.items[0].answers = {"Yes|maybe", "No"};
   const CombinedPromptReply reply = prompter_->AskCombined(req);
   EXPECT_EQ(reply.outcome, PromptReply::Outcome::kFailed);

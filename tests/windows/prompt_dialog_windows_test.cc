@@ -1,6 +1,10 @@
-// The consent prompt dialog under Wine (own Xvfb): the campaign's answers
-// are buttons; clicking one returns its index; Escape / close dismisses; the
-// timeout returns kTimedOut.
+// The Windows ConsentPrompter (agent/sources/prompter.h, the dialog of
+// agent/windows/prompt_dialog_windows.cc) under Wine (own Xvfb): the sender
+// is the caption; the campaign's answers, "Remind me later" and the decline
+// button are buttons; clicking an answer returns its index, the postpone
+// button postpones, the decline button / Escape / close declines; the
+// timeout returns kTimedOut; Cancel() from another thread takes the dialog
+// down; combined questions are asked one after another.
 // Each case takes about 2 s under Wine: with no window manager on the Xvfb,
 // winex11 waits up to 2 s in DestroyWindow for the window manager to withdraw
 // the window (measured: DestroyWindow of a visible window 2001 ms, creating
@@ -9,7 +13,7 @@
 #include <string>
 #include <thread>
 
-#include "agent/windows/prompter.h"
+#include "agent/sources/prompter.h"
 #include "gtest/gtest.h"
 #include "tests/windows/wine_test_util.h"
 
@@ -19,12 +23,11 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-ConsentPrompt VisioPrompt() {
-  ConsentPrompt p;
-  p.title = "Reclaim: licence review";
-  p.message = "You have not used Microsoft Visio for 90 days.\nDo you still need it? (Jürgen's team)";
-  p.answers = {"Keep Visio", "Remove it", "Ask me later"};
-  p.default_answer = 0;
+PromptRequest VisioPrompt() {
+  PromptRequest p;
+  p.sender_name = "Reclaim: licence review";
+  p.question = "You have not used Microsoft Visio for 90 days.\nDo you still need it? (Jürgen's team)";
+  p.answers = {"Keep Visio", "Remove it"};
   p.timeout = seconds(30);
   return p;
 }
@@ -40,52 +43,113 @@ std::wstring Text(HWND w) {
   return std::wstring(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
 }
 
-TEST(PromptDialogWindowsTest, ClickingAnAnswerReturnsIt) {
-  std::unique_ptr<Prompter> prompter = MakePrompter();
-  const ConsentPrompt prompt = VisioPrompt();
+// Asks `prompt` on another thread, clicks button `index` of the dialog once
+// it is up, and returns the reply.
+PromptReply AskAndClick(ConsentPrompter& prompter, const PromptRequest& prompt, int index) {
+  auto result = std::async(std::launch::async, [&] { return prompter.Ask(prompt); });
+  HWND dialog = WaitForPrompt();
+  EXPECT_NE(dialog, nullptr);
+  HWND button = dialog ? GetDlgItem(dialog, kFirstAnswerId + index) : nullptr;
+  EXPECT_NE(button, nullptr);
+  if (button) PostMessageW(button, BM_CLICK, 0, 0);
+  EXPECT_EQ(result.wait_for(seconds(10)), std::future_status::ready);
+  return result.get();
+}
+
+TEST(PromptDialogWindowsTest, ButtonsAreTheAnswersThenPostponeAndDecline) {
+  std::unique_ptr<ConsentPrompter> prompter = MakeWindowsPrompter();
+  const PromptRequest prompt = VisioPrompt();
   auto result = std::async(std::launch::async, [&] { return prompter->Ask(prompt); });
   HWND dialog = WaitForPrompt();
   ASSERT_NE(dialog, nullptr);
   EXPECT_EQ(Text(dialog), L"Reclaim: licence review");
+  EXPECT_EQ(Text(GetDlgItem(dialog, kFirstAnswerId)), L"Keep Visio");
+  EXPECT_EQ(Text(GetDlgItem(dialog, kFirstAnswerId + 2)), L"Remind me later");
+  EXPECT_EQ(Text(GetDlgItem(dialog, kFirstAnswerId + 3)), L"Close");
   HWND remove = GetDlgItem(dialog, kFirstAnswerId + 1);
   ASSERT_NE(remove, nullptr);
   EXPECT_EQ(Text(remove), L"Remove it");
-  EXPECT_EQ(Text(GetDlgItem(dialog, kFirstAnswerId + 2)), L"Ask me later");
   PostMessageW(remove, BM_CLICK, 0, 0);
   ASSERT_EQ(result.wait_for(seconds(10)), std::future_status::ready);
-  const PromptResult r = result.get();
-  EXPECT_EQ(r.outcome, PromptResult::Outcome::kAnswered);
+  const PromptReply r = result.get();
+  EXPECT_EQ(r.outcome, PromptReply::Outcome::kAnswered);
   EXPECT_EQ(r.answer, 1);
+  EXPECT_EQ(PromptOutcomeName(prompt, r), "answered:Remove it");
 }
 
-TEST(PromptDialogWindowsTest, CloseDismisses) {
-  std::unique_ptr<Prompter> prompter = MakePrompter();
-  const ConsentPrompt prompt = VisioPrompt();
+TEST(PromptDialogWindowsTest, RemindMeLaterPostpones) {
+  std::unique_ptr<ConsentPrompter> prompter = MakeWindowsPrompter();
+  const PromptReply r = AskAndClick(*prompter, VisioPrompt(), 2);
+  EXPECT_EQ(r.outcome, PromptReply::Outcome::kPostponed);
+}
+
+TEST(PromptDialogWindowsTest, CloseButtonDeclines) {
+  std::unique_ptr<ConsentPrompter> prompter = MakeWindowsPrompter();
+  const PromptReply r = AskAndClick(*prompter, VisioPrompt(), 3);
+  EXPECT_EQ(r.outcome, PromptReply::Outcome::kDeclined);
+}
+
+TEST(PromptDialogWindowsTest, CloseBoxDeclines) {
+  std::unique_ptr<ConsentPrompter> prompter = MakeWindowsPrompter();
+  const PromptRequest prompt = VisioPrompt();
   auto result = std::async(std::launch::async, [&] { return prompter->Ask(prompt); });
   HWND dialog = WaitForPrompt();
   ASSERT_NE(dialog, nullptr);
   PostMessageW(dialog, WM_CLOSE, 0, 0);
   ASSERT_EQ(result.wait_for(seconds(10)), std::future_status::ready);
-  EXPECT_EQ(result.get().outcome, PromptResult::Outcome::kDismissed);
+  EXPECT_EQ(result.get().outcome, PromptReply::Outcome::kDeclined);
+}
+
+TEST(PromptDialogWindowsTest, CancelFromAnotherThreadTakesItDown) {
+  std::unique_ptr<ConsentPrompter> prompter = MakeWindowsPrompter();
+  const PromptRequest prompt = VisioPrompt();
+  auto result = std::async(std::launch::async, [&] { return prompter->Ask(prompt); });
+  ASSERT_NE(WaitForPrompt(), nullptr);
+  prompter->Cancel();
+  ASSERT_EQ(result.wait_for(seconds(10)), std::future_status::ready);
+  EXPECT_EQ(result.get().outcome, PromptReply::Outcome::kCancelled);
 }
 
 TEST(PromptDialogWindowsTest, TimesOut) {
-  std::unique_ptr<Prompter> prompter = MakePrompter();
-  ConsentPrompt prompt = VisioPrompt();
-  prompt.timeout = milliseconds(400);
+  std::unique_ptr<ConsentPrompter> prompter = MakeWindowsPrompter();
+  PromptRequest prompt = VisioPrompt();
+  prompt.timeout = seconds(1);
   const auto start = std::chrono::steady_clock::now();
-  const PromptResult r = prompter->Ask(prompt);
-  EXPECT_EQ(r.outcome, PromptResult::Outcome::kTimedOut);
+  const PromptReply r = prompter->Ask(prompt);
+  EXPECT_EQ(r.outcome, PromptReply::Outcome::kTimedOut);
   EXPECT_EQ(r.answer, -1);
-  EXPECT_GE(std::chrono::steady_clock::now() - start, milliseconds(390));
-  EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(5));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, milliseconds(990));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(6));
+}
+
+TEST(PromptDialogWindowsTest, CombinedQuestionsOneAfterAnother) {
+  std::unique_ptr<ConsentPrompter> prompter = MakeWindowsPrompter();
+  CombinedPromptRequest req;
+  req.sender_name = "IT Service Desk";
+  req.intro = "Do you still need these applications?";
+  req.items = {{"Microsoft Visio", {"Yes", "No"}}, {"GIMP", {"Yes", "No"}}};
+  req.timeout = seconds(30);
+  auto result = std::async(std::launch::async, [&] { return prompter->AskCombined(req); });
+  for (int index : {1, 0}) {  // Visio: No; GIMP: Yes
+    HWND dialog = WaitForPrompt();
+    ASSERT_NE(dialog, nullptr);
+    PostMessageW(GetDlgItem(dialog, kFirstAnswerId + index), BM_CLICK, 0, 0);
+    // Wait for this dialog to go before looking for the next one.
+    for (int i = 0; i < 500 && IsWindow(dialog); ++i) std::this_thread::sleep_for(milliseconds(10));
+  }
+  ASSERT_EQ(result.wait_for(seconds(10)), std::future_status::ready);
+  const CombinedPromptReply r = result.get();
+  EXPECT_EQ(r.outcome, PromptReply::Outcome::kAnswered) << r.error;
+  EXPECT_EQ(r.answers, (std::vector<int>{1, 0}));
 }
 
 TEST(PromptDialogWindowsTest, NoAnswersFails) {
-  std::unique_ptr<Prompter> prompter = MakePrompter();
-  ConsentPrompt prompt = VisioPrompt();
+  std::unique_ptr<ConsentPrompter> prompter = MakeWindowsPrompter();
+  PromptRequest prompt = VisioPrompt();
   prompt.answers.clear();
-  EXPECT_EQ(prompter->Ask(prompt).outcome, PromptResult::Outcome::kFailed);
+  const PromptReply r = prompter->Ask(prompt);
+  EXPECT_EQ(r.outcome, PromptReply::Outcome::kFailed);
+  EXPECT_FALSE(r.error.empty());
 }
 
 }  // namespace

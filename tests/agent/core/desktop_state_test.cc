@@ -46,23 +46,25 @@ TEST(DesktopStateTest, DoNotDisturbOverrideWinsOverTheProbe) {
   };
   EXPECT_TRUE(DesktopStateTracker({.do_not_disturb = DoNotDisturbMode::kAuto,
                                    .do_not_disturb_probe = probe, .on_change = {}})
-                  .Get()
-                  .do_not_disturb);
+                  .DoNotDisturb());
   EXPECT_FALSE(DesktopStateTracker({.do_not_disturb = DoNotDisturbMode::kOff,
                                     .do_not_disturb_probe = probe, .on_change = {}})
-                   .Get()
-                   .do_not_disturb);
+                   .DoNotDisturb());
   EXPECT_EQ(probes, 1) << "an override never asks the desktop";
+  // On: also in the cheap state (Get never asks the desktop).
   EXPECT_TRUE(DesktopStateTracker({.do_not_disturb = DoNotDisturbMode::kOn,
                                    .do_not_disturb_probe = {}, .on_change = {}})
                   .Get()
                   .do_not_disturb);
+  DesktopStateTracker auto_mode({.do_not_disturb = DoNotDisturbMode::kAuto,
+                                 .do_not_disturb_probe = probe, .on_change = {}});
+  EXPECT_FALSE(auto_mode.Get().do_not_disturb);
+  EXPECT_EQ(probes, 1) << "Get() asked the desktop";
   // Unknown (nobody answered) is off.
   EXPECT_FALSE(DesktopStateTracker({.do_not_disturb = DoNotDisturbMode::kAuto,
                                     .do_not_disturb_probe = [] { return std::optional<bool>(); },
                                     .on_change = {}})
-                   .Get()
-                   .do_not_disturb);
+                   .DoNotDisturb());
 }
 
 }  // namespace

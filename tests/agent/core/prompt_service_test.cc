@@ -166,7 +166,7 @@ TEST_F(PromptServiceTest, DesktopStateHoldsNotUrgentBackUntilWoken) {
   desktop.SetFullscreen(true);
   PromptServiceOptions o;
   o.desktop = [&desktop] { return desktop.Get(); };
-  o.recheck = std::chrono::hours(1);  // only a Wake can show it
+  o.max_wait = std::chrono::hours(1);  // only a Wake can show it
   Start(o);
   // Held back: never displayed while the full-screen window is in front.
   EXPECT_FALSE(Eventually([&] { return prompter_.asks() > 0; }, 30));
@@ -175,6 +175,30 @@ TEST_F(PromptServiceTest, DesktopStateHoldsNotUrgentBackUntilWoken) {
   ASSERT_TRUE(Eventually([&] { return Results("prompt-1").size() == 3; }));
   service_->Stop();
   EXPECT_EQ(Results("prompt-1").back(), "answered:Yes");
+}
+
+TEST_F(PromptServiceTest, DoNotDisturbIsAskedOnlyWhenANotUrgentPromptWouldShow) {
+  std::atomic<int> asked{0};
+  std::atomic<bool> dnd{true};
+  PromptServiceOptions o;
+  o.do_not_disturb = [&] {
+    ++asked;
+    return dnd.load();
+  };
+  o.recheck = std::chrono::milliseconds(20);
+  o.policy.quiet_after_urgent = std::chrono::milliseconds(0);
+  Start(o);
+  Store("prompt-9", "", /*urgent=*/true);
+  service_->Wake();
+  ASSERT_TRUE(Eventually([&] { return Results("prompt-9").size() == 3; }));
+  EXPECT_EQ(asked.load(), 0) << "urgent prompts ignore do-not-disturb";
+  Store("prompt-1", "");
+  service_->Wake();
+  ASSERT_TRUE(Eventually([&] { return asked.load() >= 3; }));  // rechecked while on
+  EXPECT_EQ(Results("prompt-1"), (std::vector<std::string>{"delivered"}));
+  dnd = false;
+  ASSERT_TRUE(Eventually([&] { return Results("prompt-1").size() == 3; }));
+  service_->Stop();
 }
 
 TEST_F(PromptServiceTest, WithdrawnPromptTakesItsDialogDown) {

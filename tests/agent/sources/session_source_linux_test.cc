@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "agent/sources/do_not_disturb.h"
 #include "agent/sources/session_source.h"
 #include "gtest/gtest.h"
 #include "tests/e2e_x11/fake_logind.h"
@@ -140,6 +141,24 @@ TEST_F(SessionSourceTest, BusGoingAwayIsSurvived) {
   ASSERT_TRUE(WaitFor([&] { return source->stats().failures > failures + 1; },
                       std::chrono::seconds(10)));
   source->Stop();  // joins promptly even while retrying
+}
+
+// The do-not-disturb probe on the same kind of session bus: the
+// Notifications service's Inhibited property, read at each query; no service
+// and no gsettings: unknown.
+TEST_F(SessionSourceTest, DoNotDisturbProbeReadsNotificationsInhibited) {
+  DoNotDisturbOptions o;
+  o.session_bus_address = address_;
+  o.gsettings = "";  // only D-Bus here
+  auto probe = MakeDoNotDisturbProbe(o);
+  EXPECT_EQ(probe->Query(), std::nullopt) << "no notification daemon on the bus yet";
+  FakeLogind notifications(address_, "org.freedesktop.Notifications");
+  ASSERT_TRUE(notifications.ok()) << notifications.error();
+  EXPECT_EQ(probe->Query(), std::optional<bool>(false));
+  notifications.SetLockedHint(true, /*emit=*/false);  // Inhibited = true
+  EXPECT_EQ(probe->Query(), std::optional<bool>(true));
+  o.session_bus_address = "";  // no session bus: not asked (no autolaunch)
+  EXPECT_EQ(MakeDoNotDisturbProbe(o)->Query(), std::nullopt);
 }
 
 }  // namespace
