@@ -112,7 +112,7 @@ if [ "$real" = 1 ]; then
     ctl_a campaigns create visio-review --sender "IT Service Desk" \
       --question "You have not used Microsoft Visio for 90 days. Do you still need it?" \
       --application "Microsoft Visio" --wait-seconds 300 >/dev/null
-    ctl_a campaigns launch visio-review "$me_domain\\$me_login"
+    ctl_a campaigns launch visio-review "$me_domain\\$me_login" >/dev/null
     shown() {  # the agent's dialog (a zenity child of the agent) is visible
       local z
       z=$(pgrep -P "$apid" zenity) && [ -n "$(xdotool search --onlyvisible --pid "$z" 2>/dev/null)" ]

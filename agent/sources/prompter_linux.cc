@@ -4,12 +4,13 @@
 // joined by --separator after OK.
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 
@@ -134,6 +135,24 @@ class ZenityPrompter final : public ConsentPrompter {
   }
 
  private:
+  // `program` itself when it names a path, else the first executable of
+  // that name in $PATH; empty when none.
+  static std::string FindInPath(const std::string& program) {
+    if (program.find('/') != std::string::npos) {
+      return access(program.c_str(), X_OK) == 0 ? program : "";
+    }
+    const char* env = std::getenv("PATH");
+    const std::string dirs = env ? env : "/usr/local/bin:/usr/bin:/bin";
+    size_t start = 0;
+    while (start <= dirs.size()) {
+      const size_t end = std::min(dirs.find(':', start), dirs.size());
+      const std::string dir = end > start ? dirs.substr(start, end - start) : ".";
+      const std::string candidate = dir + "/" + program;
+      if (access(candidate.c_str(), X_OK) == 0) return candidate;
+      start = end + 1;
+    }
+    return "";
+  }
   static std::string Title(const std::string& sender) {
     return sender.empty() ? "Reclaim" : sender;
   }
@@ -179,32 +198,42 @@ class ZenityPrompter final : public ConsentPrompter {
       run.error = std::string("pipe: ") + std::strerror(errno);
       return run;
     }
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-    // The agent blocks SIGTERM/SIGINT in every thread (a signal thread
-    // waits for them); a child inherits that mask, and a dialog that blocks
-    // SIGTERM could not be taken down by Cancel(). Give it a clean one.
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none, defaults;
-    sigemptyset(&none);
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGTERM);
-    sigaddset(&defaults, SIGINT);
-    sigaddset(&defaults, SIGPIPE);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    pid_t pid = -1;
-    const int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), environ);
-    posix_spawnattr_destroy(&attr);
-    posix_spawn_file_actions_destroy(&fa);
-    close(out[1]);
-    if (rc != 0) {
+    // vfork + exec rather than posix_spawn, for two things posix_spawn
+    // cannot do: the dialog gets PR_SET_PDEATHSIG (prctl(2)), so it goes
+    // away when the agent dies, even by SIGKILL, instead of staying on screen
+    // answering nobody (it is tied to this thread, which lives until the
+    // prompt service stops); and a clean signal mask (the agent blocks
+    // SIGTERM/SIGINT in every thread for its signal thread; a dialog that
+    // inherited that could not be taken down by Cancel()). The program is
+    // looked up in PATH before; the child makes only system calls, then
+    // execve or _exit (vfork, as glibc's posix_spawn does: no pthread_atfork
+    // handlers of gRPC or others run, and no copy of the address space).
+    const std::string path = FindInPath(options_.program);
+    if (path.empty()) {
       close(out[0]);
-      run.error = "cannot start " + options_.program + ": " + std::strerror(rc);
+      close(out[1]);
+      run.error = "cannot start " + options_.program + ": not found";
+      return run;
+    }
+    const pid_t parent = getpid();
+    const pid_t pid = vfork();
+    if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (getppid() != parent) _exit(127);  // the agent died meanwhile
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      dup2(out[1], STDOUT_FILENO);
+      const int devnull = open("/dev/null", O_WRONLY);
+      if (devnull >= 0) dup2(devnull, STDERR_FILENO);
+      execve(path.c_str(), argv.data(), environ);
+      _exit(127);
+    }
+    const int fork_errno = errno;
+    close(out[1]);
+    if (pid < 0) {
+      close(out[0]);
+      run.error = "cannot start " + options_.program + ": " + std::strerror(fork_errno);
       return run;
     }
     run.started = true;
