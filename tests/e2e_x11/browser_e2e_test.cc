@@ -299,15 +299,39 @@ TEST_P(BrowserE2eTest, ReportPerSiteMatchesTheSchedule) {
   const std::string key_browser_prefix = "exe:" + browser_exe + " [";
   Switch("browser");
   Busy(seconds(4));
-  // 5. Navigating that tab to site C.
-  Xdotool({"key", "ctrl+l"});
-  WaitFor([] { return false; }, milliseconds(300));
-  Xdotool({"type", "--delay", "15", url("c.example.test")});
-  Xdotool({"key", "Return"});
-  ASSERT_TRUE(WaitForSite(wb, "c.example.test")) << WindowName(wb);
+  // 5. Navigating that tab to site C (typed into the address bar).
+  auto navigate = [&](std::uint32_t w, const std::string& host) {
+    Xdotool({"key", "ctrl+l"});
+    WaitFor([] { return false; }, milliseconds(300));
+    Xdotool({"type", "--delay", "15", url(host)});
+    Xdotool({"key", "Return"});
+    return WaitForSite(w, host);
+  };
+  ASSERT_TRUE(navigate(wb, "c.example.test")) << WindowName(wb);
   Switch("web:c.example.test");
   Busy(seconds(5));
-  // 6. The xterm again, then the end.
+  // 6. A second browser window (ctrl+n): another X11 window of the same
+  // browser process, so the extension's last focused window decides. It
+  // shows no site, then site B; then the first window (site C) again.
+  // The segment starts when the window manager activated the new window
+  // (Chromium's extension may name it up to ~0.4 s earlier; Firefox's about
+  // as much later).
+  Xdotool({"key", "ctrl+n"});
+  std::uint32_t w2 = 0;
+  ASSERT_TRUE(WaitFor([&] {
+    w2 = desktop_.ActiveWindow();
+    return w2 != 0 && w2 != wb && w2 != wt;
+  }, seconds(15), milliseconds(20)));
+  Switch("browser");
+  ASSERT_TRUE(WaitForTitle(w2, [](const std::string& t) { return !t.empty(); }));
+  Busy(seconds(3));
+  ASSERT_TRUE(navigate(w2, "b.example.test")) << WindowName(w2);
+  Switch("web:b.example.test");
+  Busy(seconds(4));
+  ASSERT_TRUE(desktop_.Activate(wb));
+  Switch("web:c.example.test");
+  Busy(seconds(4));
+  // 7. The xterm again, then the end.
   ASSERT_TRUE(desktop_.Activate(wt));
   Switch(key_term);
   Busy(seconds(3));
