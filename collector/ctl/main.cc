@@ -452,7 +452,10 @@ int main(int argc, char** argv) {
   add_output(candidates);
 
   bool dry_run_flag = false, execute = false, no_wait = false;
-  CLI::App* run = app.add_subcommand("run", "Run a policy: a dry run unless --execute");
+  CLI::App* run = app.add_subcommand(
+      "run", "Run a policy: a dry run unless --execute. For a policy with --ask-permission, "
+             "--execute asks the candidates and returns while the run waits for answers "
+             "(`runs show ID` later); a dry run only lists who would be asked");
   run->add_option("policy", policy_name, "Policy name or id")->required();
   auto* dry_opt = run->add_flag("--dry-run", dry_run_flag, "Only show what would happen (default)");
   run->add_flag("--execute", execute, "Really remove members (audited)")->excludes(dry_opt);

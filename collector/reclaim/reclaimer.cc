@@ -95,6 +95,59 @@ bool Terminal(RunState s) {
          s == RunState::kHalted;
 }
 
+std::string CampaignNameOf(std::int64_t run_id) { return absl::StrCat("reclaim-run-", run_id); }
+
+// The first answer ("Yes") keeps the licence.
+bool IsYes(const Campaign& c, const Response& r) {
+  return r.state == ResponseState::kAnswered && !c.answers.empty() &&
+         absl::EqualsIgnoreCase(r.answer, c.answers.front());
+}
+
+// A member's responses (one per endpoint user asked).
+std::vector<const Response*> ResponsesOf(const RunItem& item,
+                                         const std::map<std::string, Response>& by_user) {
+  std::vector<const Response*> out;
+  for (const std::string& u : item.decision.evidence.endpoint_users) {
+    if (auto it = by_user.find(u); it != by_user.end()) out.push_back(&it->second);
+  }
+  return out;
+}
+
+// Why a member without a "Yes" is removed, in the response's words.
+std::string NotGivenText(const std::vector<const Response*>& rs) {
+  if (rs.empty()) return "not asked: no response recorded";
+  std::vector<std::string> parts;
+  for (const Response* r : rs) {
+    std::string what;
+    switch (r->state) {
+      case ResponseState::kAnswered: what = absl::StrCat("answered ", r->answer); break;
+      case ResponseState::kDeclined: what = "declined (closed the prompt)"; break;
+      case ResponseState::kPostponed: what = "postponed, no answer"; break;
+      case ResponseState::kDisplayed: what = "shown, no answer"; break;
+      case ResponseState::kDelivered: what = "delivered, never shown"; break;
+      case ResponseState::kPending: what = "never delivered"; break;
+      case ResponseState::kTimedOut: what = "timed out"; break;
+      case ResponseState::kExpired: what = "expired"; break;
+    }
+    parts.push_back(absl::StrCat(r->user, ": ", what));
+  }
+  return absl::StrCat("no yes to the campaign (", absl::StrJoin(parts, "; "), ")");
+}
+
+Json ResponseJson(const Campaign& c, const Response& r) {
+  Json j;
+  j["campaign"] = c.name;
+  j["campaign_id"] = c.id;
+  j["response_id"] = r.id;
+  j["user"] = r.user;
+  j["state"] = ResponseStateName(r.state);
+  j["answer"] = r.answer;
+  j["device_id"] = r.device_id;
+  j["answered_utc"] = r.finished_utc_ms ? FormatUtcMs(r.finished_utc_ms) : "";
+  return j;
+}
+
+
 }  // namespace
 
 bool EndpointUserMatches(const DirectoryUser& dir, const EndpointUserEvidence& ep) {
@@ -527,6 +580,17 @@ absl::StatusOr<RunRecord> Reclaimer::ExecuteRun(std::int64_t run_id,
                                                   group.status().message()));
   }
   ASSIGN_OR_RETURN(std::vector<RunItem> items, store_.ListRunItems(run_id));
+  // Ask for permission: a "Yes" that arrived after the answer wait but
+  // before this member's removal still keeps the member.
+  std::optional<Campaign> campaign;
+  std::map<std::string, Response> yeses;
+  if (run.campaign_id != 0 && campaigns_) {
+    ASSIGN_OR_RETURN(campaign, campaigns_->GetCampaign(absl::StrCat(run.campaign_id)));
+    ASSIGN_OR_RETURN(std::vector<Response> responses, campaigns_->ListResponses(campaign->id));
+    for (Response& r : responses) {
+      if (IsYes(*campaign, r)) yeses.emplace(r.user, std::move(r));
+    }
+  }
   // Resume: items whose intent was recorded before a crash are checked
   // against the directory before anything is repeated.
   std::optional<std::set<std::string>> direct_members;
@@ -575,6 +639,11 @@ absl::StatusOr<RunRecord> Reclaimer::ExecuteRun(std::int64_t run_id,
       spdlog::info("run {}: {} is still a direct member after an interruption; removing", run_id,
                    user.object_id);
     } else {
+      if (const auto yes = ResponsesOf(item, yeses); campaign && !yes.empty()) {
+        RETURN_IF_ERROR(KeepAfterYes(run, policy, *campaign, item, *yes.front(),
+                                     "after the answer wait, before the removal: not removed"));
+        continue;
+      }
       Json d = base;
       d["evidence"] = EvidenceJson(item.decision);
       if (!item.detail.empty()) d["permission"] = item.detail;  // the campaign's answer
@@ -640,61 +709,6 @@ absl::Status Reclaimer::AdvanceAwaitingRuns() {
 
 // ---------------------------------------------------------------- ask for permission
 
-namespace {
-
-std::string CampaignNameOf(std::int64_t run_id) { return absl::StrCat("reclaim-run-", run_id); }
-
-// The first answer ("Yes") keeps the licence.
-bool IsYes(const Campaign& c, const Response& r) {
-  return r.state == ResponseState::kAnswered && !c.answers.empty() &&
-         absl::EqualsIgnoreCase(r.answer, c.answers.front());
-}
-
-// A member's responses (one per endpoint user asked).
-std::vector<const Response*> ResponsesOf(const RunItem& item,
-                                         const std::map<std::string, Response>& by_user) {
-  std::vector<const Response*> out;
-  for (const std::string& u : item.decision.evidence.endpoint_users) {
-    if (auto it = by_user.find(u); it != by_user.end()) out.push_back(&it->second);
-  }
-  return out;
-}
-
-// Why a member without a "Yes" is removed, in the response's words.
-std::string NotGivenText(const std::vector<const Response*>& rs) {
-  if (rs.empty()) return "not asked: no response recorded";
-  std::vector<std::string> parts;
-  for (const Response* r : rs) {
-    std::string what;
-    switch (r->state) {
-      case ResponseState::kAnswered: what = absl::StrCat("answered ", r->answer); break;
-      case ResponseState::kDeclined: what = "declined (closed the prompt)"; break;
-      case ResponseState::kPostponed: what = "postponed, no answer"; break;
-      case ResponseState::kDisplayed: what = "shown, no answer"; break;
-      case ResponseState::kDelivered: what = "delivered, never shown"; break;
-      case ResponseState::kPending: what = "never delivered"; break;
-      case ResponseState::kTimedOut: what = "timed out"; break;
-      case ResponseState::kExpired: what = "expired"; break;
-    }
-    parts.push_back(absl::StrCat(r->user, ": ", what));
-  }
-  return absl::StrCat("no yes to the campaign (", absl::StrJoin(parts, "; "), ")");
-}
-
-Json ResponseJson(const Campaign& c, const Response& r) {
-  Json j;
-  j["campaign"] = c.name;
-  j["campaign_id"] = c.id;
-  j["response_id"] = r.id;
-  j["user"] = r.user;
-  j["state"] = ResponseStateName(r.state);
-  j["answer"] = r.answer;
-  j["device_id"] = r.device_id;
-  j["answered_utc"] = r.finished_utc_ms ? FormatUtcMs(r.finished_utc_ms) : "";
-  return j;
-}
-
-}  // namespace
 
 absl::Status Reclaimer::LaunchCampaign(const RunRecord& run) {
   if (!campaigns_) {
@@ -749,6 +763,22 @@ absl::Status Reclaimer::LaunchCampaign(const RunRecord& run) {
   return absl::OkStatus();
 }
 
+absl::Status Reclaimer::KeepAfterYes(const RunRecord& run, const Policy& p, const Campaign& c,
+                                     const RunItem& item, const Response& yes,
+                                     const std::string& what) {
+  const std::string& object_id = item.decision.evidence.member.user.object_id;
+  const UtcMs until = yes.finished_utc_ms + p.rules.lookback_days * 86400000LL;
+  RETURN_IF_ERROR(store_.RecordAnswer(p.id, object_id, Answer::kYes, clock_.WallUtcMs(), until));
+  Json d = ResponseJson(c, yes);
+  d["detail"] = absl::StrCat("answered ", yes.answer, " to campaign ", c.name, ": ", what,
+                             "; excluded from this policy until ", FormatUtcMs(until));
+  d["excluded_until_utc"] = FormatUtcMs(until);
+  return store_
+      .RecordItem(run.id, item.index, ItemState::kDropped, "kept", d["detail"],
+                  Entry(run.actor, "remove.dropped", run.policy_id, run.id, object_id, d.dump()))
+      .status();
+}
+
 absl::Status Reclaimer::SettleAnswers(const RunRecord& run) {
   ASSIGN_OR_RETURN(Policy p, store_.GetPolicy(absl::StrCat(run.policy_id)));
   ASSIGN_OR_RETURN(Campaign c, campaigns_->GetCampaign(absl::StrCat(run.campaign_id)));
@@ -768,18 +798,7 @@ absl::Status Reclaimer::SettleAnswers(const RunRecord& run) {
       if (IsYes(c, *r)) yes = r;
     }
     if (yes) {
-      const UtcMs until = yes->finished_utc_ms + p.rules.lookback_days * 86400000LL;
-      RETURN_IF_ERROR(store_.RecordAnswer(p.id, object_id, Answer::kYes, now, until));
-      Json d = ResponseJson(c, *yes);
-      d["detail"] = absl::StrCat("answered ", yes->answer, " to campaign ", c.name,
-                                 ": not removed; excluded from this policy until ",
-                                 FormatUtcMs(until));
-      d["excluded_until_utc"] = FormatUtcMs(until);
-      RETURN_IF_ERROR(store_.RecordItem(run.id, item.index, ItemState::kDropped, "kept",
-                                        d["detail"], Entry(run.actor, "remove.dropped",
-                                                           run.policy_id, run.id, object_id,
-                                                           d.dump()))
-                          .status());
+      RETURN_IF_ERROR(KeepAfterYes(run, p, c, item, *yes, "not removed"));
       ++kept;
       continue;
     }
@@ -814,7 +833,7 @@ absl::Status Reclaimer::SettleAnswers(const RunRecord& run) {
 absl::Status Reclaimer::RestoreLateYeses() {
   if (!campaigns_) return absl::OkStatus();
   const UtcMs now = clock_.WallUtcMs();
-  ASSIGN_OR_RETURN(std::vector<RunRecord> runs, store_.ListRuns(0, 200));
+  ASSIGN_OR_RETURN(std::vector<RunRecord> runs, store_.ListRuns(0, 0));
   for (const RunRecord& run : runs) {
     if (run.dry_run || run.campaign_id == 0 || run.state == RunState::kAwaitingAnswers) continue;
     // The campaign is answerable until 2 x the wait after the start; a day's

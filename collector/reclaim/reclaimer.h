@@ -25,10 +25,11 @@
 //     sender ReclaimerOptions::campaign_sender) for the candidates' endpoint
 //     users ("DOMAIN\login", as their agents report them), pushes it to their
 //     connected agents (PromptRouter) and waits in awaiting_answers until
-//     answers_due = start + answer_wait_hours. The launch is idempotent (the
-//     campaign is found by name, CampaignStore::Launch keeps existing
-//     responses), so Tick completes it after a crash (kill -9) between the
-//     run's creation and the launch.
+//     answers_due = start + answer_wait_hours (a "Yes" that arrives after
+//     that but before the member's removal still keeps the member). The
+//     launch is idempotent (the campaign is found by name,
+//     CampaignStore::Launch keeps existing responses), so Tick completes it
+//     after a crash (kill -9) between the run's creation and the launch.
 //   - At answers_due (Tick, on the injected Clock) each pending item looks at
 //     its users' responses: an answer "Yes" (the campaign's first answer) on
 //     any of the member's devices keeps the member (item dropped, audited
@@ -187,6 +188,9 @@ class Reclaimer {
   // Ask for permission (see the file comment).
   absl::Status LaunchCampaign(const RunRecord& run);
   absl::Status SettleAnswers(const RunRecord& run);
+  // Drops `item` (not removed) after `yes`, recording the exclusion.
+  absl::Status KeepAfterYes(const RunRecord& run, const Policy& p, const Campaign& c,
+                            const RunItem& item, const Response& yes, const std::string& what);
   absl::Status RestoreLateYeses();
   // Restore of the removal audited at `audit_seq`. `reason` (a JSON object
   // text, may be empty) goes into both audit entries; with `item_index` >= 0

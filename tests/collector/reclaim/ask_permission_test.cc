@@ -347,6 +347,28 @@ TEST_F(AskPermissionTest, ALateYesRestoresTheMemberAndIsAudited) {
   EXPECT_EQ(AuditWith("restore.result").size(), 1u);
 }
 
+TEST_F(AskPermissionTest, AYesBetweenTheWaitAndTheRemovalStillKeepsTheMember) {
+  Populate();
+  auto run = reclaimer_->StartRun("visio-unused", "admin:test");
+  ASSERT_TRUE(run.ok()) << run.status();
+  // The directory is down when the answers are due: the run settles the
+  // answers, then waits in `removing` for the directory.
+  directory_.SetUnreachable(true);
+  clock_.Advance(std::chrono::hours(48));
+  ASSERT_TRUE(reclaimer_->Tick().ok());
+  ASSERT_EQ(reclaimer_->GetRun(run->id)->state, RunState::kRemoving);
+  AgentSays(run->campaign_id, "silent", {"delivered", "displayed", "answered:Yes"});
+  directory_.SetUnreachable(false);
+  ASSERT_TRUE(reclaimer_->Tick().ok());
+  EXPECT_EQ(reclaimer_->GetRun(run->id)->state, RunState::kSucceeded);
+  auto item = Items(run->id)["silent"];
+  EXPECT_EQ(item.state, ItemState::kDropped);
+  EXPECT_THAT(item.detail, HasSubstr("before the removal: not removed"));
+  EXPECT_TRUE(Member("silent"));
+  EXPECT_EQ(directory_.RemoveCalls("guid-silent"), 0);
+  EXPECT_EQ(reclaimer_->GetRun(run->id)->removed, 5);
+}
+
 TEST_F(AskPermissionTest, DryRunListsWhoWouldBeAskedAndAsksNobody) {
   Populate();
   auto dry = reclaimer_->DryRun("visio-unused", "admin:test");

@@ -161,6 +161,15 @@ asked=$(rc campaigns show "reclaim-run-$ask_id" --output csv | tail -n +2 | cut 
 [ "$asked" = "EXAMPLE\\bob EXAMPLE\\erin " ] || fail "asked: $asked"
 rc campaigns list | grep -q "Do you still need Visio?" || fail "campaign question: $(rc campaigns list)"
 [ "$(members)" = "EXAMPLE\\alice EXAMPLE\\bob EXAMPLE\\erin EXAMPLE\\nodata " ] || fail "the ask run removed someone"
+# kill -9 while the run waits: after the restart it still waits, with the
+# same single campaign and the same two questions (none asked twice).
+kill -9 "$cpid"; wait "$cpid" 2>/dev/null || true; cpid=""
+start_collector
+sleep 1  # the scheduler's first tick runs at start-up
+[ "$(sqlite3 "$work/collector.db" "SELECT state FROM rc_runs WHERE id=$ask_id")" = awaiting_answers ] \
+  || fail "ask run after the restart: $(sqlite3 "$work/collector.db" "SELECT state FROM rc_runs WHERE id=$ask_id")"
+[ "$(rc campaigns list --output csv | tail -n +2 | wc -l)" = 1 ] || fail "campaigns after the restart: $(rc campaigns list)"
+[ "$(rc campaigns show "reclaim-run-$ask_id" --output csv | tail -n +2 | wc -l)" = 2 ] || fail "responses after the restart"
 
 # Kill switch: real runs refused, dry runs allowed.
 rc kill-switch on >/dev/null
