@@ -147,7 +147,6 @@ Json ResponseJson(const Campaign& c, const Response& r) {
   return j;
 }
 
-
 }  // namespace
 
 bool EndpointUserMatches(const DirectoryUser& dir, const EndpointUserEvidence& ep) {
@@ -748,18 +747,22 @@ absl::Status Reclaimer::LaunchCampaign(const RunRecord& run) {
       if (ShouldDeliver(r, now)) reached += router_->Publish(r.user, ShowCommand(*c, r));
     }
   }
+  // A launch completed late (after a crash, or for a run of an older
+  // version) still gives everyone the whole wait.
+  const UtcMs due = std::max(run.answers_due_utc_ms, now + p.answer_wait_hours * 3600 * 1000);
   Json d;
   d["campaign"] = c->name;
   d["campaign_id"] = c->id;
   d["question"] = c->question;
   d["users"] = users;
-  d["answers_due_utc"] = FormatUtcMs(run.answers_due_utc_ms);
+  d["answers_due_utc"] = FormatUtcMs(due);
   d["answerable_until_utc"] = FormatUtcMs(c->created_utc_ms + c->answer_wait_ms);
   RETURN_IF_ERROR(store_.SetRunCampaign(
-      run.id, c->id, Entry(run.actor, "campaign.launch", run.policy_id, run.id, "", d.dump())));
+      run.id, c->id, due,
+      Entry(run.actor, "campaign.launch", run.policy_id, run.id, "", d.dump())));
   spdlog::info("run {}: campaign '{}' asks {} user(s) \"{}\" ({} agent stream(s) reached now); "
                "answers due {}", run.id, c->name, users.size(), c->question, reached,
-               FormatUtcMs(run.answers_due_utc_ms));
+               FormatUtcMs(due));
   return absl::OkStatus();
 }
 

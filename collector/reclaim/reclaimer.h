@@ -29,7 +29,8 @@
 //     that but before the member's removal still keeps the member). The
 //     launch is idempotent (the campaign is found by name,
 //     CampaignStore::Launch keeps existing responses), so Tick completes it
-//     after a crash (kill -9) between the run's creation and the launch.
+//     after a crash (kill -9) between the run's creation and the launch;
+//     answers_due then counts from the completed launch.
 //   - At answers_due (Tick, on the injected Clock) each pending item looks at
 //     its users' responses: an answer "Yes" (the campaign's first answer) on
 //     any of the member's devices keeps the member (item dropped, audited

@@ -229,9 +229,11 @@ class ReclamationStore {
   [[nodiscard]] virtual absl::Status SetRunState(std::int64_t run_id, RunState state,
                                                  const std::string& error, UtcMs now,
                                                  const std::optional<AuditEntry>& audit) = 0;
-  /// Records the run's ask-for-permission campaign and appends `audit` in
-  /// the same transaction. Errors: kNotFound.
+  /// Records the run's ask-for-permission campaign and when its answers are
+  /// due (UTC ms), and appends `audit` in the same transaction. Errors:
+  /// kNotFound.
   [[nodiscard]] virtual absl::Status SetRunCampaign(std::int64_t run_id, std::int64_t campaign_id,
+                              UtcMs answers_due_utc_ms,
                                                     const AuditEntry& audit) = 0;
   /// Moves one item (state, outcome, detail) and appends `audit` in the same
   /// transaction: the intent record (kIntent) or the result (kDone/kFailed,

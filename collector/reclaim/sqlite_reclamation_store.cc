@@ -848,12 +848,15 @@ absl::Status SqliteReclamationStore::SetRunState(std::int64_t run_id, RunState s
 
 absl::Status SqliteReclamationStore::SetRunCampaign(std::int64_t run_id,
                                                     std::int64_t campaign_id,
+                                                    UtcMs answers_due_utc_ms,
                                                     const AuditEntry& audit) {
   absl::MutexLock l(&mu_);
   ASSIGN_OR_RETURN(sqlite::Transaction tx, sqlite::Transaction::Begin(*db_));
   ASSIGN_OR_RETURN(sqlite::Statement st,
-                   db_->Prepare("UPDATE rc_runs SET campaign_id=?, updated_utc_ms=? WHERE id=?"));
-  RETURN_IF_ERROR(st.Bind(1, campaign_id).Bind(2, audit.time_utc_ms).Bind(3, run_id).Run());
+                   db_->Prepare("UPDATE rc_runs SET campaign_id=?, answers_due_utc_ms=?, "
+                                "updated_utc_ms=? WHERE id=?"));
+  RETURN_IF_ERROR(st.Bind(1, campaign_id).Bind(2, answers_due_utc_ms).Bind(3, audit.time_utc_ms)
+                      .Bind(4, run_id).Run());
   if (db_->Changes() == 0) return absl::NotFoundError(absl::StrCat("no run ", run_id));
   RETURN_IF_ERROR(AppendAuditLocked(audit).status());
   return tx.Commit();

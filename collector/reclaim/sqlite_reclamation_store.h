@@ -66,6 +66,7 @@ class SqliteReclamationStore final : public ReclamationStore {
   absl::Status SetRunState(std::int64_t run_id, RunState state, const std::string& error,
                            UtcMs now, const std::optional<AuditEntry>& audit) override;
   absl::Status SetRunCampaign(std::int64_t run_id, std::int64_t campaign_id,
+                              UtcMs answers_due_utc_ms,
                               const AuditEntry& audit) override;
   absl::StatusOr<AuditEntry> RecordItem(std::int64_t run_id, std::int64_t index, ItemState state,
                                         const std::string& outcome, const std::string& detail,

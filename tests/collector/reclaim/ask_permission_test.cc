@@ -262,11 +262,14 @@ TEST_F(AskPermissionTest, ResumesAfterACrashMidWaitWithoutAskingTwice) {
   EXPECT_EQ(run->state, RunState::kAwaitingAnswers);
   EXPECT_EQ(run->campaign_id, 0);
 
-  // kill -9 and restart: a new reclaimer on the same database.
+  // kill -9, and a restart 5 h later: a new reclaimer on the same database.
+  clock_.Advance(std::chrono::hours(5));
   OpenCampaigns();
   ASSERT_TRUE(reclaimer_->Tick().ok());  // completes the launch
   auto resumed = reclaimer_->GetRun(run->id);
   ASSERT_NE(resumed->campaign_id, 0);
+  // Everyone still gets the whole wait, counted from the launch.
+  EXPECT_EQ(resumed->answers_due_utc_ms, kT0 + (5 + 48) * kHourMs);
   ASSERT_EQ(campaigns_->ListCampaigns()->size(), 1u);  // found by name, not created twice
   const std::int64_t cid = resumed->campaign_id;
   AgentSays(cid, "yes", {"delivered", "displayed", "answered:Yes"});
