@@ -37,6 +37,8 @@ void PromptService::Start() {
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "prompts");
     Run();
+    absl::MutexLock l(&mu_);
+    finished_ = true;
   });
 }
 
@@ -67,8 +69,16 @@ void PromptService::Stop() {
     if (stopping_ && !thread_.joinable()) return;
     stopping_ = true;
   }
-  prompter_.Cancel();
-  if (thread_.joinable()) thread_.join();
+  if (!thread_.joinable()) return;
+  // A dialog may be starting just now (after the thread last looked at
+  // stopping_, before the prompter can be cancelled): cancel until the
+  // thread is out, so stopping never waits for a dialog's timeout.
+  while (true) {
+    prompter_.Cancel();
+    absl::MutexLock l(&mu_);
+    if (mu_.AwaitWithTimeout(absl::Condition(&finished_), absl::Milliseconds(50))) break;
+  }
+  thread_.join();
 }
 
 void PromptService::Run() {

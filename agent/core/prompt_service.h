@@ -96,6 +96,7 @@ class PromptService {
   absl::Mutex mu_;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;  // Run() returned
   std::vector<std::string> showing_ ABSL_GUARDED_BY(mu_);  // command ids on screen
 };
 

@@ -23,12 +23,16 @@ namespace v1 = ::reclaim::v1;
 // until Cancel() when told to.
 class FakePrompter final : public ConsentPrompter {
  public:
+  // Like a real dialog, Cancel() reaches only a dialog that is up: one
+  // that came before Ask() started is lost.
   PromptReply Ask(const PromptRequest& request) override {
     absl::MutexLock l(&mu_);
     asked_.push_back(request.question);
     if (block_) {
-      mu_.Await(absl::Condition(&cancelled_));
+      in_ask_ = true;
       cancelled_ = false;
+      mu_.Await(absl::Condition(&cancelled_));
+      in_ask_ = false;
       return {PromptReply::Outcome::kCancelled, -1, ""};
     }
     return single_;
@@ -40,7 +44,7 @@ class FakePrompter final : public ConsentPrompter {
   }
   void Cancel() override {
     absl::MutexLock l(&mu_);
-    cancelled_ = true;
+    if (in_ask_) cancelled_ = true;
   }
   size_t asks() {
     absl::MutexLock l(&mu_);
@@ -53,6 +57,7 @@ class FakePrompter final : public ConsentPrompter {
   CombinedPromptReply combined_reply_ ABSL_GUARDED_BY(mu_);
   bool block_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool in_ask_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 class PromptServiceTest : public ::testing::Test {
@@ -87,7 +92,11 @@ class PromptServiceTest : public ::testing::Test {
   // Starts the service; `notified` counts uplink notifications.
   void Start(PromptServiceOptions options = {}) {
     service_ = std::make_unique<PromptService>(*spool_, prompter_, clock_,
-                                               [this] { ++notified_; }, options);
+                                               [this] {
+                                                 ++notified_;
+                                                 if (on_notify_) on_notify_();
+                                               },
+                                               options);
     service_->Start();
   }
   // Whether `pred` holds within `polls` x 10 ms.
@@ -105,6 +114,7 @@ class PromptServiceTest : public ::testing::Test {
   std::unique_ptr<Spool> spool_;
   FakePrompter prompter_;
   std::atomic<int> notified_{0};
+  std::function<void()> on_notify_;  // set before Start()
   std::unique_ptr<PromptService> service_;
 };
 
@@ -214,10 +224,35 @@ TEST_F(PromptServiceTest, WithdrawnPromptTakesItsDialogDown) {
   // Cancelled: no final outcome, and not shown again (it is gone).
   ASSERT_TRUE(Eventually([&] {
     absl::MutexLock l(&prompter_.mu_);
-    return !prompter_.cancelled_ && prompter_.asked_.size() == 1;
+    return !prompter_.in_ask_ && prompter_.asked_.size() == 1;
   }));
   service_->Stop();
   EXPECT_EQ(Results("prompt-1"), (std::vector<std::string>{"delivered", "displayed"}));
+}
+
+// Stop() while a dialog is about to start (the service recorded it as
+// displayed, the dialog is not up yet, so the first Cancel() is lost):
+// Stop() still takes it down instead of waiting for the dialog's timeout.
+TEST_F(PromptServiceTest, StopWhileADialogIsStartingDoesNotWaitForIt) {
+  Store("prompt-1", "");
+  {
+    absl::MutexLock l(&prompter_.mu_);
+    prompter_.block_ = true;
+  }
+  std::promise<void> displayed;
+  on_notify_ = [&displayed, first = true]() mutable {
+    if (!first) return;
+    first = false;
+    displayed.set_value();
+    // Hold the service between "displayed" and Ask() while Stop() begins.
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  };
+  Start();
+  displayed.get_future().wait();
+  auto stopped = std::async(std::launch::async, [this] { service_->Stop(); });
+  EXPECT_EQ(stopped.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  absl::MutexLock l(&prompter_.mu_);
+  EXPECT_EQ(prompter_.asked_.size(), 1u) << "the dialog did start after the first Cancel()";
 }
 
 }  // namespace
