@@ -1,5 +1,4 @@
 // What both ConsentPrompter twins share (prompter.h). Standard C++ only.
-#include <algorithm>
 
 #include "agent/sources/prompter.h"
 
@@ -51,29 +50,6 @@ std::string CheckPromptRequest(const CombinedPromptRequest& req) {
     if (!e.empty()) return e;
   }
   return "";
-}
-
-CombinedPromptReply AskOneByOne(ConsentPrompter& prompter, const CombinedPromptRequest& request) {
-  CombinedPromptReply out;
-  out.answers.assign(request.items.size(), -1);
-  out.outcome = PromptReply::Outcome::kAnswered;
-  for (size_t i = 0; i < request.items.size(); ++i) {
-    PromptRequest one;
-    one.sender_name = request.sender_name;
-    one.question = request.intro + "\n\n" + request.items[i].label;
-    one.answers = request.items[i].answers;
-    one.postpone_label = request.postpone_label;
-    one.decline_label = request.decline_label;
-    one.timeout = request.timeout;
-    const PromptReply r = prompter.Ask(one);
-    if (r.outcome != PromptReply::Outcome::kAnswered) {
-      out.outcome = r.outcome;
-      out.error = r.error;
-      return out;
-    }
-    out.answers[i] = r.answer;
-  }
-  return out;
 }
 
 }  // namespace reclaim::agent

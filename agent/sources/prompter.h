@@ -139,18 +139,12 @@ std::unique_ptr<ConsentPrompter> MakeZenityPrompter(ZenityPrompterOptions option
 /// The Windows prompter: the dialog of agent/windows/prompt_dialog_windows.cc
 /// (class "ReclaimConsentPrompt"; answer i is the button with control id
 /// kFirstAnswerId + i, then "Remind me later", then the decline button).
-/// Combined questions are asked one after another in that dialog (not yet
-/// one window with a choice per application).
+/// Combined: a drop-down list per item (control id 2000 + i, starting
+/// empty), then the buttons submit, postpone, decline.
 std::unique_ptr<ConsentPrompter> MakeWindowsPrompter();
 
 /// The first answer button's control id in the Windows dialog; answer i has
 /// kFirstAnswerId + i; the postpone and decline buttons follow the answers.
 inline constexpr int kFirstAnswerId = 1000;
-
-/// Asks the items of `request` one after another with `prompter.Ask` (for
-/// prompters without a combined dialog): stops at the first postpone,
-/// decline, timeout, cancel or failure, which then applies to the items not
-/// yet answered (earlier answers are kept in `answers`).
-CombinedPromptReply AskOneByOne(ConsentPrompter& prompter, const CombinedPromptRequest& request);
 
 }  // namespace reclaim::agent

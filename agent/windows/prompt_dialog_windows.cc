@@ -28,6 +28,7 @@ namespace {
 constexpr wchar_t kClassName[] = L"ReclaimConsentPrompt";
 constexpr int kCountdownId = 900;
 constexpr int kMessageId = 901;
+constexpr int kFirstChoiceId = 2000;  // combined prompts: item i's combo box
 constexpr UINT_PTR kTickTimer = 1;
 constexpr UINT kCancelMessage = WM_APP + 1;  // Cancel(): take the dialog down
 constexpr int kMargin = 16;
@@ -39,10 +40,12 @@ struct DialogResult {
   enum class Outcome { kButton, kTimedOut, kDismissed, kCancelled, kFailed };
   Outcome outcome = Outcome::kFailed;
   int button = -1;  // index into the labels for kButton
+  std::vector<int> chosen;  // kButton: each combo box's selection (-1: none)
 };
 
 struct DialogState {
   int buttons = 0;
+  int choices = 0;  // combo boxes (combined prompts)
   int default_button = -1;
   DialogResult result;
   bool done = false;
@@ -63,6 +66,12 @@ void Finish(HWND hwnd, DialogState* s, DialogResult::Outcome outcome, int button
   s->done = true;
   s->result.outcome = outcome;
   s->result.button = button;
+  if (outcome == DialogResult::Outcome::kButton) {
+    for (int i = 0; i < s->choices; ++i) {
+      const LRESULT sel = SendDlgItemMessageW(hwnd, kFirstChoiceId + i, CB_GETCURSEL, 0, 0);
+      s->result.chosen.push_back(sel == CB_ERR ? -1 : static_cast<int>(sel));
+    }
+  }
   DestroyWindow(hwnd);
 }
 
@@ -146,7 +155,27 @@ struct DialogSpec {
   std::vector<std::string> labels;
   int default_button = -1;
   std::chrono::milliseconds timeout{0};
+  /// Combined prompts: a row per item, its label and a drop-down list of
+  /// its answers (control id kFirstChoiceId + i), starting empty.
+  std::vector<CombinedPromptRequest::Item> choices;
 };
+
+// The outcome of a dialog whose buttons are `answer_buttons` answers (or
+// one submit button), then postpone, then decline.
+PromptReply::Outcome ReplyOutcome(const DialogResult& r, int answer_buttons, std::string* error) {
+  switch (r.outcome) {
+    case DialogResult::Outcome::kButton:
+      if (r.button < answer_buttons) return PromptReply::Outcome::kAnswered;
+      return r.button == answer_buttons ? PromptReply::Outcome::kPostponed
+                                        : PromptReply::Outcome::kDeclined;
+    case DialogResult::Outcome::kTimedOut: return PromptReply::Outcome::kTimedOut;
+    case DialogResult::Outcome::kDismissed: return PromptReply::Outcome::kDeclined;
+    case DialogResult::Outcome::kCancelled: return PromptReply::Outcome::kCancelled;
+    case DialogResult::Outcome::kFailed: break;
+  }
+  *error = "cannot create the prompt window (no desktop?)";
+  return PromptReply::Outcome::kFailed;
+}
 
 class DialogPrompter final : public ConsentPrompter {
  public:
@@ -165,34 +194,33 @@ class DialogPrompter final : public ConsentPrompter {
         std::max(req.timeout, std::chrono::seconds(1)));
     const DialogResult r = Show(spec);
     const int answers = static_cast<int>(req.answers.size());
-    switch (r.outcome) {
-      case DialogResult::Outcome::kButton:
-        if (r.button < answers) {
-          reply.outcome = PromptReply::Outcome::kAnswered;
-          reply.answer = r.button;
-        } else {
-          reply.outcome = r.button == answers ? PromptReply::Outcome::kPostponed
-                                              : PromptReply::Outcome::kDeclined;
-        }
-        break;
-      case DialogResult::Outcome::kTimedOut: reply.outcome = PromptReply::Outcome::kTimedOut; break;
-      case DialogResult::Outcome::kDismissed: reply.outcome = PromptReply::Outcome::kDeclined; break;
-      case DialogResult::Outcome::kCancelled: reply.outcome = PromptReply::Outcome::kCancelled; break;
-      case DialogResult::Outcome::kFailed:
-        reply.outcome = PromptReply::Outcome::kFailed;
-        reply.error = "cannot create the prompt window (no desktop?)";
-        break;
-    }
+    reply.outcome = ReplyOutcome(r, answers, &reply.error);
+    if (reply.outcome == PromptReply::Outcome::kAnswered) reply.answer = r.button;
     return reply;
   }
 
-  // Not yet one window with a choice per application: the items one after
-  // another.
+  // One window: a drop-down list of answers per item, then Send, Remind
+  // me later and Close.
   CombinedPromptReply AskCombined(const CombinedPromptRequest& req) override {
     CombinedPromptReply reply;
     reply.error = CheckPromptRequest(req);
     if (!reply.error.empty()) return reply;
-    return AskOneByOne(*this, req);
+    DialogSpec spec;
+    spec.title = req.sender_name.empty() ? "Reclaim" : req.sender_name;
+    spec.message = req.intro;
+    spec.labels = {req.submit_label, req.postpone_label, req.decline_label};
+    spec.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::max(req.timeout, std::chrono::seconds(1)));
+    spec.choices = req.items;
+    const DialogResult r = Show(spec);
+    reply.answers.assign(req.items.size(), -1);
+    reply.outcome = ReplyOutcome(r, 1, &reply.error);  // buttons: Send, postpone, decline
+    if (reply.outcome == PromptReply::Outcome::kAnswered) {
+      for (size_t i = 0; i < reply.answers.size() && i < r.chosen.size(); ++i) {
+        reply.answers[i] = r.chosen[i];
+      }
+    }
+    return reply;
   }
 
   void Cancel() override {
@@ -232,6 +260,7 @@ class DialogPrompter final : public ConsentPrompter {
     DialogState state;
     state.buttons = static_cast<int>(prompt.labels.size());
     state.default_button = prompt.default_button;
+    state.choices = static_cast<int>(prompt.choices.size());
     NONCLIENTMETRICSW ncm{};
     ncm.cbSize = sizeof ncm;
     if (SystemParametersInfoW(SPI_GETNONCLIENTMETRICS, sizeof ncm, &ncm, 0)) {
@@ -263,6 +292,26 @@ class DialogPrompter final : public ConsentPrompter {
                                 reinterpret_cast<HMENU>(static_cast<INT_PTR>(kMessageId)), inst, nullptr);
     SendMessageW(text, WM_SETFONT, reinterpret_cast<WPARAM>(font), FALSE);
     y += message_height + kButtonGap;
+    // Combined prompts: one row per item, its label and a drop-down list.
+    for (size_t i = 0; i < prompt.choices.size(); ++i) {
+      const std::wstring label = WideFromUtf8(prompt.choices[i].label);
+      const int label_width = content_width / 2;
+      HWND l = CreateWindowExW(0, L"STATIC", label.c_str(),
+                               WS_CHILD | WS_VISIBLE | SS_LEFT | SS_NOPREFIX, kMargin, y + 4,
+                               label_width - kButtonGap, 20, hwnd, nullptr, inst, nullptr);
+      SendMessageW(l, WM_SETFONT, reinterpret_cast<WPARAM>(font), FALSE);
+      HWND combo = CreateWindowExW(
+          0, L"COMBOBOX", L"", WS_CHILD | WS_VISIBLE | WS_TABSTOP | WS_VSCROLL | CBS_DROPDOWNLIST,
+          kMargin + label_width, y, content_width - label_width, 200, hwnd,
+          reinterpret_cast<HMENU>(static_cast<INT_PTR>(kFirstChoiceId + static_cast<int>(i))), inst,
+          nullptr);
+      SendMessageW(combo, WM_SETFONT, reinterpret_cast<WPARAM>(font), FALSE);
+      for (const std::string& a : prompt.choices[i].answers) {
+        const std::wstring w = WideFromUtf8(a);
+        SendMessageW(combo, CB_ADDSTRING, 0, reinterpret_cast<LPARAM>(w.c_str()));
+      }
+      y += kButtonHeight + kButtonGap;
+    }
     HWND countdown = CreateWindowExW(0, L"STATIC", L"", WS_CHILD | WS_VISIBLE | SS_LEFT, kMargin, y,
                                      content_width, 20, hwnd,
                                      reinterpret_cast<HMENU>(static_cast<INT_PTR>(kCountdownId)), inst, nullptr);
@@ -301,7 +350,8 @@ class DialogPrompter final : public ConsentPrompter {
     }
     ShowWindow(hwnd, SW_SHOWNORMAL);
     SetForegroundWindow(hwnd);
-    HWND focus = prompt.default_button >= 0
+    HWND focus = !prompt.choices.empty()         ? GetDlgItem(hwnd, kFirstChoiceId)
+                 : prompt.default_button >= 0
                      ? GetDlgItem(hwnd, kFirstAnswerId + prompt.default_button)
                      : first_button;
     if (focus) SetFocus(focus);

@@ -4,7 +4,7 @@
 // button are buttons; clicking an answer returns its index, the postpone
 // button postpones, the decline button / Escape / close declines; the
 // timeout returns kTimedOut; Cancel() from another thread takes the dialog
-// down; combined questions are asked one after another.
+// down; combined questions: one window with a drop-down list per application.
 // Each case takes about 2 s under Wine: with no window manager on the Xvfb,
 // winex11 waits up to 2 s in DestroyWindow for the window manager to withdraw
 // the window (measured: DestroyWindow of a visible window 2001 ms, creating
@@ -122,25 +122,52 @@ TEST(PromptDialogWindowsTest, TimesOut) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(6));
 }
 
-TEST(PromptDialogWindowsTest, CombinedQuestionsOneAfterAnother) {
-  std::unique_ptr<ConsentPrompter> prompter = MakeWindowsPrompter();
+CombinedPromptRequest ThreeApplications() {
   CombinedPromptRequest req;
   req.sender_name = "IT Service Desk";
   req.intro = "Do you still need these applications?";
-  req.items = {{"Microsoft Visio", {"Yes", "No"}}, {"GIMP", {"Yes", "No"}}};
+  req.items = {{"Microsoft Visio", {"Yes", "No"}}, {"GIMP", {"Yes", "No"}},
+               {"Acrobat Pro", {"Keep", "Remove"}}};
   req.timeout = seconds(30);
+  return req;
+}
+
+// One window: a drop-down list per application (kFirstChoiceId + i in the
+// dialog, 2000 + i), starting empty; Send is the first button.
+TEST(PromptDialogWindowsTest, CombinedDialogOneAnswerPerApplication) {
+  std::unique_ptr<ConsentPrompter> prompter = MakeWindowsPrompter();
+  const CombinedPromptRequest req = ThreeApplications();
   auto result = std::async(std::launch::async, [&] { return prompter->AskCombined(req); });
-  for (int index : {1, 0}) {  // Visio: No; GIMP: Yes
-    HWND dialog = WaitForPrompt();
-    ASSERT_NE(dialog, nullptr);
-    PostMessageW(GetDlgItem(dialog, kFirstAnswerId + index), BM_CLICK, 0, 0);
-    // Wait for this dialog to go before looking for the next one.
-    for (int i = 0; i < 500 && IsWindow(dialog); ++i) std::this_thread::sleep_for(milliseconds(10));
-  }
+  HWND dialog = WaitForPrompt();
+  ASSERT_NE(dialog, nullptr);
+  EXPECT_EQ(Text(dialog), L"IT Service Desk");
+  HWND visio = GetDlgItem(dialog, 2000);
+  HWND acrobat = GetDlgItem(dialog, 2002);
+  ASSERT_NE(visio, nullptr);
+  ASSERT_NE(acrobat, nullptr);
+  EXPECT_EQ(SendMessageW(acrobat, CB_GETCOUNT, 0, 0), 2);
+  EXPECT_EQ(SendMessageW(visio, CB_GETCURSEL, 0, 0), CB_ERR) << "starts without an answer";
+  SendMessageW(visio, CB_SETCURSEL, 0, 0);    // Yes
+  SendMessageW(acrobat, CB_SETCURSEL, 1, 0);  // Remove
+  EXPECT_EQ(Text(GetDlgItem(dialog, kFirstAnswerId)), L"Send");
+  PostMessageW(GetDlgItem(dialog, kFirstAnswerId), BM_CLICK, 0, 0);
   ASSERT_EQ(result.wait_for(seconds(10)), std::future_status::ready);
   const CombinedPromptReply r = result.get();
   EXPECT_EQ(r.outcome, PromptReply::Outcome::kAnswered) << r.error;
-  EXPECT_EQ(r.answers, (std::vector<int>{1, 0}));
+  EXPECT_EQ(r.answers, (std::vector<int>{0, -1, 1}));
+}
+
+TEST(PromptDialogWindowsTest, CombinedDialogRemindMeLaterPostponesAll) {
+  std::unique_ptr<ConsentPrompter> prompter = MakeWindowsPrompter();
+  const CombinedPromptRequest req = ThreeApplications();
+  auto result = std::async(std::launch::async, [&] { return prompter->AskCombined(req); });
+  HWND dialog = WaitForPrompt();
+  ASSERT_NE(dialog, nullptr);
+  PostMessageW(GetDlgItem(dialog, kFirstAnswerId + 1), BM_CLICK, 0, 0);
+  ASSERT_EQ(result.wait_for(seconds(10)), std::future_status::ready);
+  const CombinedPromptReply r = result.get();
+  EXPECT_EQ(r.outcome, PromptReply::Outcome::kPostponed);
+  EXPECT_EQ(r.answers, (std::vector<int>{-1, -1, -1}));
 }
 
 TEST(PromptDialogWindowsTest, NoAnswersFails) {
