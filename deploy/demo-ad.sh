@@ -56,7 +56,7 @@ say() { echo; echo "== $*"; }
 show() {  # prints the command (as typed by hand), then runs it
   local a line="\$"
   for a in "$@"; do case "$a" in *" "*) line+=" '$a'" ;; *) line+=" $a" ;; esac; done
-  echo "$line" | sed "s|$build/collector/ctl/||; s| --collector 127.0.0.1:[0-9]*||; s| --as demo-admin||"
+  echo "$line" | sed "s|$build/collector/ctl/||; s| --collector 127.0.0.1:[0-9]*||; s| --token-file [^ ]*||"
   "$@"
 }
 admin=(-x -H "$RECLAIM_AD_LDAPS_URI" -D "$RECLAIM_AD_ADMIN_DN" -w "$RECLAIM_AD_ADMIN_PASSWORD")
@@ -112,7 +112,11 @@ cpid=$!
 for _ in $(seq 100); do [ -s "$work/ports" ] && break; sleep 0.1; done
 [ -s "$work/ports" ] || { echo "the collector did not start:" >&2; tail "$work/collector.log" >&2; exit 1; }
 read -r agent_port admin_port < "$work/ports"
-rc() { show "$ctl" --collector "127.0.0.1:$admin_port" --as demo-admin "$@"; }
+say "an admin token for reclaimctl (printed once; only its hash is stored)"
+echo "\$ reclaim-collector admin-token create --name demo-admin --role admin --token-file admin.token"
+"$collector" --db "$work/collector.db" --log-level warn admin-token create --name demo-admin \
+  --role admin --token-file "$work/admin.token"
+rc() { show "$ctl" --collector "127.0.0.1:$admin_port" --token-file "$work/admin.token" "$@"; }
 
 say "yesterday's usage, replayed through reclaim-agent (one device per user)"
 day=$(date -u -d '-1 day' +%Y-%m-%d)
@@ -160,7 +164,7 @@ say "membership in AD after the run"
 members
 
 say "restore jürgen from the audit log"
-seq=$("$ctl" --collector "127.0.0.1:$admin_port" runs show "$run_id" --output csv |
+seq=$("$ctl" --collector "127.0.0.1:$admin_port" --token-file "$work/admin.token" runs show "$run_id" --output csv |
       awk -F, '$1 == "EXAMPLE\\jürgen" {print $12}')
 [ -n "$seq" ] || { echo "no audit entry for jürgen's removal" >&2; exit 1; }
 rc restore "$seq" --output json
@@ -168,7 +172,7 @@ members
 
 say "the audit log (hash-chained, append-only) and its verification"
 echo "\$ reclaimctl audit --output csv | cut -d, -f1-4,6,7   # (the DETAIL column holds each entry's evidence, request and result)"
-"$ctl" --collector "127.0.0.1:$admin_port" audit --output csv | cut -d, -f1-4,6,7 |
+"$ctl" --collector "127.0.0.1:$admin_port" --token-file "$work/admin.token" audit --output csv | cut -d, -f1-4,6,7 |
   awk -F, '{printf "   %-4s %-25s %-40s %-19s %-4s %s\n", $1, $2, $3, $4, $5, $6}'
 rc audit verify
 echo

@@ -65,6 +65,9 @@ cpid=$!
 for _ in $(seq 100); do [ -s "$work/ports" ] && break; sleep 0.1; done
 [ -s "$work/ports" ] || { echo "collector did not start; see $work/collector.log" >&2; exit 1; }
 read -r agent_port admin_port < "$work/ports"
+# reclaimctl presents an admin token; a viewer may read usage and devices.
+"$collector" --db "$work/collector.db" --log-level warn admin-token create --name demo-viewer \
+  --role viewer --token-file "$work/viewer.token" >/dev/null
 
 # Waits (up to $2 tenths of a second) until the command in $1 succeeds.
 wait_until() { for _ in $(seq "$2"); do eval "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
@@ -171,13 +174,14 @@ if [ "$replay" = 1 ]; then
 fi
 
 echo
-echo "== reclaimctl usage --collector 127.0.0.1:$admin_port"
-"$ctl" usage --collector "127.0.0.1:$admin_port"
+echo "== reclaimctl usage --collector 127.0.0.1:$admin_port --token-file $work/viewer.token"
+"$ctl" usage --collector "127.0.0.1:$admin_port" --token-file "$work/viewer.token"
 echo
 echo "== reclaimctl devices"
-"$ctl" devices --collector "127.0.0.1:$admin_port"
+"$ctl" devices --collector "127.0.0.1:$admin_port" --token-file "$work/viewer.token"
 if [ "$keep" = 1 ]; then
   echo
-  echo "collector still running (pid $cpid): $ctl --collector 127.0.0.1:$admin_port usage"
+  echo "collector still running (pid $cpid): $ctl --collector 127.0.0.1:$admin_port --token-file $work/viewer.token usage"
+  echo "(more tokens: $collector --db $work/collector.db admin-token create --name NAME --role viewer|operator|admin)"
   echo "logs and databases in $work (stop with: kill $cpid; rm -rf $work)"
 fi

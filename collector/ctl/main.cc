@@ -25,8 +25,11 @@
 //              [--wait-seconds S] [--postpone-seconds S] [--application APP]
 //              | launch NAME USER... | expire NAME
 //
-// The caller's name for the audit log is --as (default $USER), sent as the
-// x-reclaim-actor metadata.
+// Every call presents an admin token ("authorization: Bearer <token>"),
+// read from --token-file FILE (owner-only: mode 0600 or 0400, refused
+// otherwise) or from the environment variable RECLAIM_ADMIN_TOKEN; the file
+// wins when both are given. The token's name and role are what the audit log
+// records as the caller. The token never appears in output or errors.
 //
 // Exit codes: 0 success, 1 the collector answered with an error or could not
 // be reached (message on stderr), 2 bad flags.
@@ -46,6 +49,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/secret_file.h"
 #include "common/utc_day.h"
 #include "nlohmann/json.hpp"
 #include "reclaim/v1/admin.grpc.pb.h"
@@ -56,6 +60,9 @@ namespace v1 = ::reclaim::v1;
 
 using reclaim::ctl::Print;
 using reclaim::ctl::Table;
+
+// Environment variable holding the admin token when --token-file is not given.
+constexpr char kTokenEnv[] = "RECLAIM_ADMIN_TOKEN";
 
 // "1h 02m 03s" for a duration in ms.
 std::string HumanDuration(std::int64_t ms) {
@@ -78,6 +85,10 @@ int Fail(const grpc::Status& s, const std::string& target, grpc::Channel& channe
       std::fprintf(stderr, "reclaimctl: unavailable (collector admin API at %s, or the "
                    "directory behind it): %s\n", target.c_str(), s.error_message().c_str());
     }
+  } else if (s.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+    std::fprintf(stderr, "reclaimctl: not authenticated: %s\n", s.error_message().c_str());
+  } else if (s.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+    std::fprintf(stderr, "reclaimctl: permission denied: %s\n", s.error_message().c_str());
   } else {
     std::fprintf(stderr, "reclaimctl: the collector refused the request: %s\n",
                  s.error_message().c_str());
@@ -367,9 +378,12 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(1, 10000));
   add_output(quarantine);
 
-  const char* env_user = std::getenv("USER");
-  std::string actor = env_user ? env_user : "unknown";
-  app.add_option("--as", actor, "Your name for the audit log (default $USER)");
+  // The token's value is never a command-line argument (visible in ps) and
+  // never a default shown by --help: only a file name or the variable name.
+  std::string token_file;
+  app.add_option("--token-file", token_file,
+                 "Owner-only file (mode 0600/0400) holding your admin token (else the "
+                 "environment variable " + std::string(kTokenEnv) + ")");
 
   // applications
   CLI::App* apps = app.add_subcommand("applications", "The application catalog");
@@ -548,17 +562,36 @@ int main(int argc, char** argv) {
     }
   }
 
+  // The admin token: --token-file, else RECLAIM_ADMIN_TOKEN, else none (the
+  // collector then answers UNAUTHENTICATED with a hint).
+  std::string authorization;
+  {
+    absl::StatusOr<std::string> token;
+    if (!token_file.empty()) {
+      token = reclaim::ReadSecretFile(token_file, "admin token");
+    } else if (std::getenv(kTokenEnv) != nullptr) {
+      token = reclaim::ReadSecretEnv(kTokenEnv, "admin token");
+    }
+    if (!token.ok() && !(token_file.empty() && std::getenv(kTokenEnv) == nullptr)) {
+      std::fprintf(stderr, "reclaimctl: %s\n", std::string(token.status().message()).c_str());
+      return 2;
+    }
+    if (token.ok()) {
+      authorization = "Bearer " + *token;
+      reclaim::WipeSecret(*token);
+    }
+  }
+
   auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
   auto stub = v1::AdminService::NewStub(channel);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout_s));
-  ctx.AddMetadata("x-reclaim-actor", actor);
-  Table t;
-  // A fresh context for follow-up calls (a ClientContext serves one call).
+  // Deadline and token for each call (a ClientContext serves one call).
   const auto fresh = [&](grpc::ClientContext* c) {
     c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout_s));
-    c->AddMetadata("x-reclaim-actor", actor);
+    if (!authorization.empty()) c->AddMetadata("authorization", authorization);
   };
+  grpc::ClientContext ctx;
+  fresh(&ctx);
+  Table t;
 
   if (*usage) {
     query.set_user(user);

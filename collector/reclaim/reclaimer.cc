@@ -200,6 +200,13 @@ void Reclaimer::SetRunReadyCallback(std::function<void()> cb) {
   run_ready_ = std::move(cb);
 }
 
+absl::StatusOr<AuditEntry> Reclaimer::AuditAdminAction(const std::string& actor,
+                                                       const std::string& action,
+                                                       const std::string& subject,
+                                                       const std::string& detail_json) {
+  return store_.AppendAudit(Entry(actor, action, 0, 0, subject, detail_json));
+}
+
 AuditEntry Reclaimer::Entry(const std::string& actor, const std::string& action,
                             std::int64_t policy_id, std::int64_t run_id,
                             const std::string& subject, const std::string& detail) const {

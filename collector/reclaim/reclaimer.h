@@ -170,6 +170,14 @@ class Reclaimer {
   [[nodiscard]] absl::StatusOr<std::vector<AuditEntry>> ListAudit(std::int64_t after_seq,
                                                                   int limit);
   [[nodiscard]] absl::StatusOr<AuditVerification> VerifyAudit();
+  /// Appends an audit entry for an admin change made outside the reclaimer
+  /// (campaign created/launched/expired, device revoked): `action` such as
+  /// "campaign.launch", `subject` what it is about, `detail_json` a JSON
+  /// object. Errors: the store's.
+  [[nodiscard]] absl::StatusOr<AuditEntry> AuditAdminAction(const std::string& actor,
+                                                            const std::string& action,
+                                                            const std::string& subject,
+                                                            const std::string& detail_json);
 
   // --- worker (scheduler thread) ---
   /// One scheduler step at `now`: fires enabled policies whose cron schedule

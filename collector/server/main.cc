@@ -1,5 +1,11 @@
 // reclaim-collector: receives usage from agents, stores it, serves the admin API.
 //
+//   reclaim-collector [--config FILE] [--db PATH] [--listen ...] ...   (the server)
+//   reclaim-collector admin-token create --name NAME --role viewer|operator|admin
+//                     [--token-file FILE] [--db PATH]   (prints the token once)
+//   reclaim-collector admin-token list [--db PATH]
+//   reclaim-collector admin-token revoke --name NAME [--db PATH]
+//
 // Flags and the config file are read here only (CLI11; the config file is
 // TOML/INI with the same keys as the long flags). Exit codes: 0 clean stop,
 // 1 start-up error (message on stderr), 2 bad flags or config.
@@ -15,6 +21,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "CLI/CLI.hpp"
+#include "collector/admin/admin_auth.h"
 #include "collector/connectors/entra/entra_connector.h"
 #include "collector/connectors/ldap/ldap_connector.h"
 #include "collector/reclaim/connector_factory.h"
@@ -30,6 +37,8 @@
 #include "common/clock.h"
 #include "common/log_format.h"
 #include "common/logging.h"
+#include "common/secret_file.h"
+#include "common/utc_day.h"
 #include "common/status_macros.h"
 #include "common/toml_config.h"
 #include "spdlog/spdlog.h"
@@ -112,11 +121,108 @@ class CollectorConfigReader : public reclaim::StrictTomlConfig {
   std::vector<reclaim::collector::ConnectorConfig>* out_;
 };
 
+/// `admin-token` subcommand options.
+struct AdminTokenCommand {
+  std::string name;
+  std::string role;
+  /// When set, `create` writes the token here (mode 0600) instead of stdout.
+  std::string token_file;
+};
+
+// Opens the admin token store of `db_path` (the usage store first: it owns
+// the file's creation). Logs and returns null on error.
+std::unique_ptr<reclaim::collector::SqliteAdminTokenStore> OpenAdminTokens(
+    const std::string& db_path) {
+  auto store = reclaim::collector::SqliteUsageStore::Open({.path = db_path});
+  if (!store.ok()) {
+    spdlog::critical("cannot open the usage store {}: {}", db_path, store.status());
+    return nullptr;
+  }
+  auto tokens = reclaim::collector::SqliteAdminTokenStore::Open(db_path);
+  if (!tokens.ok()) {
+    spdlog::critical("cannot open the admin token store {}: {}", db_path, tokens.status());
+    return nullptr;
+  }
+  return std::move(*tokens);
+}
+
+// `admin-token create|list|revoke`: exit 0, 1 on a store error or unknown
+// name, 2 on bad input. The token is printed once (or written owner-only to
+// --token-file) and never logged; only its SHA-256 hash is stored.
+int RunAdminTokenCommand(const CollectorOptions& opt, const std::string& verb,
+                         const AdminTokenCommand& cmd) {
+  namespace rc = reclaim::collector;
+  reclaim::SystemClock clock;
+  auto tokens = OpenAdminTokens(opt.db_path);
+  if (!tokens) return 1;
+  if (verb == "create") {
+    auto role = rc::ParseAdminRole(cmd.role);
+    if (!role.ok()) {
+      std::fprintf(stderr, "reclaim-collector: %s\n", std::string(role.status().message()).c_str());
+      return 2;
+    }
+    auto issued = tokens->Create(cmd.name, *role, clock.WallUtcMs());
+    if (!issued.ok()) {
+      std::fprintf(stderr, "reclaim-collector: %s\n",
+                   std::string(issued.status().message()).c_str());
+      return absl::IsInvalidArgument(issued.status()) ? 2 : 1;
+    }
+    if (!cmd.token_file.empty()) {
+      absl::Status s = reclaim::WriteSecretFile(cmd.token_file, issued->token);
+      reclaim::WipeSecret(issued->token);
+      if (!s.ok()) {
+        std::fprintf(stderr, "reclaim-collector: %s (the token '%s' exists now: revoke it)\n",
+                     std::string(s.message()).c_str(), cmd.name.c_str());
+        return 1;
+      }
+      std::fprintf(stderr, "admin token '%s' (role %s) written to %s (mode 0600)\n",
+                   cmd.name.c_str(), cmd.role.c_str(), cmd.token_file.c_str());
+    } else {
+      std::printf("%s\n", issued->token.c_str());
+      std::fflush(stdout);
+      reclaim::WipeSecret(issued->token);
+      std::fprintf(stderr, "admin token '%s' (role %s) created; it is shown only this once: "
+                   "keep it in an owner-only file (reclaimctl --token-file) or in "
+                   "RECLAIM_ADMIN_TOKEN\n", cmd.name.c_str(), cmd.role.c_str());
+    }
+    return 0;
+  }
+  if (verb == "revoke") {
+    auto r = tokens->Revoke(cmd.name, clock.WallUtcMs());
+    if (!r.ok()) {
+      std::fprintf(stderr, "reclaim-collector: %s\n", std::string(r.status().message()).c_str());
+      return 1;
+    }
+    std::printf("admin token '%s' (role %s) revoked\n", r->name.c_str(),
+                rc::AdminRoleName(r->role));
+    return 0;
+  }
+  auto all = tokens->List();
+  if (!all.ok()) {
+    std::fprintf(stderr, "reclaim-collector: %s\n", std::string(all.status().message()).c_str());
+    return 1;
+  }
+  std::printf("%-24s %-9s %-25s %s\n", "NAME", "ROLE", "CREATED_UTC", "REVOKED_UTC");
+  for (const auto& t : *all) {
+    std::printf("%-24s %-9s %-25s %s\n", t.name.c_str(), rc::AdminRoleName(t.role),
+                reclaim::FormatUtcMs(t.created_utc_ms).c_str(),
+                t.revoked_utc_ms ? reclaim::FormatUtcMs(t.revoked_utc_ms).c_str() : "");
+  }
+  return 0;
+}
+
 int Run(const CollectorOptions& opt) {
   reclaim::SystemClock clock;
   auto store = reclaim::collector::SqliteUsageStore::Open({.path = opt.db_path});
   if (!store.ok()) {
     spdlog::critical("cannot open the usage store {}: {}", opt.db_path, store.status());
+    return 1;
+  }
+  // Admin tokens (hashes only) in the same file.
+  auto admin_tokens = reclaim::collector::SqliteAdminTokenStore::Open(opt.db_path);
+  if (!admin_tokens.ok()) {
+    spdlog::critical("cannot open the admin token store {}: {}", opt.db_path,
+                     admin_tokens.status());
     return 1;
   }
   // Reclamation: its tables live in the same database file (opened after the
@@ -194,7 +300,7 @@ int Run(const CollectorOptions& opt) {
   auto agent_service = reclaim::collector::MakeAgentService(
       pipeline, clock, agent_opts, campaign_store->get(), &prompt_router);
   auto admin_service = reclaim::collector::MakeAdminService(
-      **store, &reclaimer, campaign_store->get(), &clock, &prompt_router);
+      **store, **admin_tokens, &reclaimer, campaign_store->get(), &clock, &prompt_router);
 
   spdlog::warn("listening without TLS (plaintext); use only on a trusted network until TLS "
                "is configured");
@@ -317,6 +423,26 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", opt.logging.level, "trace|debug|info|warn|error|off")
       ->capture_default_str();
   app.add_option("--log-file", opt.logging.file, "Log file (default: standard error)");
+
+  // Admin tokens for reclaimctl (roles: viewer, operator, admin).
+  AdminTokenCommand token_cmd;
+  CLI::App* tokens = app.add_subcommand(
+      "admin-token", "Create, list or revoke admin tokens for reclaimctl (stored as hashes)");
+  tokens->require_subcommand(1);
+  tokens->fallthrough();
+  CLI::App* token_create = tokens->add_subcommand(
+      "create", "Create a token and print it once (or write it to --token-file)");
+  token_create->fallthrough();
+  token_create->add_option("--name", token_cmd.name, "Token name, shown in the audit log")
+      ->required();
+  token_create->add_option("--role", token_cmd.role, "viewer, operator or admin")
+      ->required()->check(CLI::IsMember({"viewer", "operator", "admin"}));
+  token_create->add_option("--token-file", token_cmd.token_file,
+                           "Write the token to this file (mode 0600) instead of stdout");
+  tokens->add_subcommand("list", "Tokens (names and roles, never tokens)")->fallthrough();
+  CLI::App* token_revoke = tokens->add_subcommand("revoke", "Revoke a token at once");
+  token_revoke->fallthrough();
+  token_revoke->add_option("--name", token_cmd.name, "Token name")->required();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -325,6 +451,10 @@ int main(int argc, char** argv) {
   if (absl::Status s = reclaim::SetUpLogging(opt.logging); !s.ok()) {
     std::fprintf(stderr, "reclaim-collector: %s\n", std::string(s.message()).c_str());
     return 2;
+  }
+  if (*tokens) {
+    const std::string verb = *token_create ? "create" : *token_revoke ? "revoke" : "list";
+    return RunAdminTokenCommand(opt, verb, token_cmd);
   }
   return Run(opt);
 }

@@ -19,6 +19,7 @@ class Service;
 
 namespace reclaim::collector {
 
+class AdminAuthenticator;
 class Reclaimer;
 class CampaignStore;
 class PromptRouter;
@@ -74,8 +75,12 @@ std::unique_ptr<AgentServiceHandle> MakeAgentService(IngestPipeline& pipeline,
                                                      PromptRouter* router = nullptr);
 
 /// reclaim.v1.AdminService (synchronous: admin calls are rare and read the
-/// store directly). `store`, `reclaimer`, `campaigns` and `clock` must
-/// outlive the service. With a null `reclaimer` the reclamation RPCs answer
+/// store directly). Every call is authorized first through `auth` (bearer
+/// token -> name and role; UNAUTHENTICATED / PERMISSION_DENIED, see
+/// collector/admin/admin_roles.h for the role each RPC needs), and every
+/// change is audited with the caller "admin:<name>(<role>)@<peer>" (in the
+/// reclaimer's audit log when there is a reclaimer). `store`, `auth`,
+/// `reclaimer`, `campaigns` and `clock` must outlive the service. With a null `reclaimer` the reclamation RPCs answer
 /// FAILED_PRECONDITION; with a null `campaigns` the campaign RPCs do.
 /// Precondition: `clock` is non-null when `campaigns` is.
 class AdminServiceHandle {
@@ -86,6 +91,7 @@ class AdminServiceHandle {
 /// LaunchCampaign publishes the new prompts to `router` when given (its
 /// users' connected agents get them at once).
 std::unique_ptr<AdminServiceHandle> MakeAdminService(UsageStore& store,
+                                                     AdminAuthenticator& auth,
                                                      Reclaimer* reclaimer = nullptr,
                                                      CampaignStore* campaigns = nullptr,
                                                      const Clock* clock = nullptr,

@@ -348,7 +348,7 @@ TEST_P(BrowserE2eTest, ReportPerSiteMatchesTheSchedule) {
   EXPECT_EQ(agent.exit_code(), 0) << ReadFile(File("agent.log"));
 
   std::map<std::string, std::int64_t> actual;
-  ASSERT_TRUE(ReadUsage(RECLAIMCTL_BIN, collector.admin_port, File("usage.json"), &actual,
+  ASSERT_TRUE(ReadUsage(RECLAIMCTL_BIN, collector, File("usage.json"), &actual,
                         [&](const std::string& app) {
                           return app.rfind(key_browser_prefix, 0) == 0 ? "browser" : app;
                         }));

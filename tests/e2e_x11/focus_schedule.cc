@@ -27,16 +27,26 @@ void FocusSchedule::Switch(const std::string& app) {
                                          << ReadFile(dir + "/collector.log");
   }
   std::stringstream(ReadFile(ports)) >> out->agent_port >> out->admin_port;
+  out->admin_token_file = dir + "/viewer.token";
+  RunResult token = RunToCompletion(
+      collector_bin,
+      {"--db", dir + "/collector.db", "--log-level", "warn", "admin-token", "create", "--name",
+       "e2e-viewer", "--role", "viewer", "--token-file", out->admin_token_file},
+      dir + "/admin-token.out");
+  if (token.exit_code != 0) {
+    return ::testing::AssertionFailure() << "admin-token create: " << token.out;
+  }
   return ::testing::AssertionSuccess();
 }
 
-::testing::AssertionResult ReadUsage(const std::string& reclaimctl_bin, int admin_port,
-                                     const std::string& scratch,
+::testing::AssertionResult ReadUsage(const std::string& reclaimctl_bin,
+                                     const TestCollector& collector, const std::string& scratch,
                                      std::map<std::string, std::int64_t>* out,
                                      const std::function<std::string(const std::string&)>& rename) {
   RunResult usage = RunToCompletion(
       reclaimctl_bin,
-      {"usage", "--collector", "127.0.0.1:" + std::to_string(admin_port), "--output", "json"},
+      {"usage", "--collector", "127.0.0.1:" + std::to_string(collector.admin_port), "--token-file",
+       collector.admin_token_file, "--output", "json"},
       scratch);
   if (usage.exit_code != 0) return ::testing::AssertionFailure() << usage.out;
   const nlohmann::json rows = nlohmann::json::parse(usage.out, nullptr, false);

@@ -34,19 +34,22 @@ class FocusSchedule {
 };
 
 /// A reclaim-collector on loopback ports picked by the kernel, its database
-/// and logs in `dir`.
+/// and logs in `dir`, and a viewer admin token for reclaimctl.
 struct TestCollector {
   Child process;
   int agent_port = 0;
   int admin_port = 0;
+  /// Owner-only file with a viewer admin token.
+  std::string admin_token_file;
 };
 ::testing::AssertionResult StartTestCollector(const std::string& collector_bin,
                                               const std::string& dir, TestCollector* out);
 
-/// `reclaimctl usage --output json` summed per application key; `rename`
-/// (when set) maps a key first (e.g. every key of one browser to "browser").
+/// `reclaimctl usage --output json` against `collector` (with its viewer
+/// token) summed per application key; `rename` (when set) maps a key first
+/// (e.g. every key of one browser to "browser").
 ::testing::AssertionResult ReadUsage(
-    const std::string& reclaimctl_bin, int admin_port, const std::string& scratch,
+    const std::string& reclaimctl_bin, const TestCollector& collector, const std::string& scratch,
     std::map<std::string, std::int64_t>* out,
     const std::function<std::string(const std::string&)>& rename = nullptr);
 

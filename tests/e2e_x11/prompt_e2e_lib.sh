@@ -73,11 +73,16 @@ TOML
   collector_pid=$!
   poll 10 test -s "$work/ports" || fail "collector did not start"
   read -r agent_port admin_port < "$work/ports"
+  # An operator admin token for reclaimctl (hash in the database; the token
+  # in an owner-only file), made once.
+  [ -s "$work/e2e.token" ] || "$collector_bin" --db "$work/collector.db" --log-level warn \
+    admin-token create --name e2e --role operator --token-file "$work/e2e.token" >/dev/null 2>&1 \
+    || fail "cannot create the admin token"
 }
 stop_collector() {
   kill -TERM "$collector_pid"; wait "$collector_pid" || true; collector_pid=""
 }
-rc() { "$ctl" --collector "127.0.0.1:$admin_port" --as e2e "$@"; }
+rc() { "$ctl" --collector "127.0.0.1:$admin_port" --token-file "$work/e2e.token" "$@"; }
 
 # start_agent [extra flags]: the agent of user EXAMPLE\jdoe on this display.
 # Prompt pacing from $min_interval, $quiet_after_urgent (seconds, default 0)

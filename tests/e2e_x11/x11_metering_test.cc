@@ -80,7 +80,7 @@ TEST_F(X11MeteringTest, ReportMatchesTheSchedule) {
 
   TestCollector collector;
   ASSERT_TRUE(StartTestCollector(RECLAIM_COLLECTOR_BIN, dir_.path().string(), &collector));
-  const int agent_port = collector.agent_port, admin_port = collector.admin_port;
+  const int agent_port = collector.agent_port;
 
   // Applications: xterm, a copy of the xterm executable (same WM_CLASS
   // "XTerm", another executable), xmessage (no _NET_WM_PID).
@@ -181,7 +181,7 @@ TEST_F(X11MeteringTest, ReportMatchesTheSchedule) {
   EXPECT_EQ(agent.exit_code(), 0) << ReadFile(File("agent.log"));
 
   std::map<std::string, std::int64_t> actual;
-  ASSERT_TRUE(ReadUsage(RECLAIMCTL_BIN, admin_port, File("usage.json"), &actual));
+  ASSERT_TRUE(ReadUsage(RECLAIMCTL_BIN, collector, File("usage.json"), &actual));
   std::map<std::string, std::int64_t> expected = schedule_.expected();
   const std::int64_t schedule_ms = ToMs(schedule_end - test_start);
   const std::int64_t tolerance = Tolerance(schedule_ms);

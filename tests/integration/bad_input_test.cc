@@ -127,7 +127,7 @@ TEST_F(BadInputTest, CollectorConfigWithBadValueIsExit2AndTheStoreIsKept) {
 
   ASSERT_TRUE(collector.Start());
   std::map<std::string, UsageRow> usage;
-  ASSERT_TRUE(QueryUsage(bin_, collector.admin_target(), dir_.path().string(), &usage));
+  ASSERT_TRUE(QueryUsage(bin_, collector, dir_.path().string(), &usage));
   EXPECT_TRUE(UsageMatches(usage, script.expected));
   EXPECT_TRUE(collector.Stop());
 }
@@ -209,12 +209,12 @@ TEST_F(BadInputTest, CorruptSpoolIsSetAsideCountedAndTheReplayStillDelivered) {
   EXPECT_TRUE(ReadFile(aside[0]) == garbage) << "the corrupt spool was modified";
 
   std::vector<DeviceRow> devices;
-  ASSERT_TRUE(QueryDevices(bin_, collector.admin_target(), dir_.path().string(), &devices));
+  ASSERT_TRUE(QueryDevices(bin_, collector, dir_.path().string(), &devices));
   ASSERT_EQ(devices.size(), 1u);
   EXPECT_EQ(devices[0].corrupt_spools, 1u);
   EXPECT_EQ(devices[0].dropped_focus_ms, 0u);
   std::map<std::string, UsageRow> usage;
-  ASSERT_TRUE(QueryUsage(bin_, collector.admin_target(), dir_.path().string(), &usage));
+  ASSERT_TRUE(QueryUsage(bin_, collector, dir_.path().string(), &usage));
   EXPECT_TRUE(UsageMatches(usage, script.expected));
   EXPECT_TRUE(collector.Stop());
 }
@@ -243,7 +243,7 @@ TEST_F(BadInputTest, UnreachableCollectorExits3AndTheSpoolDeliversLater) {
   EXPECT_GT(std::stoi(m[1]), 0) << "the first run kept nothing in the spool";
 
   std::map<std::string, UsageRow> usage;
-  ASSERT_TRUE(QueryUsage(bin_, collector.admin_target(), dir_.path().string(), &usage));
+  ASSERT_TRUE(QueryUsage(bin_, collector, dir_.path().string(), &usage));
   EXPECT_TRUE(UsageMatches(usage, script.expected));
   EXPECT_EQ(TotalFocusMs(usage), script.total_focus_ms);
   EXPECT_TRUE(collector.Stop());

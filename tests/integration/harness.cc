@@ -65,6 +65,19 @@ std::string Tail(const std::string& path, size_t n = 2000) {
 CollectorProcess::CollectorProcess(std::string binary, std::string dir, std::string db_path)
     : binary_(std::move(binary)), dir_(std::move(dir)), db_path_(std::move(db_path)) {}
 
+std::string CollectorProcess::AdminTokenFile() {
+  if (!admin_token_file_.empty()) return admin_token_file_;
+  const std::string file = dir_ + "/viewer.token";
+  const RunResult r = RunToCompletion(
+      binary_,
+      {"--db", db_path_, "--log-level", "warn", "admin-token", "create", "--name",
+       "integration-viewer", "--role", "viewer", "--token-file", file},
+      dir_ + "/admin-token-create", std::chrono::seconds(30));
+  EXPECT_EQ(r.exit_code, 0) << "admin-token create: " << r.err;
+  if (r.exit_code == 0) admin_token_file_ = file;
+  return admin_token_file_;
+}
+
 ::testing::AssertionResult CollectorProcess::Start(std::chrono::milliseconds bind_retry) {
   const std::string port_file = dir_ + "/collector.ports";
   const auto deadline = std::chrono::steady_clock::now() + bind_retry;
@@ -170,10 +183,14 @@ std::vector<std::string> AgentArgs::Build() const {
 namespace {
 
 ::testing::AssertionResult RunCtlJson(const Binaries& bin, const std::string& command,
-                                      const std::string& admin_target,
+                                      CollectorProcess& collector,
                                       const std::string& scratch_dir, nlohmann::json* out) {
+  const std::string token_file = collector.AdminTokenFile();
+  if (token_file.empty()) return ::testing::AssertionFailure() << "no admin token";
   const RunResult r = RunToCompletion(
-      bin.ctl, {command, "--collector", admin_target, "--output", "json", "--timeout", "20"},
+      bin.ctl,
+      {command, "--collector", collector.admin_target(), "--token-file", token_file, "--output",
+       "json", "--timeout", "20"},
       scratch_dir + "/reclaimctl-" + command, std::chrono::seconds(30));
   if (r.exit_code != 0) {
     return ::testing::AssertionFailure()
@@ -189,11 +206,11 @@ namespace {
 
 }  // namespace
 
-::testing::AssertionResult QueryUsage(const Binaries& bin, const std::string& admin_target,
+::testing::AssertionResult QueryUsage(const Binaries& bin, CollectorProcess& collector,
                                       const std::string& scratch_dir,
                                       std::map<std::string, UsageRow>* rows) {
   nlohmann::json j;
-  if (auto r = RunCtlJson(bin, "usage", admin_target, scratch_dir, &j); !r) return r;
+  if (auto r = RunCtlJson(bin, "usage", collector, scratch_dir, &j); !r) return r;
   rows->clear();
   for (const auto& row : j) {
     const std::string app = row.at("application").get<std::string>();
@@ -205,11 +222,11 @@ namespace {
   return ::testing::AssertionSuccess();
 }
 
-::testing::AssertionResult QueryDevices(const Binaries& bin, const std::string& admin_target,
+::testing::AssertionResult QueryDevices(const Binaries& bin, CollectorProcess& collector,
                                         const std::string& scratch_dir,
                                         std::vector<DeviceRow>* rows) {
   nlohmann::json j;
-  if (auto r = RunCtlJson(bin, "devices", admin_target, scratch_dir, &j); !r) return r;
+  if (auto r = RunCtlJson(bin, "devices", collector, scratch_dir, &j); !r) return r;
   rows->clear();
   for (const auto& row : j) {
     DeviceRow d;

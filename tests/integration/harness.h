@@ -66,12 +66,17 @@ class CollectorProcess {
   /// Restarts that needed more than one attempt to bind.
   int bind_retries() const { return bind_retries_; }
   std::string log_path() const { return dir_ + "/collector.log"; }
+  /// An owner-only file with a viewer admin token for reclaimctl, created
+  /// (`reclaim-collector admin-token create`) on first use; empty (with a
+  /// test failure) when that fails.
+  std::string AdminTokenFile();
 
  private:
   std::string binary_, dir_, db_path_;
   Process process_;
   int agent_port_ = 0, admin_port_ = 0;
   int starts_ = 0, bind_retries_ = 0;
+  std::string admin_token_file_;
 };
 
 /// An agent command line; every field documents its default.
@@ -104,13 +109,13 @@ struct DeviceRow {
   std::uint64_t corrupt_spools = 0, quarantined_intervals = 0;
 };
 
-/// `reclaimctl usage --output json` at `admin_target`, per application
-/// (display key). Scratch files go to `scratch_dir`.
-::testing::AssertionResult QueryUsage(const Binaries& bin, const std::string& admin_target,
+/// `reclaimctl usage --output json` against `collector` (with its viewer
+/// token), per application (display key). Scratch files go to `scratch_dir`.
+::testing::AssertionResult QueryUsage(const Binaries& bin, CollectorProcess& collector,
                                       const std::string& scratch_dir,
                                       std::map<std::string, UsageRow>* rows);
 /// `reclaimctl devices --output json`.
-::testing::AssertionResult QueryDevices(const Binaries& bin, const std::string& admin_target,
+::testing::AssertionResult QueryDevices(const Binaries& bin, CollectorProcess& collector,
                                         const std::string& scratch_dir,
                                         std::vector<DeviceRow>* rows);
 

@@ -186,12 +186,12 @@ TEST(KillCycleTest, ExactTotalsAfterRepeatedSigkillOfCollectorAndAgent) {
   const auto agent_done = std::chrono::steady_clock::now();
 
   std::map<std::string, UsageRow> usage;
-  ASSERT_TRUE(QueryUsage(bin, collector.admin_target(), dir.path().string(), &usage));
+  ASSERT_TRUE(QueryUsage(bin, collector, dir.path().string(), &usage));
   EXPECT_TRUE(UsageMatches(usage, script.expected));
   EXPECT_EQ(TotalFocusMs(usage), script.total_focus_ms);
 
   std::vector<DeviceRow> devices;
-  ASSERT_TRUE(QueryDevices(bin, collector.admin_target(), dir.path().string(), &devices));
+  ASSERT_TRUE(QueryDevices(bin, collector, dir.path().string(), &devices));
   ASSERT_EQ(devices.size(), 1u) << "one agent instance (the spool survived every kill)";
   EXPECT_EQ(devices[0].device_id, "it-device-01");
   EXPECT_EQ(devices[0].dropped_batches, 0u);

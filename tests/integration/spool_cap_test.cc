@@ -60,9 +60,9 @@ TEST(SpoolCapTest, StoredPlusDroppedEqualsScriptedTotal) {
   EXPECT_NE(second.err.find("script already replayed completely"), std::string::npos) << second.err;
 
   std::map<std::string, UsageRow> usage;
-  ASSERT_TRUE(QueryUsage(bin, collector.admin_target(), dir.path().string(), &usage));
+  ASSERT_TRUE(QueryUsage(bin, collector, dir.path().string(), &usage));
   std::vector<DeviceRow> devices;
-  ASSERT_TRUE(QueryDevices(bin, collector.admin_target(), dir.path().string(), &devices));
+  ASSERT_TRUE(QueryDevices(bin, collector, dir.path().string(), &devices));
   ASSERT_EQ(devices.size(), 1u);
   const DeviceRow& d = devices[0];
   EXPECT_GT(d.dropped_batches, 0u);

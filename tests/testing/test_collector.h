@@ -1,14 +1,17 @@
 // A real collector stack in the test process: SQLite store in a temp dir,
 // ingest pipeline, campaign store and prompt router, agent and admin services
-// on a gRPC server at 127.0.0.1:0.
+// on a gRPC server at 127.0.0.1:0. The admin API needs tokens like the real
+// collector: AuthorizeAdmin() adds one of a given role to a call.
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
 #include <grpcpp/grpcpp.h>
 
+#include "collector/admin/admin_auth.h"
 #include "collector/campaigns/prompt_router.h"
 #include "collector/campaigns/sqlite_campaign_store.h"
 #include "collector/server/services.h"
@@ -42,13 +45,16 @@ class TestCollector {
     auto campaigns = collector::SqliteCampaignStore::Open(db_path_);
     if (!campaigns.ok()) return;
     campaigns_ = std::move(*campaigns);
+    auto tokens = collector::SqliteAdminTokenStore::Open(db_path_);
+    if (!tokens.ok()) return;
+    admin_tokens_ = std::move(*tokens);
     ingest_store_ = wrap_ ? wrap_(*store_) : nullptr;
     pipeline_ = std::make_unique<collector::IngestPipeline>(
         ingest_store_ ? *ingest_store_ : *store_, clock_);
     agent_service_ =
         collector::MakeAgentService(*pipeline_, clock_, options_, campaigns_.get(), &router_);
     admin_service_ =
-        collector::MakeAdminService(*store_, nullptr, campaigns_.get(), &clock_, &router_);
+        collector::MakeAdminService(*store_, *admin_tokens_, nullptr, campaigns_.get(), &clock_, &router_);
     grpc::ServerBuilder builder;
     builder.SetMaxReceiveMessageSize(max_message_bytes_);
     builder.AddListeningPort("127.0.0.1:" + std::to_string(port_),
@@ -68,7 +74,26 @@ class TestCollector {
     pipeline_.reset();
     campaigns_.reset();
     ingest_store_.reset();
+    admin_tokens_.reset();
     store_.reset();
+  }
+
+  /// An admin token of `role` (created on first use, named "test-<role>").
+  /// Empty when the store failed.
+  std::string AdminToken(collector::AdminRole role) {
+    std::string& token = tokens_by_role_[role];
+    if (token.empty() && admin_tokens_) {
+      auto issued = admin_tokens_->Create(
+          std::string("test-") + collector::AdminRoleName(role), role, clock_.WallUtcMs());
+      if (issued.ok()) token = issued->token;
+    }
+    return token;
+  }
+
+  /// Adds an admin token of `role` to `ctx` (default: admin).
+  void AuthorizeAdmin(grpc::ClientContext* ctx,
+                      collector::AdminRole role = collector::AdminRole::kAdmin) {
+    ctx->AddMetadata("authorization", "Bearer " + AdminToken(role));
   }
 
   bool ok() const { return server_ != nullptr && port_ != 0; }
@@ -80,6 +105,7 @@ class TestCollector {
   collector::AgentServiceHandle& agent_service() { return *agent_service_; }
   collector::IngestPipeline& pipeline() { return *pipeline_; }
   collector::SqliteCampaignStore& campaigns() { return *campaigns_; }
+  collector::SqliteAdminTokenStore& admin_tokens() { return *admin_tokens_; }
   collector::PromptRouter& router() { return router_; }
 
  private:
@@ -92,6 +118,8 @@ class TestCollector {
   std::unique_ptr<collector::SqliteUsageStore> store_;
   std::unique_ptr<collector::UsageStore> ingest_store_;
   std::unique_ptr<collector::SqliteCampaignStore> campaigns_;
+  std::unique_ptr<collector::SqliteAdminTokenStore> admin_tokens_;
+  std::map<collector::AdminRole, std::string> tokens_by_role_;
   collector::PromptRouter router_;
   std::unique_ptr<collector::IngestPipeline> pipeline_;
   std::unique_ptr<collector::AgentServiceHandle> agent_service_;

@@ -34,7 +34,14 @@ start_collector() {
   read -r _ admin_port < "$work/ports"
 }
 stop_collector() { kill "$cpid"; wait "$cpid" || true; cpid=""; }
-rc() { "$ctl" --collector "127.0.0.1:$admin_port" --as e2e-admin "$@"; }
+# Admin tokens (hashes in the collector's database; each token in an
+# owner-only file): NAME ROLE -> $work/NAME.token
+mk_token() {
+  "$collector" --db "$work/collector.db" --log-level warn admin-token create --name "$1" --role "$2" \
+    --token-file "$work/$1.token" >/dev/null 2>&1 || fail "cannot create admin token $1"
+}
+mk_token e2e-operator operator
+rc() { "$ctl" --collector "127.0.0.1:$admin_port" --token-file "$work/e2e-operator.token" "$@"; }
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 start_collector
@@ -78,4 +85,14 @@ out=$(rc campaigns show visio-q4 --output json)
 [ "$(echo "$out" | json '" ".join(r["state"] for r in d)')" = "expired expired expired" ] || fail "$out"
 [ "$(echo "$out" | json 'd[0]["events"][0]["kind"]')" = "expired" ] || fail "history: $out"
 [ "$(rc campaigns expire visio-q4 --output json | json 'd[0]["expired"]')" = "0" ] || fail "re-expire"
+# Campaign changes are in the reclamation audit log with their caller (the
+# operator's token), and the chain verifies.
+out=$(rc audit --output json)
+[ "$(echo "$out" | json '" ".join(e["action"] for e in d)')" = \
+  "campaign.create campaign.create campaign.launch campaign.launch campaign.expire campaign.expire" ] \
+  || fail "audit actions: $out"
+[ "$(echo "$out" | json 'sorted(set(e["actor"].split("@")[0] for e in d))')" = "['admin:e2e-operator(operator)']" ] \
+  || fail "audit actors: $out"
+[ "$(echo "$out" | json 'd[2]["detail"]["users"]')" = "['EXAMPLE\\\\alice', 'EXAMPLE\\\\bob']" ] || fail "launch detail: $out"
+rc audit verify >/dev/null || fail "audit chain"
 echo "PASS"

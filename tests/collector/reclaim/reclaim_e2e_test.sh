@@ -53,7 +53,14 @@ start_collector() {
   [ -s "$work/ports" ] || fail "collector did not start"
   read -r agent_port admin_port < "$work/ports"
 }
-rc() { "$ctl" --collector "127.0.0.1:$admin_port" --as e2e-admin "$@"; }
+# Admin tokens (hashes in the collector's database; each token in an
+# owner-only file): NAME ROLE -> $work/NAME.token
+mk_token() {
+  "$collector" --db "$work/collector.db" --log-level warn admin-token create --name "$1" --role "$2" \
+    --token-file "$work/$1.token" >/dev/null 2>&1 || fail "cannot create admin token $1"
+}
+mk_token e2e-admin admin
+rc() { "$ctl" --collector "127.0.0.1:$admin_port" --token-file "$work/e2e-admin.token" "$@"; }
 members() { rc candidates visio-unused --output csv 2>/dev/null | tail -n +2 | cut -d, -f1 | tr -d '\r' | sort | tr '\n' ' '; }
 
 start_collector
@@ -95,6 +102,57 @@ expect_error "no connector named 'ad'" policies create p1 --app Visio --group "V
 
 rc policies create visio-unused --app Visio --group "Visio Users" "${common[@]}" --enable >/dev/null
 
+# Admin roles (tokens made with the collector's own command line, presented
+# by reclaimctl from owner-only files or the environment): a viewer reads but
+# cannot run; an operator runs but cannot change the catalog, policies or the
+# kill switch; no, forged, revoked or loosely stored tokens are refused.
+mk_token e2e-operator operator
+mk_token e2e-viewer viewer
+as() { local who=$1; shift; "$ctl" --collector "127.0.0.1:$admin_port" --token-file "$work/$who.token" "$@"; }
+expect_as_error() {  # token name, message, command...
+  local who=$1 want=$2; shift 2
+  if out=$(as "$who" "$@" 2>&1); then fail "expected an error for $who: $*"; fi
+  echo "$out" | grep -qF -- "$want" || fail "error for $who '$*' lacks '$want': $out"
+}
+expect_as_error e2e-viewer \
+  "permission denied: admin token 'e2e-viewer' has role viewer; StartRun needs role operator or higher" \
+  run visio-unused --dry-run
+expect_as_error e2e-viewer "ListCandidates needs role operator" candidates visio-unused
+as e2e-viewer policies list | grep -q visio-unused || fail "a viewer cannot read policies"
+as e2e-viewer audit verify >/dev/null || fail "a viewer cannot verify the audit log"
+expect_as_error e2e-operator "CreatePolicy needs role admin" policies create p2 --app Visio --group "Visio Users" "${common[@]}"
+expect_as_error e2e-operator "SetPolicyEnabled needs role admin" policies disable visio-unused
+expect_as_error e2e-operator "AddApplication needs role admin" applications add Word
+expect_as_error e2e-operator "SetKillSwitch needs role admin" kill-switch on
+if out=$(env -u RECLAIM_ADMIN_TOKEN "$ctl" --collector "127.0.0.1:$admin_port" policies list 2>&1); then
+  fail "a call without a token was accepted"
+fi
+echo "$out" | grep -qF "not authenticated: no admin token" || fail "no token: $out"
+printf 'rcat_%s\n' "$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')" > "$work/forged.token"
+chmod 600 "$work/forged.token"
+expect_as_error forged "not authenticated: unknown admin token" policies list
+mk_token e2e-gone operator
+"$collector" --db "$work/collector.db" --log-level warn admin-token revoke --name e2e-gone >/dev/null \
+  || fail "revoke"
+expect_as_error e2e-gone "admin token 'e2e-gone' was revoked" policies list
+"$collector" --db "$work/collector.db" --log-level warn admin-token list | grep -q "^e2e-gone .*Z *[0-9]" \
+  || fail "token list does not show the revocation"
+"$collector" --db "$work/collector.db" --log-level warn admin-token list | grep -q rcat_ \
+  && fail "token list shows a token"
+cp "$work/e2e-viewer.token" "$work/loose.token"; chmod 644 "$work/loose.token"
+if out=$(as loose policies list 2>&1); then fail "a 0644 token file was accepted"; else st=$?; fi
+[ "$st" = 2 ] || fail "0644 token file: exit $st"
+echo "$out" | grep -qF "has mode 0644: it must not be accessible by group or others" || fail "0644: $out"
+echo "$out" | grep -qF "$(cat "$work/e2e-viewer.token")" && fail "the error shows the token"
+RECLAIM_ADMIN_TOKEN="$(cat "$work/e2e-viewer.token")" "$ctl" --collector "127.0.0.1:$admin_port" \
+  policies list | grep -q visio-unused || fail "token from RECLAIM_ADMIN_TOKEN"
+# --help never shows a token, also when one is in the environment.
+for help in "$ctl --help" "$ctl run --help" "$ctl policies create --help" "$collector --help" \
+            "$collector admin-token create --help"; do
+  out=$(RECLAIM_ADMIN_TOKEN="$(cat "$work/e2e-viewer.token")" $help 2>&1) || fail "$help"
+  if echo "$out" | grep -q "rcat_"; then fail "$help shows a token: $out"; fi
+done
+
 # Dry run: who, why, saving; nothing changes.
 dry=$(rc run visio-unused --output csv 2>"$work/dry.err")
 grep -q "would remove 3 of 6 members of Visio Users (1 no data, 1 over the cap); saving 45.00 EUR per month" "$work/dry.err" \
@@ -110,7 +168,7 @@ echo "$dry" | grep -q '^EXAMPLE\\erin,.*,over_cap,' || fail "erin: $dry"
 # group behind Reclaim's back after planning, while the connector still
 # works on bob (remove_delay_ms). The run is killed with SIGKILL after the
 # first removal, then resumed by the restarted collector.
-out=$(rc run visio-unused --execute --no-wait 2>&1) || fail "real run: $out"
+out=$(as e2e-operator run visio-unused --execute --no-wait 2>&1) || fail "real run: $out"
 sed -i '/"members"/s/"guid-carl", //' "$work/directory.json"
 for _ in $(seq 100); do
   n=$(sqlite3 "$work/collector.db" "SELECT count(*) FROM rc_audit_log WHERE action='remove.result'")
@@ -137,6 +195,14 @@ dups=$(sqlite3 "$work/collector.db" "SELECT subject FROM rc_audit_log WHERE acti
   || fail "carl's outcome"
 rc runs | grep -q "succeeded" || fail "runs list"
 rc audit verify >/dev/null || fail "audit chain does not verify"
+# Every change carries its caller: token name and role.
+actor_of() { sqlite3 "$work/collector.db" "SELECT DISTINCT actor FROM rc_audit_log WHERE action='$1'"; }
+actor_of policy.create | grep -q '^admin:e2e-admin(admin)@' || fail "policy.create actor: $(actor_of policy.create)"
+actor_of application.create | grep -q '^admin:e2e-admin(admin)@' || fail "application.create actor"
+actor_of run.start | grep -q '^admin:e2e-operator(operator)@' || fail "run.start actor: $(actor_of run.start)"
+actor_of remove.result | grep -q '^admin:e2e-operator(operator)@' || fail "remove.result actor"
+[ "$(sqlite3 "$work/collector.db" "SELECT count(*) FROM rc_audit_log WHERE actor NOT LIKE 'admin:%(%)@%'")" = 0 ] \
+  || fail "audit entries without a verified caller"
 
 # Restore bob from the audit log.
 seq=$(sqlite3 "$work/collector.db" "SELECT seq FROM rc_audit_log WHERE action='remove.result' AND subject='guid-bob'")
@@ -173,6 +239,8 @@ sleep 1  # the scheduler's first tick runs at start-up
 
 # Kill switch: real runs refused, dry runs allowed.
 rc kill-switch on >/dev/null
+actor_of kill_switch.on | grep -q '^admin:e2e-admin(admin)@' || fail "kill_switch.on actor"
+actor_of restore.result | grep -q '^admin:e2e-admin(admin)@' || fail "restore.result actor"
 expect_error "kill switch is on" run visio-unused --execute
 rc run visio-unused --dry-run >/dev/null 2>&1 || fail "dry run with the kill switch on"
 rc kill-switch status | grep -q on || fail "kill switch status"

@@ -72,6 +72,7 @@ class CampaignDeliveryTest : public ::testing::Test {
     stub_ = v1::AgentService::NewStub(channel_);
     admin_ = v1::AdminService::NewStub(channel_);
     grpc::ClientContext ctx;
+    collector_->AuthorizeAdmin(&ctx, collector::AdminRole::kOperator);
     v1::CreateCampaignRequest req;
     req.mutable_campaign()->set_name("visio");
     req.mutable_campaign()->set_sender_name("IT Service Desk");
@@ -82,6 +83,7 @@ class CampaignDeliveryTest : public ::testing::Test {
 
   v1::ListCampaignResponsesResponse Launch(std::vector<std::string> users) {
     grpc::ClientContext ctx;
+    collector_->AuthorizeAdmin(&ctx, collector::AdminRole::kOperator);
     v1::LaunchCampaignRequest req;
     req.set_campaign("visio");
     for (const auto& u : users) req.add_users(u);
@@ -207,6 +209,7 @@ TEST_F(CampaignDeliveryTest, ExpireWithdrawsAndBadOutcomeIsAckedWithoutEffect) {
   EXPECT_EQ(Stored(id).state, ResponseState::kPending);
 
   grpc::ClientContext ctx;
+  collector_->AuthorizeAdmin(&ctx, collector::AdminRole::kOperator);
   v1::ExpireCampaignRequest req;
   req.set_campaign("visio");
   v1::ExpireCampaignResponse resp;
