@@ -18,8 +18,11 @@ struct LoggingOptions {
   std::string name = "reclaim";
 };
 
-/// Installs the default spdlog logger. Errors: kInvalidArgument for an unknown
-/// level, kUnavailable when the log file cannot be opened.
+/// Installs the default spdlog logger. When the environment variable
+/// RECLAIM_TEST_LOG_DIR is set (the test suite sets it), every line is also
+/// appended to "<dir>/<name>-<pid>.log" and flushed per line. Errors:
+/// kInvalidArgument for an unknown level, kUnavailable when a log file
+/// cannot be opened.
 [[nodiscard]] absl::Status SetUpLogging(const LoggingOptions& options);
 
 }  // namespace reclaim

@@ -13,7 +13,7 @@
 namespace reclaim {
 namespace {
 
-constexpr char kSecret[] = "s3cr3t-Value-42";
+constexpr char kSecret[] = "RECLAIM-TEST-SECRET-s3cr3t-Value-42";  // tests/testing/test_secrets.h
 
 std::string MakeFile(const testing::TempDir& dir, const std::string& name,
                      const std::string& content, mode_t mode) {

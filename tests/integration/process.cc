@@ -13,6 +13,8 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/testing/test_secrets.h"
+
 extern char** environ;
 
 namespace reclaim::integration {
@@ -169,6 +171,10 @@ RunResult RunToCompletion(const std::string& path, const std::vector<std::string
   result.exit_code = p.exit_code().value_or(-1);
   result.out = Slurp(out);
   result.err = Slurp(err);
+  // What the child printed is a log line too (no_secret_in_logs).
+  const std::string label = std::filesystem::path(path).filename().string();
+  reclaim::testing::AppendToTestLog(label, result.out);
+  reclaim::testing::AppendToTestLog(label, result.err);
   return result;
 }
 

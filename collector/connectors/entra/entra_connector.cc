@@ -121,13 +121,7 @@ struct EntraConnector::Impl {
     if (!options.client_secret_file.empty()) {
       return reclaim::ReadSecretFile(options.client_secret_file, "Entra client secret");
     }
-    const char* v = std::getenv(options.client_secret_env.c_str());
-    if (v == nullptr || *v == '\0') {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the Entra client secret's environment variable ", options.client_secret_env,
-          v == nullptr ? " is not set" : " is empty"));
-    }
-    return std::string(v);
+    return reclaim::ReadSecretEnv(options.client_secret_env, "Entra client secret");
   }
 
   // A client assertion (RFC 7523 JWT, RS256) signed with the certificate's

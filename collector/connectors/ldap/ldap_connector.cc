@@ -227,16 +227,7 @@ struct LdapConnector::Impl {
 
   absl::StatusOr<std::string> ReadPassword() const {
     if (!options.password_file.empty()) return reclaim::ReadSecretFile(options.password_file, "password");
-    const char* v = std::getenv(options.password_env.c_str());
-    if (v == nullptr) {
-      return absl::FailedPreconditionError(absl::StrCat("the bind password's environment variable ",
-                                                        options.password_env, " is not set"));
-    }
-    if (*v == '\0') {
-      return absl::InvalidArgumentError(absl::StrCat("the bind password's environment variable ",
-                                                     options.password_env, " is empty"));
-    }
-    return std::string(v);
+    return reclaim::ReadSecretEnv(options.password_env, "bind password");
   }
 
   absl::Status SetOption(int option, const void* value, absl::string_view name) {

@@ -48,7 +48,7 @@ class EntraConnectorTest : public ::testing::Test {
     FakeGraphGroup g{.id = kGroup, .display_name = "Visio Users"};
     for (int i = 0; i < 250; ++i) g.members.push_back(FakeGuid(i, 0x5));
     graph_.AddGroup(g);
-    secret_file_ = testing::WriteSecret(dir_, "secret", "s3cret-value");
+    secret_file_ = testing::WriteSecret(dir_, "secret", testing::kFakeGraphClientSecret);
     conn_ = Make(testing::FakeGraphOptions(graph_, secret_file_));
   }
 
@@ -104,7 +104,7 @@ TEST_F(EntraConnectorTest, ClientCredentialsTokenIsCachedAndRefreshedBeforeExpir
   const auto form = graph_.last_token_form();
   EXPECT_EQ(form.at("grant_type"), "client_credentials");
   EXPECT_EQ(form.at("client_id"), "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
-  EXPECT_EQ(form.at("client_secret"), "s3cret-value");  // trailing newline stripped
+  EXPECT_EQ(form.at("client_secret"), testing::kFakeGraphClientSecret);  // trailing newline stripped
   EXPECT_EQ(form.at("scope"), graph_.url() + "/.default");
   // 3599 s lifetime, refreshed 5 min before: still cached at +54 min.
   clock_.Advance(std::chrono::minutes(54));
@@ -139,11 +139,11 @@ TEST_F(EntraConnectorTest, ExpiredTokenIsRefreshedOnceOn401) {
 }
 
 TEST_F(EntraConnectorTest, WrongSecretIsUnauthenticatedWithoutTheSecretInTheMessage) {
-  graph_.SetSecret("another");
+  graph_.SetSecret(::reclaim::testing::TestSecret("another-secret"));
   auto u = conn_->FindUser("user1@example.com", "");
   EXPECT_EQ(u.status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_THAT(u.status().message(), HasSubstr("AADSTS7000215"));
-  EXPECT_THAT(u.status().message(), Not(HasSubstr("s3cret")));
+  EXPECT_THAT(u.status().message(), Not(HasSubstr(::reclaim::testing::kTestSecretMarker)));
 }
 
 TEST_F(EntraConnectorTest, SecretFileReadableByOthersIsRefused) {
@@ -157,7 +157,7 @@ TEST_F(EntraConnectorTest, SecretFileReadableByOthersIsRefused) {
 TEST_F(EntraConnectorTest, SecretFromEnvironment) {
   auto o = testing::FakeGraphOptions(graph_, "");
   o.client_secret_env = "RECLAIM_TEST_ENTRA_SECRET";
-  ::setenv("RECLAIM_TEST_ENTRA_SECRET", "s3cret-value", 1);
+  ::setenv("RECLAIM_TEST_ENTRA_SECRET", testing::kFakeGraphClientSecret.c_str(), 1);
   auto c = Make(o);
   EXPECT_TRUE(c->FindUser("user1@example.com", "").ok());
   ::unsetenv("RECLAIM_TEST_ENTRA_SECRET");
@@ -464,9 +464,9 @@ TEST(EntraConnectorOptionsTest, SettingsAndValidation) {
   EXPECT_EQ(o->max_retries, 3);
   EXPECT_TRUE(EntraConnector::Create(*o).ok());
 
-  auto unknown = EntraConnectorOptionsFromSettings({{"client_secret", "oops"}});
+  auto unknown = EntraConnectorOptionsFromSettings({{"client_secret", ::reclaim::testing::TestSecret("inline")}});
   EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(unknown.status().message(), AllOf(HasSubstr("client_secret_file"), Not(HasSubstr("oops"))));
+  EXPECT_THAT(unknown.status().message(), AllOf(HasSubstr("client_secret_file"), Not(HasSubstr(::reclaim::testing::kTestSecretMarker))));
   EXPECT_FALSE(EntraConnectorOptionsFromSettings({{"max_retries", "x"}}).ok());
   EXPECT_FALSE(EntraConnectorOptionsFromSettings({{"allow_http", "yes"}}).ok());
 

@@ -40,8 +40,13 @@
 
 #include "common/clock.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/test_secrets.h"
 
 namespace reclaim::testing {
+
+/// The client secret the fake Graph accepts (a marked test secret).
+inline const std::string kFakeGraphClientSecret =
+    ::reclaim::testing::TestSecret("entra-client-secret");
 
 /// One request as the fake received it.
 struct GraphRequestLog {
@@ -439,7 +444,7 @@ class FakeGraph {
   std::set<std::string> tokens_;
   std::vector<GraphRequestLog> log_;
   std::map<std::string, std::string> last_token_form_;
-  std::string secret_ = "s3cret-value";
+  std::string secret_ = kFakeGraphClientSecret;
   int token_lifetime_s_ = 3599;
   int token_seq_ = 0;
   int token_requests_ = 0;

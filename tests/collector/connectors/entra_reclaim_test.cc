@@ -60,7 +60,7 @@ class EntraReclaimTest : public ::testing::Test {
                                                          clock_, sleeper_, 7));
       return std::unique_ptr<DirectoryConnector>(std::move(conn));
     });
-    const std::string secret = testing::WriteSecret(dir_, "entra.secret", "s3cret-value");
+    const std::string secret = testing::WriteSecret(dir_, "entra.secret", testing::kFakeGraphClientSecret);
     ASSERT_TRUE(factory_
                     .AddConnector({.name = "contoso",
                                    .kind = "entra",

@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
     group.members.push_back(id);
   }
   graph.AddGroup(group);
-  auto options = testing::FakeGraphOptions(graph, testing::WriteSecret(dir, "secret", "s3cret-value"));
+  auto options = testing::FakeGraphOptions(graph, testing::WriteSecret(dir, "secret", testing::kFakeGraphClientSecret));
   auto conn = EntraConnector::Create(options, entra::MakeCurlHttpClient({}), clock, sleeper, 1);
   if (!conn.ok()) {
     std::fprintf(stderr, "%s\n", conn.status().ToString().c_str());

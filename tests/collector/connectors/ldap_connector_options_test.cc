@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "collector/connectors/ldap/ldap_connector.h"
+#include "tests/testing/test_secrets.h"
 
 namespace reclaim::collector {
 namespace {
@@ -58,10 +59,10 @@ TEST(LdapConnectorOptionsTest, FromSettings) {
 }
 
 TEST(LdapConnectorOptionsTest, FromSettingsRefusesUnknownKeysAndBadValues) {
-  auto unknown = LdapConnectorOptionsFromSettings({{"password", "hunter2"}});
+  auto unknown = LdapConnectorOptionsFromSettings({{"password", reclaim::testing::TestSecret("inline-password")}});
   EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StrContains(unknown.status().message(), "unknown setting 'password'"));
-  EXPECT_FALSE(absl::StrContains(unknown.status().message(), "hunter2"));
+  EXPECT_FALSE(absl::StrContains(unknown.status().message(), reclaim::testing::kTestSecretMarker));
   EXPECT_FALSE(LdapConnectorOptionsFromSettings({{"allow_plaintext", "yes"}}).ok());
   EXPECT_FALSE(LdapConnectorOptionsFromSettings({{"network_timeout", "soon"}}).ok());
   EXPECT_FALSE(LdapConnectorOptionsFromSettings({{"page_size", "many"}}).ok());

@@ -24,6 +24,7 @@
 #include "collector/connectors/ldap/ad_values.h"
 #include "tests/testing/samba/samba_ad.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_secrets.h"
 
 namespace reclaim::collector {
 namespace {
@@ -445,7 +446,7 @@ TEST_F(LdapConnectorTest, RefusesCriticalSystemGroupsAndBadReferences) {
 // ------------------------------------------------------- errors and TLS ----
 
 TEST_F(LdapConnectorTest, WrongPasswordIsUnauthenticatedWithoutThePassword) {
-  const std::string wrong = "Wr0ng-Secret-Value";
+  const std::string wrong = reclaim::testing::TestSecret("wrong-ldap-password");
   auto o = ServiceOptions();
   o.password_file = WritePasswordFile(wrong);
   auto c = Connector(o);

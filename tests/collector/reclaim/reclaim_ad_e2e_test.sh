@@ -80,7 +80,7 @@ ad_attr() {  # filter attribute -> value
 }
 
 printf '%s\n' "$RECLAIM_AD_SERVICE_PASSWORD" > "$work/svc.pw"
-printf 'not-the-password\n' > "$work/wrong.pw"
+printf 'RECLAIM-TEST-SECRET-not-the-password\n' > "$work/wrong.pw"
 chmod 600 "$work/svc.pw" "$work/wrong.pw"
 write_config() {  # $1 = URI of connector "corp"
   cat > "$work/collector.toml" <<TOML
@@ -123,7 +123,14 @@ start_collector() {
   read -r agent_port admin_port < "$work/ports"
 }
 stop_collector() { kill "$cpid"; wait "$cpid" 2>/dev/null || true; cpid=""; }
-rc() { "$ctl" --collector "127.0.0.1:$admin_port" --as ad-e2e "$@"; }
+# Admin tokens (hashes in the collector's database; each token in an
+# owner-only file): NAME ROLE -> $work/NAME.token
+mk_token() {
+  "$collector" --db "$work/collector.db" --log-level warn admin-token create --name "$1" --role "$2" \
+    --token-file "$work/$1.token" >/dev/null 2>&1 || fail "cannot create admin token $1"
+}
+mk_token ad-e2e admin
+rc() { "$ctl" --collector "127.0.0.1:$admin_port" --token-file "$work/ad-e2e.token" "$@"; }
 q() { sqlite3 -cmd ".timeout 10000" "$work/collector.db" "$@"; }
 expect_error() {  # message, command...
   local want=$1; shift
@@ -179,7 +186,7 @@ expect_error "ldaps://127.0.0.1:1636" policies create p1 --app Visio --group "Vi
 [ "$(rc policies list --output csv | wc -l)" = 1 ] || fail "a bad policy was stored"
 [ "$(ad_members "Visio Users")" = "$before" ] || fail "bad input changed the directory"
 # The wrong password is never echoed back.
-grep -q "not-the-password" "$work/collector.log" && fail "the password leaked into the log"
+grep -q "RECLAIM-TEST-SECRET" "$work/collector.log" && fail "the password leaked into the log"
 
 rc policies create visio-unused --app Visio --group "Visio Users" "${common[@]}" --enable >/dev/null
 

@@ -53,9 +53,10 @@ set -euo pipefail
 
 readonly HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly SEED_LDIF="$HERE/seed.ldif"
-readonly ADMIN_PASSWORD='Adm1n-Pass.word'
-readonly SERVICE_PASSWORD='Svc-Reclaim.Pass1'
-readonly READER_PASSWORD='Reader.Pass1'
+# Test secrets carry the marker of tests/testing/test_secrets.h (no_secret_in_logs).
+readonly ADMIN_PASSWORD='RECLAIM-TEST-SECRET-Adm1n.pw'
+readonly SERVICE_PASSWORD='RECLAIM-TEST-SECRET-Svc.Pass1'
+readonly READER_PASSWORD='RECLAIM-TEST-SECRET-Reader.Pass1'
 readonly BASE_DN='DC=example,DC=test'
 readonly BIG_GROUP_SIZE=1600
 
