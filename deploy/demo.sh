@@ -110,7 +110,10 @@ if [ "$real" = 1 ]; then
   if [ "$prompt" = 1 ]; then
     wait_until 'grep -q "connected to collector" "$work/agent-real.log"' 100 ||
       { echo "the agent did not connect; see $work/agent-real.log" >&2; exit 1; }
-    ctl_a() { "$ctl" --collector "127.0.0.1:$admin_port" "$@"; }
+    # Campaigns need an operator's admin token.
+    "$collector" --db "$work/collector.db" --log-level warn admin-token create \
+      --name demo-operator --role operator --token-file "$work/operator.token" >/dev/null
+    ctl_a() { "$ctl" --collector "127.0.0.1:$admin_port" --token-file "$work/operator.token" "$@"; }
     echo "== consent campaign: asking $me_domain\\$me_login on the screen"
     ctl_a campaigns create visio-review --sender "IT Service Desk" \
       --question "You have not used Microsoft Visio for 90 days. Do you still need it?" \
