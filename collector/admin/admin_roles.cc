@@ -59,6 +59,8 @@ const std::vector<std::pair<std::string, AdminRole>>& AdminRpcRoles() {
       {"ListCampaignResponses", R::kViewer},
       {"LaunchCampaign", R::kOperator},
       {"ExpireCampaign", R::kOperator},
+      // Agent channel counters (input-limit refusals, ingest): read only.
+      {"GetAgentChannelStats", R::kViewer},
   };
   return *kTable;
 }

@@ -3,6 +3,7 @@
 //   reclaimctl usage [--user U] [--app A] [--since DAY] [--until DAY] [--by-day]
 //                    [--output table|json|csv]
 //   reclaimctl devices [--output ...]
+//   reclaimctl stats [--output ...]
 //   reclaimctl quarantine [--limit N] [--output ...]
 //   reclaimctl applications list | add NAME [--cost 15.00 --currency EUR]
 //              [--rule KIND:PATTERN]... | add-rule NAME KIND:PATTERN
@@ -372,6 +373,11 @@ int main(int argc, char** argv) {
       "devices", "Agent instances: delivery state and data-loss counters");
   add_output(devices);
 
+  CLI::App* stats = app.add_subcommand(
+      "stats", "Agent channel: input-limit refusals by reason, streams, ingest and "
+               "data-protection counters");
+  add_output(stats);
+
   int limit = 100;
   CLI::App* quarantine = app.add_subcommand("quarantine", "Intervals the collector refused");
   quarantine->add_option("--limit", limit, "At most this many, newest first")
@@ -654,6 +660,33 @@ int main(int argc, char** argv) {
       j["dropped_focus_ms"] = d.dropped_focus_ms();
       j["corrupt_spools"] = d.corrupt_spools();
       j["quarantined_intervals"] = d.quarantined_intervals();
+      t.json_rows.push_back(std::move(j));
+    }
+  } else if (*stats) {
+    v1::AgentChannelStats resp;
+    grpc::Status s = stub->GetAgentChannelStats(&ctx, {}, &resp);
+    if (!s.ok()) return Fail(s, target, *channel);
+    std::vector<std::pair<std::string, std::uint64_t>> counters = {
+        {"streams_opened", resp.streams_opened()},
+        {"streams_active", resp.streams_active()},
+        {"batches_stored", resp.batches_stored()},
+        {"batches_duplicate", resp.batches_duplicate()},
+        {"intervals_stored", resp.intervals_stored()},
+        {"intervals_quarantined", resp.intervals_quarantined()},
+        {"store_errors", resp.store_errors()},
+        {"batches_failed_behind", resp.batches_failed_behind()},
+        {"quarantine_dropped", resp.quarantine_dropped()},
+        {"overlap_clipped_ms", resp.overlap_clipped_ms()},
+        {"overlap_clipped_intervals", resp.overlap_clipped_intervals()}};
+    std::map<std::string, std::uint64_t> refusals(resp.refusals().begin(),
+                                                  resp.refusals().end());
+    for (const auto& [reason, n] : refusals) counters.emplace_back("refused." + reason, n);
+    t.columns = {"COUNTER", "VALUE"};
+    for (const auto& [name, value] : counters) {
+      t.rows.push_back({name, std::to_string(value)});
+      nlohmann::ordered_json j;
+      j["counter"] = name;
+      j["value"] = value;
       t.json_rows.push_back(std::move(j));
     }
   } else if (*quarantine) {

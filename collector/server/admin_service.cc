@@ -666,9 +666,49 @@ class AdminServiceImpl final : public v1::AdminService::Service, public AdminSer
     out->set_prev_hash(e.prev_hash);
     out->set_hash(e.hash);
   }
+  // ---------------------------------------------------- agent channel stats
+
+  void SetAgentChannel(const AgentServiceHandle* agents, const IngestPipeline* pipeline) override {
+    absl::MutexLock l(&channel_mu_);
+    agents_ = agents;
+    pipeline_ = pipeline;
+  }
+
+  grpc::Status GetAgentChannelStats(grpc::ServerContext* ctx,
+                                    const v1::GetAgentChannelStatsRequest*,
+                                    v1::AgentChannelStats* resp) override {
+    AUTHORIZE("GetAgentChannelStats");
+    {
+      absl::MutexLock l(&channel_mu_);
+      if (agents_ != nullptr) {
+        const AgentServiceStats a = agents_->stats();
+        resp->set_streams_opened(a.streams_opened);
+        resp->set_streams_active(a.streams_active);
+        for (const auto& [reason, n] : a.refusals) (*resp->mutable_refusals())[reason] = n;
+      }
+      if (pipeline_ != nullptr) {
+        const IngestStats p = pipeline_->stats();
+        resp->set_batches_stored(p.batches_stored);
+        resp->set_batches_duplicate(p.batches_duplicate);
+        resp->set_intervals_stored(p.intervals_stored);
+        resp->set_intervals_quarantined(p.intervals_quarantined);
+        resp->set_store_errors(p.store_errors);
+        resp->set_batches_failed_behind(p.batches_failed_behind);
+      }
+    }
+    auto counters = store_.Counters();
+    if (!counters.ok()) return ToGrpc(counters.status());
+    resp->set_quarantine_dropped(counters->quarantine_dropped);
+    resp->set_overlap_clipped_ms(counters->overlap_clipped_ms);
+    resp->set_overlap_clipped_intervals(counters->overlap_clipped_intervals);
+    return grpc::Status::OK;
+  }
 
   UsageStore& store_;
   AdminAuthenticator& auth_;
+  absl::Mutex channel_mu_;
+  const AgentServiceHandle* agents_ ABSL_GUARDED_BY(channel_mu_) = nullptr;
+  const IngestPipeline* pipeline_ ABSL_GUARDED_BY(channel_mu_) = nullptr;
   Reclaimer* const reclaimer_;
   CampaignStore* const campaigns_;
   const Clock* const clock_;

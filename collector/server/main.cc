@@ -68,6 +68,12 @@ struct CollectorOptions {
   /// 8 MiB), CommandResult strings (default 256 bytes).
   reclaim::collector::AgentLimitsOptions agent_limits;
   int max_command_result_bytes = 256;
+  /// Quarantine rows kept (oldest dropped and counted beyond). Default 100,000.
+  std::int64_t max_quarantine_rows = 100000;
+  /// The overlap rule (sqlite_usage_store.h): focus time of one device and
+  /// user that overlaps focus time already stored is not credited twice.
+  /// Default true.
+  bool clip_overlapping_focus = true;
   reclaim::LoggingOptions logging{.level = "info", .file = "", .name = "reclaim-collector"};
   /// Directory connectors from the config file's [connectors.<name>] tables
   /// (`kind` plus kind-specific keys). Default none: policies cannot be
@@ -213,7 +219,11 @@ int RunAdminTokenCommand(const CollectorOptions& opt, const std::string& verb,
 
 int Run(const CollectorOptions& opt) {
   reclaim::SystemClock clock;
-  auto store = reclaim::collector::SqliteUsageStore::Open({.path = opt.db_path});
+  reclaim::collector::SqliteUsageStoreOptions store_options;
+  store_options.path = opt.db_path;
+  store_options.max_quarantine_rows = opt.max_quarantine_rows;
+  store_options.clip_overlaps = opt.clip_overlapping_focus;
+  auto store = reclaim::collector::SqliteUsageStore::Open(store_options);
   if (!store.ok()) {
     spdlog::critical("cannot open the usage store {}: {}", opt.db_path, store.status());
     return 1;
@@ -301,6 +311,7 @@ int Run(const CollectorOptions& opt) {
       pipeline, clock, agent_opts, campaign_store->get(), &prompt_router);
   auto admin_service = reclaim::collector::MakeAdminService(
       **store, **admin_tokens, &reclaimer, campaign_store->get(), &clock, &prompt_router);
+  admin_service->SetAgentChannel(agent_service.get(), &pipeline);
 
   spdlog::warn("listening without TLS (plaintext); use only on a trusted network until TLS "
                "is configured");
@@ -414,6 +425,14 @@ int main(int argc, char** argv) {
                  "Longest command id or outcome in an agent's CommandResult, bytes; a longer "
                  "one is acknowledged but not applied")
       ->capture_default_str()->check(CLI::Range(16, 65536));
+  app.add_option("--max-quarantine-rows", opt.max_quarantine_rows,
+                 "Quarantined intervals kept; beyond it the oldest are dropped and counted; "
+                 "0 = no cap")
+      ->capture_default_str()->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 40));
+  app.add_option("--clip-overlapping-focus", opt.clip_overlapping_focus,
+                 "Credit focus time of one device and user that overlaps focus time already "
+                 "stored for them only once (the overlap is counted: reclaimctl stats)")
+      ->capture_default_str();
   app.add_option("--reclaim-poll", opt.reclaim_poll_s,
                  "Seconds between reclamation scheduler ticks at most")
       ->capture_default_str()->check(CLI::Range(1, 3600));

@@ -87,6 +87,11 @@ class AdminServiceHandle {
  public:
   virtual ~AdminServiceHandle() = default;
   virtual grpc::Service* service() = 0;
+  /// Where GetAgentChannelStats reads the agent service's and the ingest
+  /// pipeline's counters (both must outlive this service; null = report
+  /// zeros). Thread-safe.
+  virtual void SetAgentChannel(const AgentServiceHandle* agents,
+                               const IngestPipeline* pipeline) = 0;
 };
 /// LaunchCampaign publishes the new prompts to `router` when given (its
 /// users' connected agents get them at once).

@@ -16,6 +16,10 @@ namespace reclaim::collector {
 namespace {
 
 constexpr std::int64_t kMsPerDay = 24LL * 3600 * 1000;
+// Names in store_counters.
+constexpr char kCounterQuarantineDropped[] = "quarantine_dropped";
+constexpr char kCounterOverlapClippedMs[] = "overlap_clipped_ms";
+constexpr char kCounterOverlapClippedIntervals[] = "overlap_clipped_intervals";
 constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
 // Rows per multi-row INSERT into intervals (6 parameters each, far below
 // SQLite's 32766-parameter limit).
@@ -108,6 +112,23 @@ CREATE TABLE quarantine(
   reason TEXT NOT NULL,
   detail TEXT NOT NULL,
   received_utc_ms INTEGER NOT NULL);
+)sql",
+    // Version 2: the overlap rule's coverage per (device, user) and the
+    // store's persistent counters. Coverage is backfilled from the stored
+    // intervals (overlaps stored before this version stay counted).
+    R"sql(
+CREATE TABLE focus_cover(
+  device_id TEXT NOT NULL,
+  user_id INTEGER NOT NULL,
+  start_utc_ms INTEGER NOT NULL,
+  end_utc_ms INTEGER NOT NULL,
+  PRIMARY KEY(device_id, user_id, start_utc_ms)) WITHOUT ROWID;
+INSERT OR IGNORE INTO focus_cover(device_id, user_id, start_utc_ms, end_utc_ms)
+  SELECT a.device_id, i.user_id, i.start_utc_ms, i.start_utc_ms + i.duration_ms
+  FROM intervals i JOIN agents a ON a.id = i.agent_id;
+CREATE TABLE store_counters(
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL) WITHOUT ROWID;
 )sql",
 };
 static_assert(std::size(kMigrations) == SqliteUsageStore::kSchemaVersion);
@@ -331,6 +352,10 @@ struct SqliteUsageStore::Statements {
   sqlite::Statement update_agent_after_ingest;
   sqlite::Statement upsert_daily;
   sqlite::Statement record_dropped;
+  sqlite::Statement select_cover;
+  sqlite::Statement insert_cover;
+  sqlite::Statement trim_quarantine;
+  sqlite::Statement add_counter;
 
   static absl::StatusOr<std::unique_ptr<Statements>> Prepare(sqlite::Database& db) {
     auto s = std::make_unique<Statements>();
@@ -395,6 +420,24 @@ UPDATE agents SET dropped_batches = max(dropped_batches, ?2),
                   corrupt_spools = max(corrupt_spools, ?5),
                   last_seen_utc_ms = max(last_seen_utc_ms, ?6)
 WHERE id = ?1)sql"));
+    // Covered spans of (device, user) that may overlap [?3, ?4): a span
+    // lasts at most ?5 ms (the longest interval), so the scan of the primary
+    // key is bounded.
+    ASSIGN_OR_RETURN(s->select_cover, db.Prepare(R"sql(
+SELECT start_utc_ms, end_utc_ms FROM focus_cover
+WHERE device_id = ?1 AND user_id = ?2 AND start_utc_ms > ?3 - ?5 AND start_utc_ms < ?4
+  AND end_utc_ms > ?3
+ORDER BY start_utc_ms)sql"));
+    ASSIGN_OR_RETURN(s->insert_cover, db.Prepare(R"sql(
+INSERT INTO focus_cover(device_id, user_id, start_utc_ms, end_utc_ms)
+VALUES(?1, ?2, ?3, ?4))sql"));
+    // Rows are only ever deleted here, oldest first, so ids stay dense and
+    // this keeps the newest ?1 rows.
+    ASSIGN_OR_RETURN(s->trim_quarantine, db.Prepare(R"sql(
+DELETE FROM quarantine WHERE id <= (SELECT max(id) FROM quarantine) - ?1)sql"));
+    ASSIGN_OR_RETURN(s->add_counter, db.Prepare(R"sql(
+INSERT INTO store_counters(name, value) VALUES(?1, ?2)
+ON CONFLICT(name) DO UPDATE SET value = value + excluded.value)sql"));
     return s;
   }
 };
@@ -609,6 +652,9 @@ absl::StatusOr<std::vector<std::vector<IngestResult>>> SqliteUsageStore::IngestL
     std::span<const AgentBatches> work, UtcMs now) {
   std::vector<std::vector<IngestResult>> results;
   results.reserve(work.size());
+  std::int64_t overlap_ms = 0;
+  std::int64_t overlap_intervals = 0;
+  std::int64_t quarantine_rows = 0;
   Rollup rollup;
   IntervalWriter intervals(st_->insert_interval, st_->insert_intervals_multi);
   Statements& st = *st_;
@@ -644,8 +690,26 @@ absl::StatusOr<std::vector<std::vector<IngestResult>>> SqliteUsageStore::IngestL
           ASSIGN_OR_RETURN(identity_id, IdentityIdLocked(iv.app));
           last_app = &iv.app;
         }
-        RETURN_IF_ERROR(intervals.Add(agent_id, user_id, identity_id, iv));
-        rollup.Add(user_id, identity_id, iv);
+        // The overlap rule (see the header): only the part of the interval
+        // not yet covered for (device, user) is credited.
+        ASSIGN_OR_RETURN(const std::vector<IntervalRecord> pieces,
+                         UncoveredPiecesLocked(agent.device_id, user_id, iv));
+        std::int64_t credited = 0;
+        for (const IntervalRecord& piece : pieces) {
+          RETURN_IF_ERROR(intervals.Add(agent_id, user_id, identity_id, piece));
+          rollup.Add(user_id, identity_id, piece);
+          credited += piece.active_duration_ms;
+          if (!options_.clip_overlaps) continue;
+          RETURN_IF_ERROR(st.insert_cover.Bind(1, agent.device_id)
+                              .Bind(2, user_id)
+                              .Bind(3, piece.start_utc_ms)
+                              .Bind(4, piece.start_utc_ms + piece.active_duration_ms)
+                              .Run());
+        }
+        if (credited < iv.active_duration_ms) {
+          overlap_ms += iv.active_duration_ms - credited;
+          ++overlap_intervals;
+        }
       }
       for (const QuarantineRecord& q : b.quarantined) {
         RETURN_IF_ERROR(st.insert_quarantine.Bind(1, agent_id)
@@ -658,6 +722,7 @@ absl::StatusOr<std::vector<std::vector<IngestResult>>> SqliteUsageStore::IngestL
       }
       quarantined += static_cast<std::int64_t>(b.quarantined.size());
     }
+    quarantine_rows += quarantined;
     if (stored_any) {
       RETURN_IF_ERROR(st.update_agent_after_ingest.Bind(1, agent_id)
                           .Bind(2, max_seq)
@@ -667,6 +732,19 @@ absl::StatusOr<std::vector<std::vector<IngestResult>>> SqliteUsageStore::IngestL
     }
   }
   RETURN_IF_ERROR(intervals.Flush());
+  if (overlap_intervals > 0) {
+    RETURN_IF_ERROR(AddCounterLocked(kCounterOverlapClippedMs, overlap_ms));
+    RETURN_IF_ERROR(AddCounterLocked(kCounterOverlapClippedIntervals, overlap_intervals));
+  }
+  if (quarantine_rows > 0 && options_.max_quarantine_rows > 0) {
+    RETURN_IF_ERROR(st.trim_quarantine.Bind(1, options_.max_quarantine_rows).Run());
+    const std::int64_t dropped = db_->Changes();
+    if (dropped > 0) {
+      spdlog::warn("usage store: quarantine over its cap of {} rows: dropped the oldest {}",
+                   options_.max_quarantine_rows, dropped);
+      RETURN_IF_ERROR(AddCounterLocked(kCounterQuarantineDropped, dropped));
+    }
+  }
   for (const auto& [key, usage] : rollup.Sorted()) {
     const auto& [user_id, identity_id, day] = key;
     RETURN_IF_ERROR(st.upsert_daily.Bind(1, user_id)
@@ -678,6 +756,62 @@ absl::StatusOr<std::vector<std::vector<IngestResult>>> SqliteUsageStore::IngestL
                         .Run());
   }
   return results;
+}
+
+absl::StatusOr<std::vector<IntervalRecord>> SqliteUsageStore::UncoveredPiecesLocked(
+    const std::string& device_id, std::int64_t user_id, const IntervalRecord& iv) {
+  const UtcMs start = iv.start_utc_ms;
+  const UtcMs end = start + iv.active_duration_ms;
+  if (!options_.clip_overlaps) return std::vector<IntervalRecord>{iv};
+  Statements& st = *st_;
+  ResetOnExit reset(st.select_cover);
+  st.select_cover.Bind(1, device_id)
+      .Bind(2, user_id)
+      .Bind(3, start)
+      .Bind(4, end)
+      .Bind(5, options_.max_interval_ms);
+  std::vector<IntervalRecord> pieces;
+  UtcMs cursor = start;  // everything before it is covered or credited
+  auto add_piece = [&](UtcMs from, UtcMs to) {
+    IntervalRecord& p = pieces.emplace_back();
+    p.app = iv.app;
+    p.start_utc_ms = from;
+    p.active_duration_ms = to - from;
+    // Later pieces continue the same focus session.
+    p.continuation = pieces.size() > 1 || iv.continuation;
+  };
+  while (cursor < end) {
+    ASSIGN_OR_RETURN(const bool has_row, st.select_cover.Step());
+    if (!has_row) break;
+    const UtcMs cover_start = st.select_cover.ColumnInt(0);
+    const UtcMs cover_end = st.select_cover.ColumnInt(1);
+    if (cover_start > cursor) add_piece(cursor, std::min(cover_start, end));
+    cursor = std::max(cursor, cover_end);
+  }
+  if (cursor < end) add_piece(cursor, end);
+  return pieces;
+}
+
+absl::Status SqliteUsageStore::AddCounterLocked(const char* name, std::int64_t delta) {
+  return st_->add_counter.Bind(1, std::string(name)).Bind(2, delta).Run();
+}
+
+absl::StatusOr<StoreCounters> SqliteUsageStore::Counters() {
+  absl::MutexLock l(&read_mu_);
+  auto st = reader_->Prepare("SELECT name, value FROM store_counters");
+  if (!st.ok()) return Annotate(st.status(), "reading counters");
+  StoreCounters c;
+  while (true) {
+    auto has_row = st->Step();
+    if (!has_row.ok()) return Annotate(has_row.status(), "reading counters");
+    if (!*has_row) break;
+    const std::string name = st->ColumnText(0);
+    const auto value = static_cast<std::uint64_t>(std::max<std::int64_t>(0, st->ColumnInt(1)));
+    if (name == kCounterQuarantineDropped) c.quarantine_dropped = value;
+    if (name == kCounterOverlapClippedMs) c.overlap_clipped_ms = value;
+    if (name == kCounterOverlapClippedIntervals) c.overlap_clipped_intervals = value;
+  }
+  return c;
 }
 
 absl::Status SqliteUsageStore::RecordDropped(const AgentInfo& agent, const DropCounters& counters,

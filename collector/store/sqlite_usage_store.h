@@ -29,7 +29,23 @@
 //                appended in arrival order.
 //   daily_usage  (user_id, identity_id, day) primary key, day = UTC days since
 //                1970-01-01; focus_ms, sessions, last_seen_utc_ms.
-//   quarantine   id, agent_id, seq, idx, reason, detail, received_utc_ms.
+//   quarantine   id, agent_id, seq, idx, reason, detail, received_utc_ms;
+//                capped at max_quarantine_rows (oldest deleted, counted).
+//   focus_cover  (device_id, user_id, start_utc_ms) primary key, end_utc_ms:
+//                the spans already credited per device and user (version 2).
+//   store_counters  name primary key, value: quarantine_dropped,
+//                overlap_clipped_ms, overlap_clipped_intervals (version 2).
+//
+// Overlap rule (when clip_overlaps is on): one user on one device has one foreground window at a time,
+// so focus time of a (device_id, user) can never overlap itself. Of each
+// interval only the part not yet covered for its (device_id, user) is
+// stored and credited (split into pieces around covered spans, later pieces
+// marked continuation); the rest is counted in overlap_clipped_ms and
+// overlap_clipped_intervals. A replayed or forged overlapping interval (from
+// the same or another agent instance of the device) thus cannot inflate
+// usage, and an agent whose wall clock was stepped back loses only the
+// doubly-stamped part. Different devices of one user may overlap (a user can
+// keep a window in front on two machines).
 //
 // Rollup rules: an interval crossing UTC midnight is split across the days it
 // touches, to the millisecond; a session is counted (on the start day) for
@@ -71,6 +87,18 @@ struct SqliteUsageStoreOptions {
   /// Most application identities whose row ids are cached in memory; the cache
   /// is emptied when it would grow past this. Default 100,000.
   std::size_t identity_cache_capacity = 100000;
+  /// Most rows kept in the quarantine table; beyond it the oldest rows are
+  /// deleted in the same transaction and counted (StoreCounters::
+  /// quarantine_dropped). 0 = no cap. Default 100,000.
+  std::int64_t max_quarantine_rows = 100000;
+  /// Applies the overlap rule (file comment) when true. The collector turns
+  /// it on (`--clip-overlapping-focus`, default true); off here so that
+  /// tests of other rules may use overlapping fixtures. Coverage is recorded
+  /// only while on. Default false.
+  bool clip_overlaps = false;
+  /// Longest interval the store is given, ms (ValidationLimits::
+  /// max_duration_ms); bounds the overlap rule's look-back. Default 24 h.
+  std::int64_t max_interval_ms = 24LL * 3600 * 1000;
 };
 
 /// UsageStore on SQLite. Owned by the collector; thread-safe (see the file
@@ -78,7 +106,7 @@ struct SqliteUsageStoreOptions {
 class SqliteUsageStore final : public UsageStore {
  public:
   /// Schema version this code writes and understands (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   /// Opens (creating if missing) the store at `options.path` and migrates its
   /// schema to kSchemaVersion. Errors: kInvalidArgument for an empty or
@@ -140,6 +168,7 @@ class SqliteUsageStore final : public UsageStore {
 
   /// See UsageStore. Errors: kInvalidArgument when `limit` < 0.
   [[nodiscard]] absl::StatusOr<std::vector<QuarantineRow>> ListQuarantine(int limit) override;
+  [[nodiscard]] absl::StatusOr<StoreCounters> Counters() override;
 
   /// Current size of the database, bytes (page count times page size,
   /// including pages still in the WAL).
@@ -189,6 +218,15 @@ class SqliteUsageStore final : public UsageStore {
   // The body of IngestMany, inside its transaction.
   absl::StatusOr<std::vector<std::vector<IngestResult>>> IngestLocked(
       std::span<const AgentBatches> work, UtcMs now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The parts of `iv` not covered by focus_cover for (device_id, user_id), in
+  // time order; the first keeps iv's continuation flag, later ones are
+  // continuations.
+  absl::StatusOr<std::vector<IntervalRecord>> UncoveredPiecesLocked(const std::string& device_id,
+                                                                    std::int64_t user_id,
+                                                                    const IntervalRecord& iv)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status AddCounterLocked(const char* name, std::int64_t delta)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Forgets every cached row id (after a rollback they may name rows that no
   // longer exist).
   void DropCachesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

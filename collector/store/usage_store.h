@@ -132,6 +132,16 @@ struct QuarantineRow {
   UtcMs received_utc_ms = 0;
 };
 
+/// The store's persistent data-protection counters.
+struct StoreCounters {
+  /// Quarantine rows deleted by the quarantine cap (oldest first).
+  std::uint64_t quarantine_dropped = 0;
+  /// Focus time not credited because it overlapped focus time already stored
+  /// for the same device and user, ms; and the intervals concerned.
+  std::uint64_t overlap_clipped_ms = 0;
+  std::uint64_t overlap_clipped_intervals = 0;
+};
+
 /// Storage for usage. All methods are thread-safe.
 class UsageStore {
  public:
@@ -174,6 +184,8 @@ class UsageStore {
   /// Quarantined intervals, newest first, at most `limit`.
   [[nodiscard]] virtual absl::StatusOr<std::vector<QuarantineRow>> ListQuarantine(
       int limit) = 0;
+  /// Persistent counters; a store that keeps none returns zeros.
+  [[nodiscard]] virtual absl::StatusOr<StoreCounters> Counters() { return StoreCounters{}; }
 };
 
 }  // namespace reclaim::collector

@@ -67,6 +67,7 @@ class FailingUsageStore final : public collector::UsageStore {
   absl::StatusOr<std::vector<collector::QuarantineRow>> ListQuarantine(int limit) override {
     return inner_.ListQuarantine(limit);
   }
+  absl::StatusOr<collector::StoreCounters> Counters() override { return inner_.Counters(); }
 
  private:
   absl::Status MaybeFail(std::span<const AgentBatches> work) {

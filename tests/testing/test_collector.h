@@ -55,6 +55,7 @@ class TestCollector {
         collector::MakeAgentService(*pipeline_, clock_, options_, campaigns_.get(), &router_);
     admin_service_ =
         collector::MakeAdminService(*store_, *admin_tokens_, nullptr, campaigns_.get(), &clock_, &router_);
+    admin_service_->SetAgentChannel(agent_service_.get(), pipeline_.get());
     grpc::ServerBuilder builder;
     builder.SetMaxReceiveMessageSize(max_message_bytes_);
     builder.AddListeningPort("127.0.0.1:" + std::to_string(port_),

@@ -12,6 +12,7 @@
 #include "absl/synchronization/notification.h"
 
 #include "collector/server/agent_limits.h"
+#include "reclaim/v1/admin.grpc.pb.h"
 #include "reclaim/v1/agent.grpc.pb.h"
 #include "tests/testing/failing_usage_store.h"
 #include "tests/testing/temp_dir.h"
@@ -189,6 +190,17 @@ TEST_F(AgentLimitsServiceTest, FloodOfStreamsFromOneDeviceIsRefusedWhileOthersWo
   }
   EXPECT_EQ(Refusals(kLimitTooManyStreams), static_cast<std::uint64_t>(kFlood));
   EXPECT_EQ(TotalFocusMs(), 0);
+  // The counters are visible through the admin API (reclaimctl stats).
+  {
+    auto admin = v1::AdminService::NewStub(channel_);
+    grpc::ClientContext ctx;
+    collector_->AuthorizeAdmin(&ctx, AdminRole::kViewer);
+    v1::AgentChannelStats stats;
+    ASSERT_TRUE(admin->GetAgentChannelStats(&ctx, {}, &stats).ok());
+    EXPECT_EQ(stats.refusals().at("too_many_streams"), static_cast<std::uint64_t>(kFlood));
+    EXPECT_GE(stats.streams_active(), 3u);  // a refused stream ends just after its status
+    EXPECT_EQ(stats.streams_opened(), static_cast<std::uint64_t>(3 + kFlood));
+  }
   // The held streams still work, and so does another device.
   ASSERT_TRUE(held[0]->Write(Batch(1, 2)));
   EXPECT_EQ(ReadAckThrough(held[0].get(), 1), 1u);

@@ -168,7 +168,7 @@ TEST(DisplayKeyTest, FollowsPrecedence) {
 TEST_F(SqliteUsageStoreTest, OpenCreatesSchemaAtCurrentVersion) {
   OpenStore();
   EXPECT_EQ(RawInt("PRAGMA user_version"), SqliteUsageStore::kSchemaVersion);
-  EXPECT_EQ(RawInt("SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 7);
+  EXPECT_EQ(RawInt("SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 9);
   // Reopening an up-to-date store migrates nothing and keeps working.
   OpenStore();
   EXPECT_EQ(RawInt("PRAGMA user_version"), SqliteUsageStore::kSchemaVersion);
@@ -493,6 +493,102 @@ TEST_F(SqliteUsageStoreTest, RecordDroppedKeepsFieldwiseMax) {
   ASSERT_OK_AND_ASSIGN(devices, store_->ListDevices());
   ASSERT_THAT(devices, SizeIs(2));
   EXPECT_EQ(devices[1].dropped, (DropCounters{1, 1, 1, 0}));
+}
+
+// ------------------------------------------------------------ overlap rule
+
+class OverlapRuleTest : public SqliteUsageStoreTest {
+ protected:
+  void OpenClipping(std::int64_t max_quarantine_rows = 100000) {
+    store_.reset();
+    SqliteUsageStoreOptions o = Options();
+    o.clip_overlaps = true;
+    o.max_quarantine_rows = max_quarantine_rows;
+    auto store = SqliteUsageStore::Open(o);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+  }
+  void Ingest(const AgentInfo& agent, const ValidatedBatch& batch) {
+    ASSERT_OK(store_->Ingest(agent, {&batch, 1}, kNow).status());
+  }
+  StoreCounters Counters() {
+    auto c = store_->Counters();
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? *c : StoreCounters{};
+  }
+};
+
+TEST_F(OverlapRuleTest, ReplayedIntervalFromAnotherInstanceOfTheDeviceIsNotCreditedTwice) {
+  OpenClipping();
+  const IntervalRecord iv = Interval(Exe("/usr/bin/visio"), kMar1, 10 * kMinute);
+  Ingest(Agent("dev-1", "inst-1"), Batch(1, {iv}));
+  // A forged second instance of the same device replays the same focus time.
+  Ingest(Agent("dev-1", "inst-2"), Batch(1, {iv}));
+  // ... and the same instance stamps another application over it.
+  Ingest(Agent("dev-1", "inst-1"),
+         Batch(2, {Interval(Exe("/usr/bin/gimp"), kMar1 + kMinute, 5 * kMinute)}));
+  EXPECT_EQ(TotalFocusMs(), 10 * kMinute);
+  const StoreCounters c = Counters();
+  EXPECT_EQ(c.overlap_clipped_ms, static_cast<std::uint64_t>(15 * kMinute));
+  EXPECT_EQ(c.overlap_clipped_intervals, 2u);
+}
+
+TEST_F(OverlapRuleTest, PartlyCoveredIntervalKeepsOnlyItsUncoveredPieces) {
+  OpenClipping();
+  const AgentInfo agent = Agent("dev-1", "inst-1");
+  // Covered: [10, 20) and [30, 40) minutes.
+  Ingest(agent, Batch(1, {Interval(Exe("/usr/bin/a"), kMar1 + 10 * kMinute, 10 * kMinute),
+                          Interval(Exe("/usr/bin/a"), kMar1 + 30 * kMinute, 10 * kMinute)}));
+  // [5, 45) minutes: credited [5, 10), [20, 30) and [40, 45) = 20 minutes.
+  Ingest(agent, Batch(2, {Interval(Exe("/usr/bin/b"), kMar1 + 5 * kMinute, 40 * kMinute)}));
+  UsageFilter b;
+  b.application = "/usr/bin/b";
+  const std::vector<UsageRow> rows = Query(b);
+  ASSERT_THAT(rows, SizeIs(1));
+  EXPECT_EQ(rows[0].focus_ms, 20 * kMinute);
+  EXPECT_EQ(rows[0].sessions, 1) << "the pieces are one focus session";
+  EXPECT_EQ(RawInt("SELECT count(*) FROM intervals"), 5);
+  EXPECT_EQ(Counters().overlap_clipped_ms, static_cast<std::uint64_t>(20 * kMinute));
+  // Within one batch too: the second copy of an interval is clipped.
+  Ingest(agent, Batch(3, {Interval(Exe("/usr/bin/c"), kMar1 + kDay, kMinute),
+                          Interval(Exe("/usr/bin/c"), kMar1 + kDay, kMinute)}));
+  EXPECT_EQ(TotalFocusMs(), 20 * kMinute + 20 * kMinute + kMinute);
+}
+
+TEST_F(OverlapRuleTest, OtherDevicesAndUsersMayOverlap) {
+  OpenClipping();
+  const IntervalRecord iv = Interval(Exe("/usr/bin/visio"), kMar1, 10 * kMinute);
+  Ingest(Agent("laptop", "inst-1"), Batch(1, {iv}));
+  Ingest(Agent("desktop", "inst-2"), Batch(1, {iv}));
+  // A terminal server: two users' sessions on one device.
+  Ingest(Agent("laptop", "inst-3", "EXAMPLE", "asmith"), Batch(1, {iv}));
+  EXPECT_EQ(TotalFocusMs(), 30 * kMinute);
+  EXPECT_EQ(Counters().overlap_clipped_intervals, 0u);
+}
+
+TEST_F(OverlapRuleTest, CoverageSurvivesAReopen) {
+  OpenClipping();
+  const IntervalRecord iv = Interval(Exe("/usr/bin/visio"), kMar1, 10 * kMinute);
+  Ingest(Agent("dev-1", "inst-1"), Batch(1, {iv}));
+  OpenClipping();
+  Ingest(Agent("dev-1", "inst-2"), Batch(1, {iv}));
+  EXPECT_EQ(TotalFocusMs(), 10 * kMinute);
+  EXPECT_EQ(Counters().overlap_clipped_intervals, 1u);
+}
+
+TEST_F(OverlapRuleTest, QuarantineIsCappedOldestFirstAndDropsAreCounted) {
+  OpenClipping(/*max_quarantine_rows=*/3);
+  const AgentInfo agent = Agent("dev-1", "inst-1");
+  for (std::uint64_t seq = 1; seq <= 5; ++seq) {
+    ValidatedBatch b = Batch(seq, {});
+    b.quarantined.push_back(QuarantineRecord{0, "duration_out_of_range", absl::StrCat(seq)});
+    Ingest(agent, b);
+  }
+  ASSERT_OK_AND_ASSIGN(auto rows, store_->ListQuarantine(10));
+  ASSERT_THAT(rows, SizeIs(3));
+  EXPECT_EQ(rows[0].seq, 5u);
+  EXPECT_EQ(rows[2].seq, 3u);
+  EXPECT_EQ(Counters().quarantine_dropped, 2u);
 }
 
 class QueryTest : public SqliteUsageStoreTest {
