@@ -74,7 +74,7 @@ wait_until() { for _ in $(seq "$2"); do eval "$1" >/dev/null 2>&1 && return 0; s
 
 if [ "$real" = 1 ]; then
   headless=1
-  if [ -n "${DISPLAY:-}" ] && xprop -root _NET_SUPPORTING_WM_CHECK 2>/dev/null | grep -q 'window id'; then
+  if [ -n "${DISPLAY:-}" ] && xprop -root _NET_SUPPORTING_WM_CHECK 2>/dev/null | grep -c 'window id' >/dev/null; then
     headless=0
   fi
   if [ "$headless" = 1 ]; then

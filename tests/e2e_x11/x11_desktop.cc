@@ -28,6 +28,17 @@ X11Desktop::~X11Desktop() {
   server_.KillAndReap();
 }
 
+int X11Desktop::PickRestartableDisplay() {
+  const int first = 600 + static_cast<int>(::getpid() % 400);
+  for (int i = 0; i < 400; ++i) {
+    const int n = 600 + (first - 600 + i) % 400;
+    const std::string lock = "/tmp/.X" + std::to_string(n) + "-lock";
+    const std::string socket = "/tmp/.X11-unix/X" + std::to_string(n);
+    if (::access(lock.c_str(), F_OK) != 0 && ::access(socket.c_str(), F_OK) != 0) return n;
+  }
+  return -1;
+}
+
 ::testing::AssertionResult X11Desktop::StartServer(int display_number) {
   const std::string xvfb = FindProgram("Xvfb");
   if (xvfb.empty()) {

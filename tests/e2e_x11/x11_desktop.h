@@ -28,6 +28,12 @@ class X11Desktop {
   /// Starts Xvfb on a free display (or on `display_number` when >= 0, as for
   /// a restart on the same display) and waits until it accepts clients.
   ::testing::AssertionResult StartServer(int display_number = -1);
+  /// A display number for a test that must restart its X server on the same
+  /// display: from 600-999 (chosen by pid, then the next free one), far from
+  /// the low numbers `Xvfb -displayfd` hands out to parallel tests, so none
+  /// of them takes it while this test's server is down. Free means no
+  /// /tmp/.X<n>-lock and no /tmp/.X11-unix/X<n>.
+  static int PickRestartableDisplay();
   /// Starts openbox and waits until it announces itself
   /// (_NET_SUPPORTING_WM_CHECK on the root window); retried once.
   ::testing::AssertionResult StartWm();

@@ -20,7 +20,7 @@ id=$(cat "$tmp/out/extension-id")
 [[ "$id" =~ ^[a-p]{32}$ ]] || fail "bad id '$id'"
 [ "$(head -c 4 "$tmp/out/reclaim-webfocus.crx")" = Cr24 ] || fail "not a CRX"
 hex=$(echo "$id" | tr 'a-p' '0-9a-f')
-xxd -p "$tmp/out/reclaim-webfocus.crx" | tr -d '\n' | grep -q "$hex" ||
+xxd -p "$tmp/out/reclaim-webfocus.crx" | tr -d '\n' | grep -c "$hex" >/dev/null ||
   fail "the CRX header does not carry crx_id $hex"
 grep -q "appid='$id'" "$tmp/out/updates.xml" || fail "updates.xml lacks the id"
 grep -q "codebase='https://updates.example.test/reclaim/reclaim-webfocus.crx' version='1.0.0'" \
@@ -30,8 +30,8 @@ grep -q "\"$id;https://updates.example.test/reclaim/updates.xml\"" "$tmp/out/chr
 grep -q '"webfocus@reclaim.project"' "$tmp/out/firefox-policies.json" || fail "firefox-policies.json"
 grep -q '"install_url": "https://updates.example.test/reclaim/reclaim-webfocus.xpi"' \
   "$tmp/out/firefox-policies.json" || fail "firefox install_url"
-unzip -l "$tmp/out/reclaim-webfocus.xpi" | grep -q manifest.json || fail "xpi lacks manifest.json"
-unzip -p "$tmp/out/reclaim-webfocus.xpi" manifest.json | grep -q '"key"' && fail "packed manifest keeps the dev key"
+unzip -l "$tmp/out/reclaim-webfocus.xpi" | grep -c manifest.json >/dev/null || fail "xpi lacks manifest.json"
+unzip -p "$tmp/out/reclaim-webfocus.xpi" manifest.json | grep -c '"key"' >/dev/null && fail "packed manifest keeps the dev key"
 grep -q '@' "$tmp/out/updates.xml" "$tmp/out/chromium-policy.json" && fail "unfilled placeholder"
 
 # Same key, same id.

@@ -135,7 +135,7 @@ q() { sqlite3 -cmd ".timeout 10000" "$work/collector.db" "$@"; }
 expect_error() {  # message, command...
   local want=$1; shift
   if out=$(rc "$@" 2>&1); then fail "expected an error from: $*"; fi
-  echo "$out" | grep -qF -- "$want" || fail "error for '$*' lacks '$want': $out"
+  echo "$out" | grep -cF -- "$want" >/dev/null || fail "error for '$*' lacks '$want': $out"
   echo "   ok: $(echo "$out" | head -1)"
 }
 
@@ -171,7 +171,7 @@ meter bob VISIO.EXE 10
 for u in alee 'h#tag' cpp.dev semicolon jürgen "o'brien" alice pgroup.user; do meter "$u" WINWORD.EXE 3; done
 meter dave WINWORD.EXE 1
 meter erin WINWORD.EXE 1
-rc usage --output csv | grep -q 'jürgen' || fail "non-ASCII login not stored: $(rc usage)"
+rc usage --output csv | grep -c 'jürgen' >/dev/null || fail "non-ASCII login not stored: $(rc usage)"
 
 rc applications add Visio --cost 15.00 --currency EUR --rule exe:visio.exe >/dev/null
 
@@ -236,7 +236,7 @@ done
   || fail "semicolon is still in the plan"
 [ "$(outcome "$run_id" pgroup.user)" = needs_manual_action ] || fail "pgroup.user: $(outcome "$run_id" pgroup.user)"
 [ "$(outcome "$run_id" alice)" = still_licensed_through ] || fail "alice: $(outcome "$run_id" alice)"
-q "SELECT detail FROM rc_run_items WHERE run_id=$run_id AND sam_account_name='alice'" | grep -q "Visio Contractors" \
+q "SELECT detail FROM rc_run_items WHERE run_id=$run_id AND sam_account_name='alice'" | grep -c "Visio Contractors" >/dev/null \
   || fail "alice's detail does not name Visio Contractors"
 
 step "directory after"
@@ -245,14 +245,14 @@ echo "   $after"
 [ "$after" = "asmith bob carol zoe(ops) " ] || fail "direct members after the run: $after"
 # alice keeps the licence through the nested group; pgroup.user through the
 # primary group, untouched.
-ad_members "Visio Contractors" | grep -qw alice || fail "alice left Visio Contractors"
+ad_members "Visio Contractors" | grep -cw alice >/dev/null || fail "alice left Visio Contractors"
 [ "$(ad_attr "(sAMAccountName=pgroup.user)" primaryGroupID)" = "$pg_before" ] || fail "primary group changed"
 rc audit verify >/dev/null || fail "audit chain does not verify"
 
 step "restore jürgen"
 seq=$(q "SELECT result_audit_seq FROM rc_run_items WHERE run_id=$run_id AND sam_account_name='jürgen'")
-rc restore "$seq" --output json | grep -q '"outcome": "added"' || fail "restore"
-ad_members "Visio Users" | grep -q "jürgen" || fail "jürgen is not a member again: $(ad_members "Visio Users")"
+rc restore "$seq" --output json | grep -c '"outcome": "added"' >/dev/null || fail "restore"
+ad_members "Visio Users" | grep -c "jürgen" >/dev/null || fail "jürgen is not a member again: $(ad_members "Visio Users")"
 
 step "crash in the middle of a run: 40 members, DC paused after the first removal, collector SIGKILLed"
 {

@@ -85,13 +85,13 @@ meter dave WINWORD.EXE 3
 meter erin WINWORD.EXE 4
 
 rc applications add Visio --cost 15.00 --currency EUR --rule exe:visio.exe >/dev/null
-rc applications list | grep -q "exe:visio.exe" || fail "catalog"
+rc applications list | grep -c "exe:visio.exe" >/dev/null || fail "catalog"
 
 # Bad input: clear errors, nothing created.
 expect_error() {  # message, command...
   local want=$1; shift
   if out=$(rc "$@" 2>&1); then fail "expected an error from: $*"; fi
-  echo "$out" | grep -qF "$want" || fail "error for '$*' lacks '$want': $out"
+  echo "$out" | grep -cF "$want" >/dev/null || fail "error for '$*' lacks '$want': $out"
 }
 common=(--connector corp --lookback-days 2 --grace-days 0 --max-removals 3)
 expect_error "no application named 'Vizio'" policies create p1 --app Vizio --group "Visio Users" "${common[@]}"
@@ -112,13 +112,13 @@ as() { local who=$1; shift; "$ctl" --collector "127.0.0.1:$admin_port" --token-f
 expect_as_error() {  # token name, message, command...
   local who=$1 want=$2; shift 2
   if out=$(as "$who" "$@" 2>&1); then fail "expected an error for $who: $*"; fi
-  echo "$out" | grep -qF -- "$want" || fail "error for $who '$*' lacks '$want': $out"
+  echo "$out" | grep -cF -- "$want" >/dev/null || fail "error for $who '$*' lacks '$want': $out"
 }
 expect_as_error e2e-viewer \
   "permission denied: admin token 'e2e-viewer' has role viewer; StartRun needs role operator or higher" \
   run visio-unused --dry-run
 expect_as_error e2e-viewer "ListCandidates needs role operator" candidates visio-unused
-as e2e-viewer policies list | grep -q visio-unused || fail "a viewer cannot read policies"
+as e2e-viewer policies list | grep -c visio-unused >/dev/null || fail "a viewer cannot read policies"
 as e2e-viewer audit verify >/dev/null || fail "a viewer cannot verify the audit log"
 expect_as_error e2e-operator "CreatePolicy needs role admin" policies create p2 --app Visio --group "Visio Users" "${common[@]}"
 expect_as_error e2e-operator "SetPolicyEnabled needs role admin" policies disable visio-unused
@@ -127,7 +127,7 @@ expect_as_error e2e-operator "SetKillSwitch needs role admin" kill-switch on
 if out=$(env -u RECLAIM_ADMIN_TOKEN "$ctl" --collector "127.0.0.1:$admin_port" policies list 2>&1); then
   fail "a call without a token was accepted"
 fi
-echo "$out" | grep -qF "not authenticated: no admin token" || fail "no token: $out"
+echo "$out" | grep -cF "not authenticated: no admin token" >/dev/null || fail "no token: $out"
 printf 'rcat_%s\n' "$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')" > "$work/forged.token"
 chmod 600 "$work/forged.token"
 expect_as_error forged "not authenticated: unknown admin token" policies list
@@ -135,32 +135,32 @@ mk_token e2e-gone operator
 "$collector" --db "$work/collector.db" --log-level warn admin-token revoke --name e2e-gone >/dev/null \
   || fail "revoke"
 expect_as_error e2e-gone "admin token 'e2e-gone' was revoked" policies list
-"$collector" --db "$work/collector.db" --log-level warn admin-token list | grep -q "^e2e-gone .*Z *[0-9]" \
+"$collector" --db "$work/collector.db" --log-level warn admin-token list | grep -c "^e2e-gone .*Z *[0-9]" >/dev/null \
   || fail "token list does not show the revocation"
-"$collector" --db "$work/collector.db" --log-level warn admin-token list | grep -q rcat_ \
+"$collector" --db "$work/collector.db" --log-level warn admin-token list | grep -c rcat_ >/dev/null \
   && fail "token list shows a token"
 cp "$work/e2e-viewer.token" "$work/loose.token"; chmod 644 "$work/loose.token"
 if out=$(as loose policies list 2>&1); then fail "a 0644 token file was accepted"; else st=$?; fi
 [ "$st" = 2 ] || fail "0644 token file: exit $st"
-echo "$out" | grep -qF "has mode 0644: it must not be accessible by group or others" || fail "0644: $out"
-echo "$out" | grep -qF "$(cat "$work/e2e-viewer.token")" && fail "the error shows the token"
+echo "$out" | grep -cF "has mode 0644: it must not be accessible by group or others" >/dev/null || fail "0644: $out"
+echo "$out" | grep -cF "$(cat "$work/e2e-viewer.token")" >/dev/null && fail "the error shows the token"
 RECLAIM_ADMIN_TOKEN="$(cat "$work/e2e-viewer.token")" "$ctl" --collector "127.0.0.1:$admin_port" \
-  policies list | grep -q visio-unused || fail "token from RECLAIM_ADMIN_TOKEN"
+  policies list | grep -c visio-unused >/dev/null || fail "token from RECLAIM_ADMIN_TOKEN"
 # --help never shows a token, also when one is in the environment.
 for help in "$ctl --help" "$ctl run --help" "$ctl policies create --help" "$collector --help" \
             "$collector admin-token create --help"; do
   out=$(RECLAIM_ADMIN_TOKEN="$(cat "$work/e2e-viewer.token")" $help 2>&1) || fail "$help"
-  if echo "$out" | grep -q "rcat_"; then fail "$help shows a token: $out"; fi
+  if echo "$out" | grep -c "rcat_" >/dev/null; then fail "$help shows a token: $out"; fi
 done
 
 # Dry run: who, why, saving; nothing changes.
 dry=$(rc run visio-unused --output csv 2>"$work/dry.err")
 grep -q "would remove 3 of 6 members of Visio Users (1 no data, 1 over the cap); saving 45.00 EUR per month" "$work/dry.err" \
   || fail "dry run summary: $(cat "$work/dry.err")"
-echo "$dry" | grep -q '^EXAMPLE\\bob,.*,candidate,' || fail "bob not a candidate: $dry"
-echo "$dry" | grep -q '^EXAMPLE\\alice,.*,used,' || fail "alice not used: $dry"
-echo "$dry" | grep -q '^EXAMPLE\\nodata,.*,no_data,' || fail "nodata: $dry"
-echo "$dry" | grep -q '^EXAMPLE\\erin,.*,over_cap,' || fail "erin: $dry"
+echo "$dry" | grep -c '^EXAMPLE\\bob,.*,candidate,' >/dev/null || fail "bob not a candidate: $dry"
+echo "$dry" | grep -c '^EXAMPLE\\alice,.*,used,' >/dev/null || fail "alice not used: $dry"
+echo "$dry" | grep -c '^EXAMPLE\\nodata,.*,no_data,' >/dev/null || fail "nodata: $dry"
+echo "$dry" | grep -c '^EXAMPLE\\erin,.*,over_cap,' >/dev/null || fail "erin: $dry"
 [ "$(members)" = "EXAMPLE\\alice EXAMPLE\\bob EXAMPLE\\carl EXAMPLE\\dave EXAMPLE\\erin EXAMPLE\\nodata " ] \
   || fail "dry run changed the directory: $(members)"
 
@@ -193,20 +193,20 @@ dups=$(sqlite3 "$work/collector.db" "SELECT subject FROM rc_audit_log WHERE acti
   || fail "bob's outcome"
 [ "$(sqlite3 "$work/collector.db" "SELECT json_extract(detail,'$.outcome') FROM rc_audit_log WHERE action='remove.result' AND subject='guid-carl'")" = already_removed ] \
   || fail "carl's outcome"
-rc runs | grep -q "succeeded" || fail "runs list"
+rc runs | grep -c "succeeded" >/dev/null || fail "runs list"
 rc audit verify >/dev/null || fail "audit chain does not verify"
 # Every change carries its caller: token name and role.
 actor_of() { sqlite3 "$work/collector.db" "SELECT DISTINCT actor FROM rc_audit_log WHERE action='$1'"; }
-actor_of policy.create | grep -q '^admin:e2e-admin(admin)@' || fail "policy.create actor: $(actor_of policy.create)"
-actor_of application.create | grep -q '^admin:e2e-admin(admin)@' || fail "application.create actor"
-actor_of run.start | grep -q '^admin:e2e-operator(operator)@' || fail "run.start actor: $(actor_of run.start)"
-actor_of remove.result | grep -q '^admin:e2e-operator(operator)@' || fail "remove.result actor"
+actor_of policy.create | grep -c '^admin:e2e-admin(admin)@' >/dev/null || fail "policy.create actor: $(actor_of policy.create)"
+actor_of application.create | grep -c '^admin:e2e-admin(admin)@' >/dev/null || fail "application.create actor"
+actor_of run.start | grep -c '^admin:e2e-operator(operator)@' >/dev/null || fail "run.start actor: $(actor_of run.start)"
+actor_of remove.result | grep -c '^admin:e2e-operator(operator)@' >/dev/null || fail "remove.result actor"
 [ "$(sqlite3 "$work/collector.db" "SELECT count(*) FROM rc_audit_log WHERE actor NOT LIKE 'admin:%(%)@%'")" = 0 ] \
   || fail "audit entries without a verified caller"
 
 # Restore bob from the audit log.
 seq=$(sqlite3 "$work/collector.db" "SELECT seq FROM rc_audit_log WHERE action='remove.result' AND subject='guid-bob'")
-rc restore "$seq" --output json | grep -q '"outcome": "added"' || fail "restore"
+rc restore "$seq" --output json | grep -c '"outcome": "added"' >/dev/null || fail "restore"
 [ "$(members)" = "EXAMPLE\\alice EXAMPLE\\bob EXAMPLE\\erin EXAMPLE\\nodata " ] || fail "members after restore: $(members)"
 
 # Ask for permission through reclaimctl: the dry run asks nobody and says
@@ -214,18 +214,18 @@ rc restore "$seq" --output json | grep -q '"outcome": "added"' || fail "restore"
 # candidates (bob, erin) and waits for their answers.
 rc policies create visio-ask --app Visio --group "Visio Users" "${common[@]}" --ask-permission \
   --wait-hours 24 --enable >/dev/null
-rc policies show visio-ask | grep -q "yes (24h)" || fail "ask policy: $(rc policies show visio-ask)"
+rc policies show visio-ask | grep -c "yes (24h)" >/dev/null || fail "ask policy: $(rc policies show visio-ask)"
 rc run visio-ask --output json >"$work/askdry.json" 2>"$work/askdry.err" || fail "ask dry run"
 grep -q 'would ask 2 candidate(s) (EXAMPLE\\bob, EXAMPLE\\erin).*Nobody was asked' "$work/askdry.err" \
   || fail "ask dry run summary: $(cat "$work/askdry.err")"
 grep -q '"EXAMPLE\\\\bob"' "$work/askdry.json" || fail "asked_users: $(cat "$work/askdry.json")"
 [ "$(rc campaigns list --output csv | tail -n +2 | wc -l)" = 0 ] || fail "a dry run created a campaign"
 out=$(rc run visio-ask --execute 2>&1) || fail "ask run: $out"
-echo "$out" | grep -q "waits for campaign answers until" || fail "ask run output: $out"
+echo "$out" | grep -c "waits for campaign answers until" >/dev/null || fail "ask run output: $out"
 ask_id=$(sqlite3 "$work/collector.db" "SELECT max(id) FROM rc_runs WHERE dry_run=0")
 asked=$(rc campaigns show "reclaim-run-$ask_id" --output csv | tail -n +2 | cut -d, -f1 | sort | tr '\n' ' ')
 [ "$asked" = "EXAMPLE\\bob EXAMPLE\\erin " ] || fail "asked: $asked"
-rc campaigns list | grep -q "Do you still need Visio?" || fail "campaign question: $(rc campaigns list)"
+rc campaigns list | grep -c "Do you still need Visio?" >/dev/null || fail "campaign question: $(rc campaigns list)"
 [ "$(members)" = "EXAMPLE\\alice EXAMPLE\\bob EXAMPLE\\erin EXAMPLE\\nodata " ] || fail "the ask run removed someone"
 # kill -9 while the run waits: after the restart it still waits, with the
 # same single campaign and the same two questions (none asked twice).
@@ -239,14 +239,14 @@ sleep 1  # the scheduler's first tick runs at start-up
 
 # Kill switch: real runs refused, dry runs allowed.
 rc kill-switch on >/dev/null
-actor_of kill_switch.on | grep -q '^admin:e2e-admin(admin)@' || fail "kill_switch.on actor"
-actor_of restore.result | grep -q '^admin:e2e-admin(admin)@' || fail "restore.result actor"
+actor_of kill_switch.on | grep -c '^admin:e2e-admin(admin)@' >/dev/null || fail "kill_switch.on actor"
+actor_of restore.result | grep -c '^admin:e2e-admin(admin)@' >/dev/null || fail "restore.result actor"
 expect_error "kill switch is on" run visio-unused --execute
 rc run visio-unused --dry-run >/dev/null 2>&1 || fail "dry run with the kill switch on"
-rc kill-switch status | grep -q on || fail "kill switch status"
+rc kill-switch status | grep -c on >/dev/null || fail "kill switch status"
 
 # Tampering is detected and named.
 sqlite3 "$work/collector.db" "DROP TRIGGER rc_audit_log_no_update; UPDATE rc_audit_log SET actor='someone-else' WHERE seq=$seq"
 if out=$(rc audit verify 2>&1); then fail "tampering not detected"; fi
-echo "$out" | grep -q "audit chain broken at entry $seq" || fail "verify output: $out"
+echo "$out" | grep -c "audit chain broken at entry $seq" >/dev/null || fail "verify output: $out"
 echo "PASS"
