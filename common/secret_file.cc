@@ -30,7 +30,10 @@ void WipeSecret(std::string& s) {
 
 absl::StatusOr<std::string> ReadSecretFile(const std::string& path, absl::string_view what,
                                            size_t max_bytes) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  // O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer;
+  // the file is refused below unless it is a regular file, where the flag
+  // changes nothing.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) {
     const int err = errno;
     if (err == ENOENT)
@@ -85,6 +88,18 @@ absl::StatusOr<std::string> ReadSecretFile(const std::string& path, absl::string
     return absl::InvalidArgumentError(absl::StrCat(what, " file ", path, " is empty"));
   }
   return secret;
+}
+
+absl::Status CheckHeaderSafeSecret(absl::string_view secret, absl::string_view what) {
+  for (size_t i = 0; i < secret.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(secret[i]);
+    if (c < 0x21 || c > 0x7e) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the ", what, " has a byte that is not printable ASCII at offset ", i,
+          " (a space, a control character, or a UTF-8 byte-order mark left by an editor?)"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> ReadSecretEnv(const std::string& name, absl::string_view what) {

@@ -9,6 +9,7 @@
 #include <string>
 #include "absl/strings/string_view.h"
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace reclaim {
@@ -31,6 +32,14 @@ inline constexpr size_t kMaxSecretFileBytes = 64 * 1024;
 /// kFailedPrecondition (not set), kInvalidArgument (empty).
 [[nodiscard]] absl::StatusOr<std::string> ReadSecretEnv(const std::string& name,
                                                         absl::string_view what = "secret");
+
+/// Checks that `secret` can travel as a bearer token in an HTTP/2 (gRPC)
+/// header value: printable ASCII 0x21-0x7E only. gRPC aborts the process on
+/// an illegal header value and prints the whole value (the secret) in hex,
+/// so callers check first. Error: kInvalidArgument naming the offset of the
+/// first bad byte, never the secret.
+[[nodiscard]] absl::Status CheckHeaderSafeSecret(absl::string_view secret,
+                                                 absl::string_view what = "secret");
 
 /// Writes `secret` to `path` atomically (temporary file in the same
 /// directory, fsync, rename) with mode 0600, so it is never readable by

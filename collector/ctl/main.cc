@@ -578,6 +578,13 @@ int main(int argc, char** argv) {
     } else if (std::getenv(kTokenEnv) != nullptr) {
       token = reclaim::ReadSecretEnv(kTokenEnv, "admin token");
     }
+    if (token.ok()) {
+      // gRPC would abort on a bad header byte and print the token in hex.
+      if (absl::Status s = reclaim::CheckHeaderSafeSecret(*token, "admin token"); !s.ok()) {
+        reclaim::WipeSecret(*token);
+        token = s;
+      }
+    }
     if (!token.ok() && !(token_file.empty() && std::getenv(kTokenEnv) == nullptr)) {
       std::fprintf(stderr, "reclaimctl: %s\n", std::string(token.status().message()).c_str());
       return 2;

@@ -58,6 +58,36 @@ TEST(SecretFileTest, ClearErrorsForMissingEmptyOversizeAndDirectory) {
   EXPECT_EQ(ReadSecretFile(dir.File("d")).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+// A FIFO given as the secret file is refused at once: opening it used to
+// wait for a writer, so `reclaimctl --token-file FIFO` hung forever.
+TEST(SecretFileTest, RefusesFifoWithoutWaitingForAWriter) {
+  testing::TempDir dir;
+  const std::string path = dir.File("fifo");
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  auto s = ReadSecretFile(path, "admin token");
+  ASSERT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition) << s.status();
+  EXPECT_NE(s.status().message().find("is not a regular file"), std::string_view::npos);
+}
+
+// gRPC aborts on an illegal header byte and prints the whole header value
+// (the token) in hex: a UTF-8 BOM from an editor, a space, a control byte or
+// a non-ASCII byte is refused first, without the secret in the message.
+TEST(SecretFileTest, HeaderSafeSecretIsPrintableAscii) {
+  EXPECT_TRUE(CheckHeaderSafeSecret(kSecret).ok());
+  EXPECT_TRUE(CheckHeaderSafeSecret("rcat_AZaz09-_~!").ok());
+  for (const std::string& bad :
+       {std::string("\xef\xbb\xbf") + kSecret, std::string(kSecret) + " ",
+        std::string(kSecret) + "\r", std::string(kSecret) + "\n", std::string("a\0b", 3),
+        std::string(kSecret) + "\x7f", std::string(kSecret) + "\xc3\xa4"}) {
+    absl::Status s = CheckHeaderSafeSecret(bad, "admin token");
+    ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad.size();
+    EXPECT_NE(s.message().find("admin token has a byte that is not printable ASCII"),
+              std::string_view::npos)
+        << s;
+    EXPECT_EQ(s.message().find(kSecret), std::string_view::npos) << s;
+  }
+}
+
 TEST(SecretFileTest, EnvironmentVariable) {
   ::unsetenv("RECLAIM_TEST_SECRET");
   EXPECT_EQ(ReadSecretEnv("RECLAIM_TEST_SECRET").status().code(),

@@ -146,6 +146,28 @@ echo "$out" | grep -cF "has mode 0644: it must not be accessible by group or oth
 echo "$out" | grep -cF "$(cat "$work/e2e-viewer.token")" >/dev/null && fail "the error shows the token"
 RECLAIM_ADMIN_TOKEN="$(cat "$work/e2e-viewer.token")" "$ctl" --collector "127.0.0.1:$admin_port" \
   policies list | grep -c visio-unused >/dev/null || fail "token from RECLAIM_ADMIN_TOKEN"
+# A token file saved with a UTF-8 byte-order mark (Notepad) or a token with a
+# control character: a clear error, exit 2, never the token (gRPC used to
+# abort and print the whole header value, token included, in hex).
+printf '\xef\xbb\xbf%s\n' "$(cat "$work/e2e-viewer.token")" > "$work/bom.token"; chmod 600 "$work/bom.token"
+if out=$(as bom policies list 2>&1); then fail "a token with a BOM was accepted"; else st=$?; fi
+[ "$st" = 2 ] || fail "BOM token file: exit $st: $out"
+echo "$out" | grep -cF "admin token has a byte that is not printable ASCII at offset 0" >/dev/null \
+  || fail "BOM: $out"
+viewer_token_b64=$(cut -c6- "$work/e2e-viewer.token" | head -c 12)
+echo "$out" | grep -ciF -e "$viewer_token_b64" -e "72 63 61 74" >/dev/null && fail "the BOM error shows the token: $out"
+if out=$(RECLAIM_ADMIN_TOKEN="$(cat "$work/e2e-viewer.token")$(printf '\001')" "$ctl" \
+    --collector "127.0.0.1:$admin_port" policies list 2>&1); then
+  fail "a token with a control character was accepted"
+else st=$?; fi
+[ "$st" = 2 ] || fail "control character token: exit $st: $out"
+echo "$out" | grep -cF -e "$viewer_token_b64" >/dev/null && fail "the error shows the token: $out"
+# A FIFO as the token file is refused at once (it used to wait for a writer).
+mkfifo -m 600 "$work/fifo.token"
+if out=$(timeout 20 "$ctl" --collector "127.0.0.1:$admin_port" --token-file "$work/fifo.token" \
+    policies list 2>&1); then fail "a FIFO token file was accepted"; else st=$?; fi
+[ "$st" = 2 ] || fail "FIFO token file: exit $st: $out"
+echo "$out" | grep -cF "is not a regular file" >/dev/null || fail "FIFO: $out"
 # --help never shows a token, also when one is in the environment.
 for help in "$ctl --help" "$ctl run --help" "$ctl policies create --help" "$collector --help" \
             "$collector admin-token create --help"; do
