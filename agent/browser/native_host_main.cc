@@ -11,7 +11,7 @@
 //    a stream that is not framed ends the host (exit 1), the extension then
 //    reconnects;
 //  - forwards each valid state, re-serialised (hosts only), to the running
-//    agent's Unix socket (DefaultBrowserSocketPath: $RECLAIM_BROWSER_SOCKET,
+//    agent's Unix socket (only if the listener runs as this user: SO_PEERCRED) (DefaultBrowserSocketPath: $RECLAIM_BROWSER_SOCKET,
 //    else $XDG_RUNTIME_DIR/reclaim/browser.sock); while the agent is not
 //    there it keeps the latest state and retries (0.5 s doubling to 4 s), and
 //    sends that state first on every (re)connection;
@@ -57,6 +57,19 @@ int ConnectAgent(const std::string& path) {
   const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  // Only our own agent hears which sites we use: without $XDG_RUNTIME_DIR
+  // the socket is under /tmp, where another user may have put a listener
+  // first. The agent checks us the same way (browser_bridge_linux.cc).
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != geteuid()) {
+    std::fprintf(stderr,
+                 "reclaim-native-host: refusing the agent socket %s: its listener runs as uid %u, "
+                 "not as this user (uid %u)\n",
+                 path.c_str(), static_cast<unsigned>(cred.uid), static_cast<unsigned>(geteuid()));
     close(fd);
     return -1;
   }

@@ -4,6 +4,7 @@
 // process" the bridge must name), and fed valid, malformed, oversize and
 // hostile input.
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
 #include <cstring>
 #include <functional>
 #include <thread>
@@ -274,6 +276,66 @@ TEST_F(NativeHostTest, RefusesOtherUsersAndUnsafeDirectories) {
   o.socket_path = socket_;
   auto again = StartBrowserBridge(o, nullptr);
   EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+
+// Another user's listener on the socket path (without $XDG_RUNTIME_DIR the
+// path is under /tmp, where anyone may create /tmp/reclaim-<uid>/ first)
+// never hears which sites this user visits: the host checks the listener's
+// uid (SO_PEERCRED) and keeps retrying instead.
+TEST_F(NativeHostTest, SendsNothingToAnotherUsersListener) {
+  ASSERT_EQ(geteuid(), 0u) << "this test needs root to act as another user (CI runs as root)";
+  chmod(dir_.path().c_str(), 0755);
+  const std::string evil_dir = dir_.File("evil");
+  ASSERT_EQ(mkdir(evil_dir.c_str(), 0777), 0);
+  chmod(evil_dir.c_str(), 0777);
+  const std::string path = evil_dir + "/browser.sock";
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  int ready[2];
+  ASSERT_EQ(pipe2(ready, O_CLOEXEC), 0);
+  // The child only makes system calls (no malloc after fork): it listens as
+  // uid 65534 for 3 s and exits 5 if any connection brought data.
+  const pid_t child = fork();
+  if (child == 0) {
+    if (setuid(65534) != 0) _exit(3);
+    const int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (lfd < 0 || bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        listen(lfd, 16) != 0) {
+      _exit(4);
+    }
+    (void)!write(ready[1], "r", 1);
+    struct timespec start {};
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    int connections = 0;
+    for (;;) {
+      struct timespec now {};
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      if (now.tv_sec - start.tv_sec >= 3) break;
+      pollfd p{lfd, POLLIN, 0};
+      if (poll(&p, 1, 100) <= 0) continue;
+      const int c = accept(lfd, nullptr, nullptr);
+      if (c < 0) continue;
+      ++connections;
+      pollfd q{c, POLLIN, 0};
+      char buf[256];
+      if (poll(&q, 1, 500) > 0 && read(c, buf, sizeof buf) > 0) _exit(5);
+      close(c);
+    }
+    _exit(connections > 0 ? 0 : 6);
+  }
+  close(ready[1]);
+  char r;
+  ASSERT_EQ(read(ready[0], &r, 1), 1) << "the other user's listener did not start";
+  close(ready[0]);
+  HostProcess host(path);
+  host.Send(State("private.example.test"));
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_NE(WEXITSTATUS(status), 5) << "another user's listener received the browsing state";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the host never connected";
 }
 
 }  // namespace
