@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
 namespace reclaim::collector {
@@ -18,8 +19,41 @@ absl::StatusOr<CampaignPriority> ParseCampaignPriority(const std::string& name) 
       absl::StrCat("unknown priority '", name, "' (urgent or not_urgent)"));
 }
 
+namespace {
+
+// A control character (C0 or DEL), except the line feed and tab a question
+// may hold when `text_block`.
+bool HasControl(const std::string& s, bool text_block) {
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (text_block && (c == '\n' || c == '\t')) continue;
+    if (c < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
+// Labels of the agents' own dialog buttons (agent/sources/prompter.h): an
+// answer with one of them cannot be told apart and the agent refuses the
+// prompt.
+constexpr const char* kAgentButtonLabels[] = {"Remind me later", "Close", "Send"};
+
+}  // namespace
+
 absl::Status ValidateCampaign(const Campaign& c) {
   if (c.name.empty()) return absl::InvalidArgumentError("campaign name is empty");
+  for (const auto& [field, value] :
+       {std::pair<const char*, const std::string*>{"name", &c.name},
+        {"sender_name", &c.sender_name},
+        {"application", &c.application}}) {
+    if (HasControl(*value, /*text_block=*/false)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("campaign ", field, " has a control character"));
+    }
+  }
+  if (HasControl(c.question, /*text_block=*/true)) {
+    return absl::InvalidArgumentError(
+        "campaign question has a control character (only line feeds and tabs are allowed)");
+  }
   if (c.sender_name.empty()) return absl::InvalidArgumentError("campaign sender_name is empty");
   if (c.question.empty()) return absl::InvalidArgumentError("campaign question is empty");
   if (c.answers.size() < 2) {
@@ -28,6 +62,20 @@ absl::Status ValidateCampaign(const Campaign& c) {
   std::set<std::string> seen;
   for (const std::string& a : c.answers) {
     if (a.empty()) return absl::InvalidArgumentError("a campaign answer is empty");
+    // The combined dialog (zenity --combo-values) splits answers at '|': an
+    // agent refused the whole dialog, so one such campaign kept every
+    // reclamation question on that desktop from being shown.
+    if (a.find('|') != std::string::npos || HasControl(a, /*text_block=*/false)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("campaign answer '", absl::CHexEscape(a),
+                       "' has '|' or a control character, which agents cannot show"));
+    }
+    for (const char* label : kAgentButtonLabels) {
+      if (a == label) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "campaign answer '", a, "' is the label of a button the agent's dialog adds itself"));
+      }
+    }
     if (!seen.insert(a).second) {
       return absl::InvalidArgumentError(absl::StrCat("duplicate answer '", a, "'"));
     }

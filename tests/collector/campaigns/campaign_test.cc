@@ -37,6 +37,32 @@ TEST(CampaignTest, DefaultsAndValidation) {
   bad = c;
   bad.question.clear();
   EXPECT_EQ(ValidateCampaign(bad).code(), absl::StatusCode::kInvalidArgument);
+  // Answers an agent cannot show, and control characters (log and terminal
+  // injection): refused when the campaign is made, not on every desktop.
+  for (const std::vector<std::string>& answers :
+       std::vector<std::vector<std::string>>{{"Yes|keep", "No"},
+                                             {"Yes", "No\x1f"},
+                                             {"Yes", "No\n"},
+                                             {"Close", "Keep"},
+                                             {"Yes", "Remind me later"},
+                                             {"Send", "No"}}) {
+    bad = c;
+    bad.answers = answers;
+    EXPECT_EQ(ValidateCampaign(bad).code(), absl::StatusCode::kInvalidArgument) << answers[0];
+  }
+  bad = c;
+  bad.sender_name = "IT\x1b[31m";
+  EXPECT_EQ(ValidateCampaign(bad).code(), absl::StatusCode::kInvalidArgument);
+  bad = c;
+  bad.name = "a\nb";
+  EXPECT_EQ(ValidateCampaign(bad).code(), absl::StatusCode::kInvalidArgument);
+  bad = c;
+  bad.question = "Line one\rfake";
+  EXPECT_EQ(ValidateCampaign(bad).code(), absl::StatusCode::kInvalidArgument);
+  Campaign ok = c;
+  ok.question = "Do you still need Visio?\n\tIt costs 45 EUR a month.";
+  ok.answers = {"Yes, keep it", "No", "Closed project"};
+  EXPECT_TRUE(ValidateCampaign(ok).ok()) << ValidateCampaign(ok);
   bad = c;
   bad.answer_wait_ms = 0;
   EXPECT_EQ(ValidateCampaign(bad).code(), absl::StatusCode::kInvalidArgument);
