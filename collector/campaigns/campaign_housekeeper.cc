@@ -2,6 +2,10 @@
 
 #include <pthread.h>
 
+#include <algorithm>
+#include <optional>
+#include <string>
+
 #include "absl/strings/str_cat.h"
 #include "common/log_format.h"
 #include "spdlog/spdlog.h"
@@ -20,14 +24,25 @@ absl::StatusOr<int> CampaignHousekeeper::RunOnce() {
   if (!changed.ok()) return changed.status();
   for (const Response& r : *changed) {
     if (r.state == ResponseState::kPending) {
-      auto c = store_.GetCampaign(absl::StrCat(r.campaign_id));
-      if (c.ok() && ShouldDeliver(r, now)) router_.Publish(r.user, ShowCommand(*c, r));
+      // A re-ask after "Remind me later" (the pacing never holds it).
+      if (auto n = router_.PublishDeliverable(store_, r.user, now, r.campaign_id); !n.ok()) {
+        spdlog::error("campaigns: pushing the re-opened prompt {} failed: {}", r.id, n.status());
+      }
     } else if (IsFinal(r.state)) {
       router_.Publish(r.user, WithdrawCommand(r));
     }
   }
   if (!changed->empty()) spdlog::info("campaigns: {} response(s) timed out or re-opened",
                                       changed->size());
+  // Prompts the per-user pacing held back whose time has come.
+  for (const std::string& user : router_.TakeDueHolds(now)) {
+    absl::StatusOr<int> n = router_.PublishDeliverable(store_, user, now);
+    if (!n.ok()) {
+      spdlog::error("campaigns: pushing held prompts of {} failed: {}", user, n.status());
+    } else {
+      spdlog::info("campaigns: held prompts of {} due: {} stream push(es)", user, *n);
+    }
+  }
   return static_cast<int>(changed->size());
 }
 
@@ -38,8 +53,12 @@ void CampaignHousekeeper::Start() {
       {
         absl::MutexLock l(&mu_);
         auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
-        if (mu_.AwaitWithTimeout(absl::Condition(&stopping),
-                                 absl::Milliseconds(options_.interval.count()))) {
+        // Wake for the next pass, or earlier when held prompts become due.
+        std::int64_t wait_ms = options_.interval.count();
+        if (std::optional<UtcMs> due = router_.NextHoldDue()) {
+          wait_ms = std::clamp<std::int64_t>(*due - clock_.WallUtcMs(), 0, wait_ms);
+        }
+        if (mu_.AwaitWithTimeout(absl::Condition(&stopping), absl::Milliseconds(wait_ms))) {
           return;
         }
       }

@@ -2,7 +2,10 @@
 // machine's due events (CampaignStore::Housekeep: answer wait over ->
 // timed_out, postponement over -> pending again) and tells the agents:
 // a re-opened prompt is pushed to the user's connected agents again, a
-// timed-out one is withdrawn from them.
+// timed-out one is withdrawn from them; prompts the per-user pacing held back
+// (PromptRouter::TakeDueHolds) are pushed once they are due, and the thread
+// wakes for that due time (PromptRouter::NextHoldDue) rather than the next
+// interval when it comes first.
 //
 // Owns one thread ("campaigns"), started by Start() and joined by Stop();
 // RunOnce() is the same pass for tests. Thread-safe.

@@ -66,6 +66,11 @@ class CampaignStore {
   /// The prompts an agent of `user` should show now (ShouldDeliver).
   virtual absl::StatusOr<std::vector<DeliverablePrompt>> Deliverable(const std::string& user,
                                                                      UtcMs now) = 0;
+  /// Every response of `user` (any state, any device) displayed at or after
+  /// `since_utc_ms` (Response::displayed_utc_ms, the last display), with its
+  /// campaign; for the per-user pacing (prompt_pacing.h).
+  virtual absl::StatusOr<std::vector<DeliverablePrompt>> DisplayedSince(const std::string& user,
+                                                                        UtcMs since_utc_ms) = 0;
 };
 
 }  // namespace reclaim::collector

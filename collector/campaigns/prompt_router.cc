@@ -1,10 +1,12 @@
 #include "collector/campaigns/prompt_router.h"
 
+#include <algorithm>
 #include <charconv>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace reclaim::collector {
 
@@ -96,6 +98,56 @@ int PromptRouter::Publish(const std::string& user, const PromptCommand& cmd,
   }
   for (const Sink& sink : sinks) sink(cmd);
   return static_cast<int>(sinks.size());
+}
+
+absl::StatusOr<std::vector<DeliverablePrompt>> PromptRouter::Paced(CampaignStore& store,
+                                                                  const std::string& user,
+                                                                  UtcMs now) {
+  ASSIGN_OR_RETURN(std::vector<DeliverablePrompt> candidates, store.Deliverable(user, now));
+  ASSIGN_OR_RETURN(std::vector<DeliverablePrompt> shown,
+                   store.DisplayedSince(user, now - PacingWindowMs(pacing_)));
+  PacedPrompts paced = PacePrompts(std::move(candidates), shown, pacing_, now);
+  if (!paced.held.empty()) {
+    absl::MutexLock l(&mu_);
+    UtcMs& due = holds_[user];
+    due = due == 0 ? paced.held_until_utc_ms : std::min(due, paced.held_until_utc_ms);
+  }
+  return std::move(paced.deliver);
+}
+
+absl::StatusOr<int> PromptRouter::PublishDeliverable(CampaignStore& store,
+                                                     const std::string& user, UtcMs now,
+                                                     std::int64_t only_campaign_id) {
+  ASSIGN_OR_RETURN(std::vector<DeliverablePrompt> prompts, Paced(store, user, now));
+  int reached = 0;
+  for (const DeliverablePrompt& p : prompts) {
+    if (only_campaign_id != 0 && p.campaign.id != only_campaign_id) continue;
+    reached += Publish(user, ShowCommand(p.campaign, p.response));
+  }
+  return reached;
+}
+
+std::vector<std::string> PromptRouter::TakeDueHolds(UtcMs now) {
+  absl::MutexLock l(&mu_);
+  std::vector<std::string> due;
+  for (auto it = holds_.begin(); it != holds_.end();) {
+    if (it->second <= now) {
+      due.push_back(it->first);
+      it = holds_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return due;
+}
+
+std::optional<UtcMs> PromptRouter::NextHoldDue() const {
+  absl::MutexLock l(&mu_);
+  std::optional<UtcMs> next;
+  for (const auto& [user, at] : holds_) {
+    if (!next || at < *next) next = at;
+  }
+  return next;
 }
 
 int PromptRouter::StreamsOf(const std::string& user) const {

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <iterator>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/sqlite_migrations.h"
@@ -392,6 +393,16 @@ absl::StatusOr<int> SqliteCampaignStore::Expire(std::int64_t campaign_id, UtcMs 
   return static_cast<int>(open.size());
 }
 
+absl::StatusOr<std::vector<DeliverablePrompt>> SqliteCampaignStore::WithCampaigns(
+    std::vector<Response> rs) {
+  std::vector<DeliverablePrompt> out;
+  for (Response& r : rs) {
+    ASSIGN_OR_RETURN(Campaign c, GetCampaignById(r.campaign_id));
+    out.push_back(DeliverablePrompt{.campaign = std::move(c), .response = std::move(r)});
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<DeliverablePrompt>> SqliteCampaignStore::Deliverable(
     const std::string& user, UtcMs now) {
   absl::MutexLock l(&mu_);
@@ -399,13 +410,18 @@ absl::StatusOr<std::vector<DeliverablePrompt>> SqliteCampaignStore::Deliverable(
       std::vector<Response> open,
       QueryResponses("user=?2 AND state IN ('pending','delivered','displayed') ORDER BY id", 0,
                      user));
-  std::vector<DeliverablePrompt> out;
-  for (Response& r : open) {
-    if (!ShouldDeliver(r, now)) continue;
-    ASSIGN_OR_RETURN(Campaign c, GetCampaignById(r.campaign_id));
-    out.push_back(DeliverablePrompt{.campaign = std::move(c), .response = std::move(r)});
-  }
-  return out;
+  std::erase_if(open, [now](const Response& r) { return !ShouldDeliver(r, now); });
+  return WithCampaigns(std::move(open));
+}
+
+absl::StatusOr<std::vector<DeliverablePrompt>> SqliteCampaignStore::DisplayedSince(
+    const std::string& user, UtcMs since_utc_ms) {
+  absl::MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(std::vector<Response> shown,
+                   QueryResponses("user=?2 AND displayed_utc_ms>0 AND displayed_utc_ms>=?1 "
+                                  "ORDER BY id",
+                                  since_utc_ms, user));
+  return WithCampaigns(std::move(shown));
 }
 
 }  // namespace reclaim::collector

@@ -41,6 +41,8 @@ class SqliteCampaignStore final : public CampaignStore {
   absl::StatusOr<int> Expire(std::int64_t campaign_id, UtcMs now) override;
   absl::StatusOr<std::vector<DeliverablePrompt>> Deliverable(const std::string& user,
                                                              UtcMs now) override;
+  absl::StatusOr<std::vector<DeliverablePrompt>> DisplayedSince(const std::string& user,
+                                                                UtcMs since_utc_ms) override;
 
  private:
   explicit SqliteCampaignStore(std::unique_ptr<sqlite::Database> db) : db_(std::move(db)) {}
@@ -50,6 +52,8 @@ class SqliteCampaignStore final : public CampaignStore {
   absl::StatusOr<std::vector<Response>> QueryResponses(const std::string& where,
                                                        std::int64_t arg,
                                                        const std::string& text_arg)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::vector<DeliverablePrompt>> WithCampaigns(std::vector<Response> rs)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Response> ApplyLocked(const Campaign& c, const Response& r,
                                        const ResponseEvent& event)

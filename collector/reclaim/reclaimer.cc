@@ -751,7 +751,14 @@ absl::Status Reclaimer::LaunchCampaign(const RunRecord& run) {
   int reached = 0;
   if (router_) {
     for (const Response& r : responses) {
-      if (ShouldDeliver(r, now)) reached += router_->Publish(r.user, ShowCommand(*c, r));
+      // Paced per user (prompt_pacing.h): a held prompt goes out later.
+      auto n = router_->PublishDeliverable(*campaigns_, r.user, now, c->id);
+      if (n.ok()) {
+        reached += *n;
+      } else {
+        spdlog::warn("pushing the prompt of campaign {} to {} failed (sent when the agent "
+                     "connects again): {}", c->id, r.user, n.status());
+      }
     }
   }
   // A launch completed late (after a crash, or for a run of an older

@@ -572,9 +572,14 @@ class AdminServiceImpl final : public v1::AdminService::Service, public AdminSer
     if (!rs.ok()) return ToGrpc(rs.status());
     int streams = 0;
     if (router_) {
+      // Paced per user (prompt_pacing.h): a held prompt goes out later.
       for (const Response& r : *rs) {
-        if (ShouldDeliver(r, clock_->WallUtcMs())) {
-          streams += router_->Publish(r.user, ShowCommand(*c, r));
+        auto n = router_->PublishDeliverable(*campaigns_, r.user, clock_->WallUtcMs(), c->id);
+        if (n.ok()) {
+          streams += *n;
+        } else {
+          spdlog::warn("pushing the prompt of campaign {} to {} failed (sent when the agent "
+                       "connects again): {}", c->id, r.user, n.status());
         }
       }
     }

@@ -309,10 +309,13 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
     ++in_flight_;
     auto self = shared_from_this();
     CampaignStore* campaigns = campaigns_;
+    PromptRouter* router = router_;
     const Clock& clock = clock_;
-    pipeline_.SubmitTask([self, campaigns, user, &clock](UsageStore&) {
+    pipeline_.SubmitTask([self, campaigns, router, user, &clock](UsageStore&) {
       std::vector<PromptCommand> cmds;
-      auto prompts = campaigns->Deliverable(user, clock.WallUtcMs());
+      // Paced per user (prompt_pacing.h): held prompts come later through
+      // the housekeeper.
+      auto prompts = router->Paced(*campaigns, user, clock.WallUtcMs());
       if (!prompts.ok()) {
         spdlog::error("loading prompts for {} failed: {}", user, prompts.status());
       } else {

@@ -84,6 +84,11 @@ struct CollectorOptions {
   /// Ms between campaign housekeeping passes (time-outs, re-asks after
   /// "Remind me later"). Default 30000.
   int campaign_housekeeping_ms = 30000;
+  /// Per-user prompt pacing across devices (prompt_pacing.h), seconds:
+  /// at most one new not-urgent prompt per this interval. Default 21600.
+  int prompt_min_interval_s = 6 * 3600;
+  /// No new not-urgent prompt this long after an urgent one. Default 1200.
+  int prompt_quiet_after_urgent_s = 20 * 60;
 };
 
 /// The strict TOML reader, except that [connectors.<name>] tables are taken
@@ -290,7 +295,9 @@ int Run(const CollectorOptions& opt) {
   }
   // Delivery of campaign prompts to the agents' streams (and ask-for-
   // permission runs launch their campaigns through it).
-  reclaim::collector::PromptRouter prompt_router;
+  reclaim::collector::PromptRouter prompt_router(reclaim::collector::PromptPacing{
+      .min_interval_ms = static_cast<std::int64_t>(opt.prompt_min_interval_s) * 1000,
+      .quiet_after_urgent_ms = static_cast<std::int64_t>(opt.prompt_quiet_after_urgent_s) * 1000});
   reclaim::collector::Reclaimer reclaimer(**reclaim_store, connectors, clock,
                                           campaign_store->get(), &prompt_router);
   reclaim::collector::Scheduler scheduler(
@@ -439,6 +446,14 @@ int main(int argc, char** argv) {
   app.add_option("--campaign-housekeeping-ms", opt.campaign_housekeeping_ms,
                  "Ms between campaign housekeeping passes (answer time-outs, re-asks)")
       ->capture_default_str()->check(CLI::Range(50, 3600000));
+  app.add_option("--prompt-min-interval", opt.prompt_min_interval_s,
+                 "Seconds between two new not-urgent consent prompts of one user, across "
+                 "all the user's devices (0 = no limit)")
+      ->capture_default_str()->check(CLI::Range(0, 7 * 24 * 3600));
+  app.add_option("--prompt-quiet-after-urgent", opt.prompt_quiet_after_urgent_s,
+                 "Seconds without a new not-urgent prompt after an urgent one was displayed, "
+                 "across the user's devices (0 = none)")
+      ->capture_default_str()->check(CLI::Range(0, 24 * 3600));
   app.add_option("--log-level", opt.logging.level, "trace|debug|info|warn|error|off")
       ->capture_default_str();
   app.add_option("--log-file", opt.logging.file, "Log file (default: standard error)");

@@ -59,6 +59,10 @@ class FlakyCampaignStore final : public CampaignStore {
                                                              UtcMs now) override {
     return real_.Deliverable(u, now);
   }
+  absl::StatusOr<std::vector<DeliverablePrompt>> DisplayedSince(const std::string& u,
+                                                                UtcMs since) override {
+    return real_.DisplayedSince(u, since);
+  }
 
  private:
   CampaignStore& real_;
