@@ -57,7 +57,10 @@ start_desktop() {
 }
 
 # start_collector [port]: port 0 (any free) the first time; the same port to
-# restart it.
+# restart it. The collector's own per-user pacing is off unless
+# collector_min_interval / collector_quiet_after_urgent (seconds) are set, as
+# the agent's is unless min_interval / quiet_after_urgent are: these tests
+# watch one layer at a time.
 start_collector() {
   local port=${1:-0}
   rm -f "$work/ports"
@@ -68,6 +71,8 @@ admin-listen = "127.0.0.1:${2:-0}"
 port-file = "$work/ports"
 log-file = "$work/collector.log"
 campaign-housekeeping-ms = 200
+prompt-min-interval = ${collector_min_interval:-0}
+prompt-quiet-after-urgent = ${collector_quiet_after_urgent:-0}
 TOML
   "$collector_bin" --config "$work/collector.toml" &
   collector_pid=$!

@@ -71,21 +71,26 @@ class CampaignDeliveryTest : public ::testing::Test {
     channel_ = grpc::CreateChannel(collector_->target(), grpc::InsecureChannelCredentials());
     stub_ = v1::AgentService::NewStub(channel_);
     admin_ = v1::AdminService::NewStub(channel_);
+    Create("visio", "Do you still need Visio?");
+  }
+
+  void Create(const std::string& name, const std::string& question) {
     grpc::ClientContext ctx;
     collector_->AuthorizeAdmin(&ctx, collector::AdminRole::kOperator);
     v1::CreateCampaignRequest req;
-    req.mutable_campaign()->set_name("visio");
+    req.mutable_campaign()->set_name(name);
     req.mutable_campaign()->set_sender_name("IT Service Desk");
-    req.mutable_campaign()->set_question("Do you still need Visio?");
+    req.mutable_campaign()->set_question(question);
     v1::Campaign created;
     ASSERT_TRUE(admin_->CreateCampaign(&ctx, req, &created).ok());
   }
 
-  v1::ListCampaignResponsesResponse Launch(std::vector<std::string> users) {
+  v1::ListCampaignResponsesResponse Launch(std::vector<std::string> users,
+                                           const std::string& campaign = "visio") {
     grpc::ClientContext ctx;
     collector_->AuthorizeAdmin(&ctx, collector::AdminRole::kOperator);
     v1::LaunchCampaignRequest req;
-    req.set_campaign("visio");
+    req.set_campaign(campaign);
     for (const auto& u : users) req.add_users(u);
     v1::ListCampaignResponsesResponse resp;
     grpc::Status s = admin_->LaunchCampaign(&ctx, req, &resp);
@@ -219,6 +224,43 @@ TEST_F(CampaignDeliveryTest, ExpireWithdrawsAndBadOutcomeIsAckedWithoutEffect) {
   ASSERT_TRUE(w.command().has_withdraw_prompt());
   EXPECT_EQ(w.command().withdraw_prompt().reason(), "expired");
   a.stream->WritesDone();
+}
+
+// Per-user pacing across devices (prompt_pacing.h, default 6 h): a prompt of
+// another not-urgent campaign launched after visio was displayed on dev-1 is
+// not pushed to dev-2, nor to a device that connects later; it stays pending.
+TEST_F(CampaignDeliveryTest, NextNotUrgentCampaignIsHeldOnTheUsersOtherDevices) {
+  Agent a(*stub_, "dev-1");
+  Agent b(*stub_, "dev-2");
+  AwaitStreams("EXAMPLE\\jdoe", 2);
+  const std::int64_t visio = Launch({"EXAMPLE\\jdoe"}).responses(0).id();
+  const std::string cid = a.Next().command().command_id();
+  ASSERT_EQ(b.Next().command().command_id(), cid);
+  for (const char* outcome : {"displayed", "answered:Yes"}) {
+    ASSERT_TRUE(a.stream->Write(Result(cid, outcome)));
+    ASSERT_TRUE(a.Next().has_command_result_ack()) << outcome;
+  }
+  ASSERT_TRUE(b.Next().command().has_withdraw_prompt());
+
+  Create("project", "Do you still need Project?");
+  const std::int64_t held = Launch({"EXAMPLE\\jdoe"}, "project").responses(0).id();
+  // Messages on a stream keep their order: a show pushed by the launch would
+  // come before the ack of this probe.
+  const auto probe = [](Agent& agent) {
+    EXPECT_TRUE(agent.stream->Write(Result("prompt-999999", "delivered")));
+    v1::CollectorMessage m = agent.Next();
+    EXPECT_TRUE(m.has_command_result_ack()) << m.DebugString();
+  };
+  probe(b);
+  probe(a);
+  Agent c(*stub_, "dev-3");
+  AwaitStreams("EXAMPLE\\jdoe", 3);
+  probe(c);
+  EXPECT_EQ(Stored(held).state, ResponseState::kPending);
+  EXPECT_EQ(collector_->router().NextHoldDue().value_or(0),
+            Stored(visio).displayed_utc_ms +
+                collector_->router().pacing().min_interval_ms);
+  for (Agent* agent : {&a, &b, &c}) agent->stream->WritesDone();
 }
 
 }  // namespace
