@@ -116,8 +116,12 @@ absl::StatusOr<std::string> ReadSecretEnv(const std::string& name, absl::string_
 }
 
 absl::Status WriteSecretFile(const std::string& path, absl::string_view secret) {
-  const std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  // A fresh file with an unpredictable name (mkostemp: O_CREAT | O_EXCL,
+  // mode 0600). A predictable name opened without O_EXCL let another user
+  // who can write to the directory create it first and own the file that
+  // then held the secret (or keep it open and read the secret).
+  std::string tmp = absl::StrCat(path, ".tmp.XXXXXX");
+  const int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
   if (fd < 0) {
     return absl::PermissionDeniedError(
         absl::StrCat("cannot create ", tmp, ": ", std::strerror(errno)));

@@ -117,6 +117,30 @@ TEST(SecretFileTest, WriteIsOwnerOnlyAndReadableBack) {
   EXPECT_FALSE(WriteSecretFile(dir.File("no/such/dir/file"), kSecret).ok());
 }
 
+// Another user who can write to the directory pre-creates the temporary
+// file a write used to go through (<path>.tmp.<pid>, opened without O_EXCL):
+// the secret then landed in a file that user owned. Now the temporary name is
+// unpredictable and created exclusively; the planted file is left alone.
+TEST(SecretFileTest, WriteNeverReusesAFileAnotherUserPlanted) {
+  ASSERT_EQ(::geteuid(), 0u) << "this test needs root to plant another user's file";
+  testing::TempDir dir;
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0777), 0);
+  const std::string path = dir.File("admin.token");
+  const std::string planted = path + ".tmp." + std::to_string(::getpid());
+  MakeFile(dir, "admin.token.tmp." + std::to_string(::getpid()), "", 0666);
+  ASSERT_EQ(::chown(planted.c_str(), 65534, 65534), 0);
+  ASSERT_TRUE(WriteSecretFile(path, kSecret).ok());
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u) << "the secret is in a file another user owns";
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat(planted.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 0) << "the secret was written into the planted file";
+  auto back = ReadSecretFile(path);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, kSecret);
+}
+
 TEST(SecretFileTest, WipeClears) {
   std::string s = kSecret;
   WipeSecret(s);
