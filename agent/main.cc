@@ -42,8 +42,10 @@
 #include "agent/spool/spool.h"
 #include "agent/uplink/uplink.h"
 #include "common/clock.h"
+#include "common/grpc_tls.h"
 #include "common/log_format.h"
 #include "common/logging.h"
+#include "common/secret_file.h"
 #include "common/toml_config.h"
 #include "spdlog/spdlog.h"
 
@@ -110,7 +112,53 @@ struct AgentOptions {
   /// Session user overrides (default: from the OS).
   std::string user_login, user_domain, user_upn;
   reclaim::LoggingOptions logging{.level = "info", .file = "", .name = "reclaim-agent"};
+  /// TLS to the collector: CA bundle (required unless insecure_plaintext),
+  /// optional client certificate and owner-only key (mutual TLS).
+  reclaim::ClientTlsOptions tls;
+  /// Owner-only file holding the device credential. Default: beside the
+  /// spool ("device-credential").
+  std::string credential_file;
+  /// Owner-only file with the enrollment secret, used when there is no
+  /// credential yet (or with `enroll`). Default none: $RECLAIM_ENROLLMENT_SECRET.
+  std::string enrollment_secret_file;
+  /// Enroll again even though a credential exists (after a revocation).
+  bool enroll = false;
 };
+
+/// Environment variable holding the enrollment secret when no file is given.
+constexpr char kEnrollmentSecretEnv[] = "RECLAIM_ENROLLMENT_SECRET";
+
+// The device credential and, when it has to enroll, the enrollment secret.
+// Errors name the files, never their content.
+absl::StatusOr<reclaim::agent::DeviceCredentialOptions> LoadDeviceCredential(
+    const AgentOptions& opt, const std::string& spool_path) {
+  reclaim::agent::DeviceCredentialOptions dev;
+  dev.file = !opt.credential_file.empty()
+                 ? opt.credential_file
+                 : (std::filesystem::path(spool_path).parent_path() / "device-credential")
+                       .string();
+  std::error_code ec;
+  if (!opt.enroll && std::filesystem::exists(dev.file, ec)) {
+    auto token = reclaim::ReadSecretFile(dev.file, "device credential");
+    if (!token.ok()) return token.status();
+    dev.token = std::move(*token);
+    return dev;
+  }
+  if (!opt.enrollment_secret_file.empty()) {
+    auto secret = reclaim::ReadSecretFile(opt.enrollment_secret_file, "enrollment secret");
+    if (!secret.ok()) return secret.status();
+    dev.enrollment_secret = std::move(*secret);
+  } else if (std::getenv(kEnrollmentSecretEnv) != nullptr) {
+    auto secret = reclaim::ReadSecretEnv(kEnrollmentSecretEnv, "enrollment secret");
+    if (!secret.ok()) return secret.status();
+    dev.enrollment_secret = std::move(*secret);
+  } else if (opt.enroll) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--enroll needs the enrollment secret (--enrollment-secret-file or $",
+        kEnrollmentSecretEnv, ")"));
+  }
+  return dev;
+}
 
 std::string ReadFirstLine(const std::string& path) {
   std::ifstream f(path);
@@ -339,8 +387,29 @@ int Run(const AgentOptions& opt) {
     prompts = std::make_unique<reclaim::agent::PromptService>(
         **spool, *prompter, clock, [&uplink] { uplink->Notify(); }, po);
   }
+  auto credentials = reclaim::MakeChannelCredentials(opt.tls);
+  if (!credentials.ok()) {
+    spdlog::critical("TLS: {}", credentials.status().message());
+    return 2;
+  }
+  if (opt.tls.insecure_plaintext) {
+    spdlog::warn("WARNING: connecting to the collector WITHOUT TLS (insecure-plaintext): usage "
+                 "data and the device credential cross the network in clear text");
+  }
+  auto device = LoadDeviceCredential(opt, spool_path);
+  if (!device.ok()) {
+    spdlog::critical("device credential: {}", device.status().message());
+    return 2;
+  }
+  if (device->token.empty() && device->enrollment_secret.empty()) {
+    spdlog::warn("no device credential ({}) and no enrollment secret: a collector that "
+                 "authenticates devices will refuse this agent",
+                 device->file);
+  }
   reclaim::agent::UplinkOptions up;
   up.target = opt.collector;
+  up.credentials = std::move(*credentials);
+  up.device = std::move(*device);
   up.backoff.initial = std::chrono::milliseconds(opt.backoff_initial_ms);
   up.backoff.max = std::chrono::milliseconds(opt.backoff_max_ms);
   up.on_prompts_changed = [&prompts] {
@@ -484,6 +553,23 @@ int main(int argc, char** argv) {
   app.add_option("--user-domain", opt.user_domain,
                  "Override the session user's domain (default: the host name)");
   app.add_option("--user-upn", opt.user_upn, "The session user's UPN, when known");
+  app.add_option("--ca-file", opt.tls.ca_file,
+                 "PEM bundle of the CAs that may sign the collector's certificate");
+  app.add_option("--client-cert", opt.tls.cert_file,
+                 "Mutual TLS: this agent's PEM certificate");
+  app.add_option("--client-key", opt.tls.key_file,
+                 "Mutual TLS: the key of --client-cert (owner-only file)");
+  app.add_flag("--insecure-plaintext", opt.tls.insecure_plaintext,
+               "Connect WITHOUT TLS (trusted test networks only; logs a warning)");
+  app.add_option("--credential-file", opt.credential_file,
+                 "Owner-only file holding the device credential (default: beside the spool)");
+  app.add_option("--enrollment-secret-file", opt.enrollment_secret_file,
+                 std::string("Owner-only file with the enrollment secret, used when this "
+                             "device has no credential yet (default: $") +
+                     kEnrollmentSecretEnv + ")");
+  app.add_flag("--enroll", opt.enroll,
+               "Enroll again with the enrollment secret although a credential exists (after "
+               "a revocation)");
   app.add_option("--log-level", opt.logging.level, "trace|debug|info|warn|error|off")
       ->capture_default_str();
   app.add_option("--log-file", opt.logging.file, "Log file (default: standard error)");

@@ -23,6 +23,7 @@
 #
 # Usage: deploy/demo-ad.sh    (RECLAIM_BUILD_DIR overrides the build dir, default build/)
 set -euo pipefail
+export RECLAIM_INSECURE_PLAINTEXT=1  # reclaimctl: the collector below listens without TLS
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 if [ "${1:-}" != "--inside-namespace" ]; then
@@ -96,6 +97,9 @@ cat > "$work/collector.toml" <<TOML
 db = "$work/collector.db"
 listen = "127.0.0.1:0"
 admin-listen = "127.0.0.1:0"
+# TLS and device enrollment are not what this script exercises (tests/integration/security_test.cc does)
+insecure-plaintext = true
+allow-unenrolled-agents = true
 port-file = "$work/ports"
 log-file = "$work/collector.log"
 
@@ -134,7 +138,7 @@ replay() {  # login, then "EXE minutes" pairs
     done
     printf '+%02d:%02d:00 end\n' $((t / 60)) $((t % 60))
   } > "$f.script"
-  "$agent" --collector "127.0.0.1:$agent_port" --spool "$f.spool" --script "$f.script" \
+  "$agent" --collector "127.0.0.1:$agent_port" --insecure-plaintext --spool "$f.spool" --script "$f.script" \
     --replay-speed 0 --exit-when-done --device-id "laptop-$login" --user-login "$login" \
     --user-domain EXAMPLE --log-file "$f.log"
   echo "   $login: $(grep -c focus "$f.script") focus changes replayed"

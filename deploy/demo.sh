@@ -18,6 +18,11 @@
 #    (deploy/sample-day.script) through the scripted focus source, as a second
 #    device, so the report shows a full day too.
 #
+#  - Everything runs with TLS and device enrollment, as in production: a
+#    throw-away test CA and server certificate (deploy/make-test-ca.sh) and a
+#    random enrollment secret (owner-only file); each agent enrolls once and
+#    keeps its device credential beside its spool.
+#
 # Usage: deploy/demo.sh [--keep] [--seconds N] [--no-replay] [--replay-only]
 #                       [--prompt [--screenshot FILE]]
 #   --keep  leaves the collector running afterwards (the script prints the address)
@@ -59,7 +64,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
+echo "== TLS: a test CA and a server certificate for 127.0.0.1 (deploy/make-test-ca.sh)"
+"$root/deploy/make-test-ca.sh" "$work/tls"
+(umask 077; openssl rand -hex 32 > "$work/enrollment.secret")
+export RECLAIM_CA_FILE="$work/tls/ca.pem"  # reclaimctl verifies the collector with it
 "$collector" --db "$work/collector.db" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+  --tls-cert "$work/tls/server.pem" --tls-key "$work/tls/server-key.pem" \
+  --enrollment-secret-file "$work/enrollment.secret" \
   --port-file "$work/ports" --log-file "$work/collector.log" &
 cpid=$!
 for _ in $(seq 100); do [ -s "$work/ports" ] && break; sleep 0.1; done
@@ -100,6 +111,8 @@ if [ "$real" = 1 ]; then
   me_login=$(id -un)
   me_domain=$(hostname -s | tr '[:lower:]' '[:upper:]')
   "$agent" --collector "127.0.0.1:$agent_port" --spool "$work/spool-real.db" \
+    --ca-file "$work/tls/ca.pem" --enrollment-secret-file "$work/enrollment.secret" \
+    --credential-file "$work/real.credential" \
     --display "$DISPLAY" --idle-threshold 10 --heartbeat 10 --drain-timeout 20 \
     --user-login "$me_login" --user-domain "$me_domain" \
     --prompt-min-interval 0 --prompt-timeout 120 --do-not-disturb off \
@@ -171,7 +184,8 @@ if [ "$replay" = 1 ]; then
   echo
   echo "== replaying deploy/sample-day.script (a knowledge worker's day) through reclaim-agent"
   "$agent" --collector "127.0.0.1:$agent_port" --spool "$work/spool.db" \
-    --script "$root/deploy/sample-day.script" --replay-speed 0 --exit-when-done \
+    --ca-file "$work/tls/ca.pem" --enrollment-secret-file "$work/enrollment.secret" \
+    --credential-file "$work/replay.credential" --script "$root/deploy/sample-day.script" --replay-speed 0 --exit-when-done \
     --device-id demo-laptop-01 --user-login jdoe --user-domain EXAMPLE \
     --user-upn jdoe@example.com --log-file "$work/agent.log"
 fi
@@ -182,9 +196,12 @@ echo "== reclaimctl usage --collector 127.0.0.1:$admin_port --token-file $work/v
 echo
 echo "== reclaimctl devices"
 "$ctl" devices --collector "127.0.0.1:$admin_port" --token-file "$work/viewer.token"
+echo
+echo "== reclaimctl devices credentials (enrolled devices; revoke one with: reclaimctl devices revoke DEVICE)"
+"$ctl" devices credentials --collector "127.0.0.1:$admin_port" --token-file "$work/viewer.token"
 if [ "$keep" = 1 ]; then
   echo
-  echo "collector still running (pid $cpid): $ctl --collector 127.0.0.1:$admin_port --token-file $work/viewer.token usage"
+  echo "collector still running (pid $cpid): $ctl --collector 127.0.0.1:$admin_port --ca-file $work/tls/ca.pem --token-file $work/viewer.token usage"
   echo "(more tokens: $collector --db $work/collector.db admin-token create --name NAME --role viewer|operator|admin)"
   echo "logs and databases in $work (stop with: kill $cpid; rm -rf $work)"
 fi

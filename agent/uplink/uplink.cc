@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/log_format.h"
+#include "common/secret_file.h"
 #include "reclaim/v1/agent.grpc.pb.h"
 #include "spdlog/spdlog.h"
 
@@ -35,7 +36,7 @@ class GrpcUplink final : public Uplink {
              std::shared_ptr<grpc::Channel> channel)
       : spool_(spool), identity_(std::move(identity)), options_(std::move(options)),
         channel_(std::move(channel)), stub_(v1::AgentService::NewStub(channel_)),
-        backoff_(options_.backoff) {
+        backoff_(options_.backoff), token_(options_.device.token) {
     acked_ = spool_.acked_through();
   }
   ~GrpcUplink() override { Stop(); }
@@ -116,14 +117,16 @@ class GrpcUplink final : public Uplink {
       {
         absl::MutexLock l(&mu_);
         if (stopping_) return "stopping";
-        if (state == GRPC_CHANNEL_TRANSIENT_FAILURE && !reported) {
-          // Visible at once in stats; the retry and its log line follow.
-          reported = true;
-          ++stats_.failures;
-          stats_.last_error = "cannot connect to " + options_.target;
-          spdlog::warn("collector {} unavailable (cannot connect); still trying",
-                       options_.target);
-        }
+      }
+      if (state == GRPC_CHANNEL_TRANSIENT_FAILURE && !reported) {
+        // Visible at once in stats; the retry and its log line follow.
+        reported = true;
+        const std::string why = ConnectError();
+        absl::MutexLock l(&mu_);
+        ++stats_.failures;
+        stats_.last_error = "cannot connect to " + options_.target + ": " + why;
+        spdlog::warn("collector {} unavailable (cannot connect: {}); still trying",
+                     options_.target, why);
       }
       if (std::chrono::steady_clock::now() >= deadline) return "cannot connect";
       channel_->WaitForStateChange(
@@ -131,9 +134,72 @@ class GrpcUplink final : public Uplink {
     }
   }
 
+  // Why the channel cannot connect, in gRPC's words (a failed TLS handshake
+  // names the certificate problem): a fail-fast call on the failing channel
+  // ends at once with the channel's last error.
+  std::string ConnectError() {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    auto probe = stub_->Connect(&ctx);
+    ctx.TryCancel();  // should the channel have connected meanwhile
+    const grpc::Status status = probe->Finish();
+    if (status.error_code() == grpc::StatusCode::CANCELLED) return "connection not ready";
+    return status.error_message();
+  }
+
+  // Exchanges the enrollment secret for a device credential and stores it.
+  // Returns an empty string on success, else the reason.
+  std::string EnrollDevice() {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    {
+      absl::MutexLock l(&mu_);
+      if (stopping_) return "stopping";
+      context_ = &ctx;
+    }
+    v1::EnrollRequest req;
+    req.set_device_id(identity_.device_id);
+    req.set_enrollment_secret(options_.device.enrollment_secret);
+    req.set_hostname(identity_.hostname);
+    v1::EnrollResponse resp;
+    const grpc::Status status = stub_->Enroll(&ctx, req, &resp);
+    WipeSecret(*req.mutable_enrollment_secret());
+    absl::MutexLock l(&mu_);
+    context_ = nullptr;
+    if (!status.ok()) {
+      const auto code = status.error_code();
+      if (code == grpc::StatusCode::UNAUTHENTICATED ||
+          code == grpc::StatusCode::FAILED_PRECONDITION ||
+          code == grpc::StatusCode::INVALID_ARGUMENT ||
+          code == grpc::StatusCode::PERMISSION_DENIED) {
+        ++stats_.auth_failures;
+        spdlog::error("the collector refused to enroll device {}: {}", identity_.device_id,
+                      status.error_message());
+      }
+      return "enrollment failed: " + status.error_message();
+    }
+    token_ = resp.device_token();
+    stats_.enrolled = true;
+    if (options_.device.file.empty()) {
+      spdlog::info("device {} enrolled with collector {}", identity_.device_id,
+                   options_.target);
+    } else if (absl::Status w = WriteSecretFile(options_.device.file, token_); !w.ok()) {
+      spdlog::error("device {} enrolled, but its credential cannot be stored ({}); it is "
+                    "kept in memory and the next start enrolls again",
+                    identity_.device_id, w);
+    } else {
+      spdlog::info("device {} enrolled with collector {}; credential stored in {}",
+                   identity_.device_id, options_.target, options_.device.file);
+    }
+    return "";
+  }
+
   // One stream, from connect to failure or stop. Returns the reason it ended.
   std::string RunStream() {
     if (std::string error = AwaitConnected(); !error.empty()) return error;
+    if (token_.empty() && !options_.device.enrollment_secret.empty()) {
+      if (std::string error = EnrollDevice(); !error.empty()) return error;
+    }
     auto context = std::make_unique<grpc::ClientContext>();
     {
       absl::MutexLock l(&mu_);
@@ -142,6 +208,7 @@ class GrpcUplink final : public Uplink {
       first_ack_ = false;
       stream_broken_ = false;
     }
+    if (!token_.empty()) context->AddMetadata("authorization", "Bearer " + token_);
     auto stream = stub_->Connect(context.get());
     v1::AgentMessage hello_msg;
     v1::Hello* hello = hello_msg.mutable_hello();
@@ -189,6 +256,13 @@ class GrpcUplink final : public Uplink {
       error = "status " + std::to_string(status.error_code()) + ": " + status.error_message();
       if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
         spdlog::error("collector refused this agent's stream: {}", status.error_message());
+      } else if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+                 status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+        absl::MutexLock l(&mu_);
+        ++stats_.auth_failures;
+        spdlog::error("collector refused device {}: {} (data stays in the spool; to enroll "
+                      "again, restart the agent with --enroll and the enrollment secret)",
+                      identity_.device_id, status.error_message());
       }
       // Over a collector limit (streams per device, rate): the refused batches
       // stay in the spool; keep backing off instead of restarting at the
@@ -380,6 +454,7 @@ class GrpcUplink final : public Uplink {
 
   mutable absl::Mutex mu_;
   Backoff backoff_ ABSL_GUARDED_BY(mu_);
+  std::string token_;  // the device credential; used on the uplink thread only
   grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::uint64_t acked_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time last_ack_time_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
@@ -406,7 +481,9 @@ std::unique_ptr<Uplink> MakeUplink(Spool& spool, AgentIdentity identity, UplinkO
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
               static_cast<int>(options.backoff.initial.count()));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(options.backoff.max.count()));
-  auto channel = grpc::CreateCustomChannel(options.target, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      options.credentials ? options.credentials : grpc::InsecureChannelCredentials();
+  auto channel = grpc::CreateCustomChannel(options.target, credentials, args);
   return std::make_unique<GrpcUplink>(spool, std::move(identity), std::move(options),
                                       std::move(channel));
 }

@@ -21,6 +21,13 @@
 //   agent restart nor a collector outage loses an answer. Call Notify() after
 //   recording an outcome.
 //
+// - Device identity: presents the device credential on every stream
+//   ("authorization: Bearer <token>"); without one, and given the enrollment
+//   secret, enrolls first (AgentService.Enroll) and stores the credential in
+//   an owner-only file. A refused credential (revoked, unknown) is logged as
+//   an error and retried with backoff; the spool keeps everything. It never
+//   re-enrolls by itself: after a revocation the administrator decides.
+//
 // Owns two threads ("uplink", "uplink-read"), started by Start() and joined by
 // Stop(). Thread-safe.
 #pragma once
@@ -35,7 +42,23 @@
 #include "agent/spool/spool.h"
 #include "common/backoff.h"
 
+namespace grpc {
+class ChannelCredentials;
+}
+
 namespace reclaim::agent {
+
+/// The device credential and how to get one; every field documents its default.
+struct DeviceCredentialOptions {
+  /// The credential (a token from Enroll). Default none.
+  std::string token;
+  /// Where a credential obtained by enrolling is stored (owner-only, atomic).
+  /// Default none: kept in memory only.
+  std::string file;
+  /// The enrollment secret: when set and `token` is empty, the uplink
+  /// enrolls before its first stream. Default none.
+  std::string enrollment_secret;
+};
 
 /// The session user (reclaim.v1.SessionUser).
 struct SessionUserInfo {
@@ -72,6 +95,11 @@ struct UplinkOptions {
   /// withdrawn (the spool's open prompts changed); must not block. Default
   /// none.
   std::function<void()> on_prompts_changed;
+  /// Transport credentials (common/grpc_tls.h MakeChannelCredentials).
+  /// Default null: plaintext (tests).
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  /// Device credential. Default none: streams carry no credential.
+  DeviceCredentialOptions device;
 };
 
 /// Counters for status and tests.
@@ -82,6 +110,8 @@ struct UplinkStats {
   std::uint64_t batches_sent = 0;    ///< Including resends.
   std::uint64_t acked_through = 0;   ///< Highest seq the collector acknowledged.
   std::string last_error;            ///< Most recent failure, empty if none.
+  std::uint64_t auth_failures = 0;   ///< Streams or enrollments refused (credential, secret, identity).
+  bool enrolled = false;             ///< This uplink enrolled and holds a new credential.
 };
 
 class Uplink {
@@ -99,8 +129,8 @@ class Uplink {
   virtual UplinkStats stats() const = 0;
 };
 
-/// An uplink over a real gRPC channel to `options.target` (plaintext until TLS
-/// lands; see the security issue). `spool` must outlive the uplink.
+/// An uplink over a real gRPC channel to `options.target` with
+/// `options.credentials`. `spool` must outlive the uplink.
 std::unique_ptr<Uplink> MakeUplink(Spool& spool, AgentIdentity identity, UplinkOptions options);
 
 }  // namespace reclaim::agent

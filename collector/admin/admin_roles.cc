@@ -61,6 +61,9 @@ const std::vector<std::pair<std::string, AdminRole>>& AdminRpcRoles() {
       {"ExpireCampaign", R::kOperator},
       // Agent channel counters (input-limit refusals, ingest): read only.
       {"GetAgentChannelStats", R::kViewer},
+      // Device credentials: revoking shuts a device out of uploading.
+      {"RevokeDevice", R::kAdmin},
+      {"ListDeviceCredentials", R::kViewer},
   };
   return *kTable;
 }

@@ -2,7 +2,7 @@
 //
 //   reclaimctl usage [--user U] [--app A] [--since DAY] [--until DAY] [--by-day]
 //                    [--output table|json|csv]
-//   reclaimctl devices [--output ...]
+//   reclaimctl devices [--output ...] | devices credentials | devices revoke DEVICE
 //   reclaimctl stats [--output ...]
 //   reclaimctl quarantine [--limit N] [--output ...]
 //   reclaimctl applications list | add NAME [--cost 15.00 --currency EUR]
@@ -32,6 +32,10 @@
 // wins when both are given. The token's name and role are what the audit log
 // records as the caller. The token never appears in output or errors.
 //
+// TLS: --ca-file (or $RECLAIM_CA_FILE) verifies the collector's certificate;
+// --client-cert/--client-key for mutual TLS; --insecure-plaintext (or
+// RECLAIM_INSECURE_PLAINTEXT=1) for a collector listening without TLS.
+//
 // Exit codes: 0 success, 1 the collector answered with an error or could not
 // be reached (message on stderr), 2 bad flags.
 #include <chrono>
@@ -50,6 +54,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/grpc_tls.h"
 #include "common/secret_file.h"
 #include "common/utc_day.h"
 #include "nlohmann/json.hpp"
@@ -351,6 +356,16 @@ int main(int argc, char** argv) {
       ->capture_default_str()->envname("RECLAIM_COLLECTOR");
   app.add_option("--timeout", timeout_s, "Seconds to wait for the collector")
       ->capture_default_str()->check(CLI::Range(1, 3600));
+  reclaim::ClientTlsOptions tls;
+  app.add_option("--ca-file", tls.ca_file,
+                 "PEM bundle of the CAs that may sign the collector's certificate")
+      ->envname("RECLAIM_CA_FILE");
+  app.add_option("--client-cert", tls.cert_file, "Mutual TLS: your PEM certificate");
+  app.add_option("--client-key", tls.key_file,
+                 "Mutual TLS: the key of --client-cert (owner-only file)");
+  app.add_flag("--insecure-plaintext", tls.insecure_plaintext,
+               "Talk to a collector listening WITHOUT TLS (trusted test networks only)")
+      ->envname("RECLAIM_INSECURE_PLAINTEXT");
   const auto add_output = [&](CLI::App* sub) {
     sub->add_option("-o,--output", output, "table, json or csv")
         ->capture_default_str()->check(CLI::IsMember({"table", "json", "csv"}));
@@ -372,6 +387,16 @@ int main(int argc, char** argv) {
   CLI::App* devices = app.add_subcommand(
       "devices", "Agent instances: delivery state and data-loss counters");
   add_output(devices);
+  devices->require_subcommand(0, 1);
+  CLI::App* devices_credentials = devices->add_subcommand(
+      "credentials", "Enrolled devices and the state of their credentials");
+  add_output(devices_credentials);
+  std::string revoke_device;
+  CLI::App* devices_revoke = devices->add_subcommand(
+      "revoke", "Revoke a device's credential: its streams end at once; it must enroll again "
+                "with the enrollment secret");
+  devices_revoke->add_option("device", revoke_device, "Device id")->required();
+  add_output(devices_revoke);
 
   CLI::App* stats = app.add_subcommand(
       "stats", "Agent channel: input-limit refusals by reason, streams, ingest and "
@@ -595,7 +620,13 @@ int main(int argc, char** argv) {
     }
   }
 
-  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  auto credentials = reclaim::MakeChannelCredentials(tls);
+  if (!credentials.ok()) {
+    std::fprintf(stderr, "reclaimctl: TLS: %s\n",
+                 std::string(credentials.status().message()).c_str());
+    return 2;
+  }
+  auto channel = grpc::CreateChannel(target, *credentials);
   auto stub = v1::AdminService::NewStub(channel);
   // Deadline and token for each call (a ClientContext serves one call).
   const auto fresh = [&](grpc::ClientContext* c) {
@@ -637,6 +668,38 @@ int main(int argc, char** argv) {
       j["focus_ms"] = r.focus_ms();
       j["sessions"] = r.sessions();
       j["last_seen_utc"] = reclaim::FormatUtcMs(r.last_seen_utc_ms());
+      t.json_rows.push_back(std::move(j));
+    }
+  } else if (*devices_revoke || *devices_credentials) {
+    std::vector<v1::DeviceCredential> creds;
+    if (*devices_revoke) {
+      v1::RevokeDeviceRequest req;
+      req.set_device_id(revoke_device);
+      v1::RevokeDeviceResponse resp;
+      grpc::Status s = stub->RevokeDevice(&ctx, req, &resp);
+      if (!s.ok()) return Fail(s, target, *channel);
+      creds.push_back(resp.credential());
+      if (output == "table") {
+        std::printf("device %s revoked (%u open stream(s) ended)\n", revoke_device.c_str(),
+                    resp.streams_ended());
+      }
+    } else {
+      v1::ListDeviceCredentialsResponse resp;
+      grpc::Status s = stub->ListDeviceCredentials(&ctx, {}, &resp);
+      if (!s.ok()) return Fail(s, target, *channel);
+      creds.assign(resp.credentials().begin(), resp.credentials().end());
+    }
+    t.columns = {"DEVICE", "HOST", "ENROLLED_UTC", "REVOKED_UTC", "STATE"};
+    for (const auto& c : creds) {
+      const std::string state = c.revoked_utc_ms() ? "revoked" : "valid";
+      t.rows.push_back({c.device_id(), c.hostname(), Time(c.enrolled_utc_ms()),
+                        Time(c.revoked_utc_ms()), state});
+      nlohmann::ordered_json j;
+      j["device_id"] = c.device_id();
+      j["hostname"] = c.hostname();
+      j["enrolled_utc"] = Time(c.enrolled_utc_ms());
+      j["revoked_utc"] = Time(c.revoked_utc_ms());
+      j["state"] = state;
       t.json_rows.push_back(std::move(j));
     }
   } else if (*devices) {

@@ -23,6 +23,7 @@
 #include "collector/campaigns/campaign_store.h"
 #include "collector/campaigns/prompt_router.h"
 #include "collector/reclaim/reclaimer.h"
+#include "collector/server/device_registry.h"
 
 #include "collector/server/services.h"
 #include "common/log_format.h"
@@ -52,9 +53,47 @@ grpc::Status ToGrpc(const absl::Status& s) {
 class AdminServiceImpl final : public v1::AdminService::Service, public AdminServiceHandle {
  public:
   AdminServiceImpl(UsageStore& store, AdminAuthenticator& auth, Reclaimer* reclaimer,
-                   CampaignStore* campaigns, const Clock* clock, PromptRouter* router)
+                   CampaignStore* campaigns, const Clock* clock, PromptRouter* router,
+                   DeviceRegistry* devices)
       : store_(store), auth_(auth), reclaimer_(reclaimer), campaigns_(campaigns), clock_(clock),
-        router_(router) {}
+        router_(router), devices_(devices) {}
+
+  // ------------------------------------------------------ device credentials
+
+  grpc::Status RevokeDevice(grpc::ServerContext* ctx, const v1::RevokeDeviceRequest* req,
+                            v1::RevokeDeviceResponse* resp) override {
+    AUTHORIZE("RevokeDevice");
+    if (devices_ == nullptr) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          "this collector runs without device authentication");
+    }
+    auto revoked = devices_->Revoke(req->device_id());
+    if (!revoked.ok()) return ToGrpc(revoked.status());
+    AuditChange(caller, ctx, "device.revoke", req->device_id(),
+                {{"streams_ended", revoked->second}});
+    ToProto(revoked->first, resp->mutable_credential());
+    resp->set_streams_ended(static_cast<std::uint32_t>(revoked->second));
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListDeviceCredentials(grpc::ServerContext* ctx,
+                                     const v1::ListDeviceCredentialsRequest*,
+                                     v1::ListDeviceCredentialsResponse* resp) override {
+    AUTHORIZE("ListDeviceCredentials");
+    if (devices_ == nullptr) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          "this collector runs without device authentication");
+    }
+    for (const DeviceCredentialInfo& d : devices_->List()) ToProto(d, resp->add_credentials());
+    return grpc::Status::OK;
+  }
+
+  static void ToProto(const DeviceCredentialInfo& d, v1::DeviceCredential* out) {
+    out->set_device_id(d.device_id);
+    out->set_hostname(d.hostname);
+    out->set_enrolled_utc_ms(d.enrolled_utc_ms);
+    out->set_revoked_utc_ms(d.revoked_utc_ms);
+  }
 
   grpc::Status QueryUsage(grpc::ServerContext* ctx, const v1::UsageQuery* req,
                           v1::UsageReport* resp) override {
@@ -718,6 +757,7 @@ class AdminServiceImpl final : public v1::AdminService::Service, public AdminSer
   CampaignStore* const campaigns_;
   const Clock* const clock_;
   PromptRouter* const router_;
+  DeviceRegistry* const devices_;
 };
 
 }  // namespace
@@ -726,8 +766,10 @@ std::unique_ptr<AdminServiceHandle> MakeAdminService(UsageStore& store, AdminAut
                                                      Reclaimer* reclaimer,
                                                      CampaignStore* campaigns,
                                                      const Clock* clock,
-                                                     PromptRouter* router) {
-  return std::make_unique<AdminServiceImpl>(store, auth, reclaimer, campaigns, clock, router);
+                                                     PromptRouter* router,
+                                                     DeviceRegistry* devices) {
+  return std::make_unique<AdminServiceImpl>(store, auth, reclaimer, campaigns, clock, router,
+                                            devices);
 }
 
 }  // namespace reclaim::collector

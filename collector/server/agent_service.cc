@@ -26,6 +26,7 @@
 #include "collector/campaigns/campaign_store.h"
 #include "collector/campaigns/prompt_router.h"
 #include "collector/server/agent_limits.h"
+#include "collector/server/device_registry.h"
 #include "collector/server/services.h"
 #include "common/log_format.h"
 #include "reclaim/v1/agent.grpc.pb.h"
@@ -41,7 +42,20 @@ struct SharedStats {
   std::atomic<std::uint64_t> streams_active{0};
   std::atomic<std::uint64_t> bad_hellos{0};
   std::atomic<std::uint64_t> protocol_errors{0};
+  std::atomic<std::uint64_t> unauthenticated_streams{0};
+  std::atomic<std::uint64_t> identity_mismatches{0};
 };
+
+// The device credential of a call: metadata "authorization: Bearer <token>".
+std::string BearerToken(const grpc::CallbackServerContext& context) {
+  constexpr absl::string_view kPrefix = "Bearer ";
+  const auto range = context.client_metadata().equal_range("authorization");
+  for (auto it = range.first; it != range.second; ++it) {
+    const absl::string_view v(it->second.data(), it->second.size());
+    if (v.substr(0, kPrefix.size()) == kPrefix) return std::string(v.substr(kPrefix.size()));
+  }
+  return "";
+}
 
 class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
                           public std::enable_shared_from_this<AgentStream> {
@@ -52,12 +66,42 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
       : pipeline_(pipeline), clock_(clock), options_(options), stats_(stats), limits_(limits),
         peer_(std::move(peer)), campaigns_(campaigns), router_(router) {}
 
-  void Start(std::shared_ptr<AgentStream> self) {
+  // Authenticates the stream (when the service requires device credentials)
+  // before anything is read: a refused stream ends with UNAUTHENTICATED.
+  void Start(std::shared_ptr<AgentStream> self, const std::string& token) {
     self_ = std::move(self);
     stats_.streams_opened++;
     stats_.streams_active++;
     absl::MutexLock l(&mu_);
+    if (options_.devices != nullptr) {
+      std::weak_ptr<AgentStream> weak = weak_from_this();
+      auto attached = options_.devices->Attach(token, [weak] {
+        if (auto stream = weak.lock()) stream->OnRevoked();
+      });
+      if (!attached.ok()) {
+        stats_.unauthenticated_streams++;
+        spdlog::warn("refused agent stream from {}: {}", peer_, attached.status().message());
+        RequestFinishLocked(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                                         std::string(attached.status().message())));
+        return;
+      }
+      device_id_ = attached->device_id;
+      attachment_ = attached->id;
+    }
     StartReadLocked();
+  }
+
+  // The device's credential was revoked or replaced: end the stream now.
+  void OnRevoked() {
+    absl::MutexLock l(&mu_);
+    attachment_ = 0;  // the registry dropped it
+    if (finish_requested_ || finished_ || done_) return;
+    stats_.unauthenticated_streams++;
+    spdlog::warn("ending the stream of device {} from {}: its credential was revoked",
+                 device_id_, peer_);
+    RequestFinishLocked(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                                     "this device's credential was revoked; enroll again with "
+                                     "the enrollment secret"));
   }
 
   void OnReadDone(bool ok) override {
@@ -95,14 +139,17 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
     stats_.streams_active--;
     std::shared_ptr<AgentStream> self;
     std::int64_t subscription = 0;
+    std::int64_t attachment = 0;
     {
       absl::MutexLock l(&mu_);
       done_ = true;
       self.swap(self_);
       std::swap(subscription, subscription_);
       ReleaseStreamSlotLocked();
+      std::swap(attachment, attachment_);
     }
     if (subscription != 0) router_->Unsubscribe(subscription);
+    if (attachment != 0) options_.devices->Detach(attachment);
     // Dropping our own reference outside the lock; pipeline callbacks that
     // still hold one keep the object alive and see done_.
   }
@@ -148,6 +195,19 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
         spdlog::warn("refused Hello from {}: {}", peer_, s.message());
         RequestFinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                          std::string(s.message())));
+        return;
+      }
+      if (options_.devices != nullptr && request_.hello().device_id() != device_id_) {
+        // A device uploads only under its own identity (ValidateHello
+        // refused control characters, so the claimed id is safe to log).
+        stats_.identity_mismatches++;
+        spdlog::warn("refused Hello from {}: the credential of device {} claims device {}",
+                     peer_, device_id_, request_.hello().device_id());
+        RequestFinishLocked(grpc::Status(
+            grpc::StatusCode::PERMISSION_DENIED,
+            absl::StrCat("this credential belongs to device '", device_id_,
+                         "'; it cannot upload as device '", request_.hello().device_id(),
+                         "'")));
         return;
       }
       auto agent = std::make_shared<AgentInfo>(ToAgentInfo(request_.hello()));
@@ -559,11 +619,16 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
   // batches go first).
   std::deque<v1::CollectorMessage> outbox_ ABSL_GUARDED_BY(mu_);
   std::int64_t subscription_ ABSL_GUARDED_BY(mu_) = 0;
+  // The authenticated device (empty without device authentication) and its
+  // registry attachment (0 when none or already dropped by the registry).
+  std::string device_id_ ABSL_GUARDED_BY(mu_);
+  std::int64_t attachment_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // Raw (ByteBuffer) method: AgentStream parses messages itself.
 class AgentServiceImpl final
-    : public v1::AgentService::WithRawCallbackMethod_Connect<v1::AgentService::Service>,
+    : public v1::AgentService::WithRawCallbackMethod_Connect<
+          v1::AgentService::WithCallbackMethod_Enroll<v1::AgentService::Service>>,
       public AgentServiceHandle {
  public:
   AgentServiceImpl(IngestPipeline& pipeline, const Clock& clock, AgentServiceOptions options,
@@ -577,14 +642,44 @@ class AgentServiceImpl final
         std::make_shared<AgentStream>(pipeline_, clock_, options_, stats_, limits_,
                                       context->peer(), campaigns_, router_);
     AgentStream* raw = stream.get();
-    raw->Start(std::move(stream));
+    raw->Start(std::move(stream), BearerToken(*context));
     return raw;
+  }
+
+  // Enrollment runs on the pipeline's thread (it writes to the database),
+  // never in this callback.
+  grpc::ServerUnaryReactor* Enroll(grpc::CallbackServerContext* context,
+                                   const v1::EnrollRequest* request,
+                                   v1::EnrollResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    DeviceRegistry* devices = options_.devices;
+    if (devices == nullptr || !devices->enrollment_enabled()) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                   "enrollment is not configured on this collector"));
+      return reactor;
+    }
+    std::string peer = context->peer();
+    pipeline_.SubmitTask([devices, request, response, reactor, peer](UsageStore&) {
+      absl::StatusOr<std::string> token =
+          devices->Enroll(request->device_id(), request->enrollment_secret(),
+                          request->hostname());
+      if (!token.ok()) {
+        spdlog::warn("enrollment from {} refused: {}", peer, token.status().message());
+        reactor->Finish(grpc::Status(static_cast<grpc::StatusCode>(token.status().code()),
+                                     std::string(token.status().message())));
+        return;
+      }
+      response->set_device_token(*token);
+      reactor->Finish(grpc::Status::OK);
+    });
+    return reactor;
   }
 
   grpc::Service* service() override { return this; }
   AgentServiceStats stats() const override {
     return {stats_.streams_opened.load(), stats_.streams_active.load(),
-            stats_.bad_hellos.load(), stats_.protocol_errors.load(), limits_.Counters()};
+            stats_.bad_hellos.load(), stats_.protocol_errors.load(), limits_.Counters(),
+            stats_.unauthenticated_streams.load(), stats_.identity_mismatches.load()};
   }
 
  private:

@@ -12,6 +12,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <vector>
@@ -32,9 +33,11 @@
 #include "collector/campaigns/prompt_router.h"
 #include "collector/campaigns/sqlite_campaign_store.h"
 #include "collector/reclaim/sqlite_reclamation_store.h"
+#include "collector/server/device_registry.h"
 #include "collector/server/services.h"
 #include "collector/store/sqlite_usage_store.h"
 #include "common/clock.h"
+#include "common/grpc_tls.h"
 #include "common/log_format.h"
 #include "common/logging.h"
 #include "common/secret_file.h"
@@ -89,7 +92,21 @@ struct CollectorOptions {
   int prompt_min_interval_s = 6 * 3600;
   /// No new not-urgent prompt this long after an urgent one. Default 1200.
   int prompt_quiet_after_urgent_s = 20 * 60;
+  /// TLS of both listeners (certificate, owner-only key); `client_ca_file`
+  /// (mutual TLS) applies to the agent listener only. Default none: start-up
+  /// fails unless `tls.insecure_plaintext`.
+  reclaim::ServerTlsOptions tls;
+  /// Owner-only file holding the enrollment secret agents present once to
+  /// get a device credential. Default none: $RECLAIM_ENROLLMENT_SECRET, and
+  /// without it new agents cannot enroll.
+  std::string enrollment_secret_file;
+  /// Accept agent streams without a device credential (no device identity:
+  /// test setups only). Default false.
+  bool allow_unenrolled_agents = false;
 };
+
+/// Environment variable holding the enrollment secret when no file is given.
+constexpr char kEnrollmentSecretEnv[] = "RECLAIM_ENROLLMENT_SECRET";
 
 /// The strict TOML reader, except that [connectors.<name>] tables are taken
 /// aside into `out` (CLI11 has no options for them). Keys are kept as text.
@@ -303,8 +320,63 @@ int Run(const CollectorOptions& opt) {
   reclaim::collector::Scheduler scheduler(
       reclaimer, clock, {.poll_interval = std::chrono::seconds(opt.reclaim_poll_s)});
 
+  // Transport security: checked before anything listens.
+  reclaim::ServerTlsOptions admin_tls = opt.tls;
+  admin_tls.client_ca_file.clear();
+  auto agent_creds = reclaim::MakeServerCredentials(opt.tls);
+  auto admin_creds = agent_creds.ok() ? reclaim::MakeServerCredentials(admin_tls)
+                                      : agent_creds;
+  if (!agent_creds.ok() || !admin_creds.ok()) {
+    spdlog::critical("TLS: {}", (agent_creds.ok() ? admin_creds : agent_creds).status());
+    return 1;
+  }
+  if (opt.tls.insecure_plaintext) {
+    spdlog::warn("WARNING: listening WITHOUT TLS (insecure-plaintext): usage data, device "
+                 "credentials and admin calls cross the network in clear text; use only on a "
+                 "trusted network for testing");
+  }
+
+  // Device identity: enrollment and device credentials.
+  std::unique_ptr<reclaim::collector::DeviceRegistry> devices;
+  if (opt.allow_unenrolled_agents) {
+    spdlog::warn("WARNING: agents are not authenticated (allow-unenrolled-agents): any client "
+                 "can upload usage under any device id; use only for testing");
+  } else {
+    std::string secret;
+    if (!opt.enrollment_secret_file.empty()) {
+      auto s = reclaim::ReadSecretFile(opt.enrollment_secret_file, "enrollment secret");
+      if (!s.ok()) {
+        spdlog::critical("enrollment secret: {}", s.status());
+        return 1;
+      }
+      secret = std::move(*s);
+    } else if (const char* env = std::getenv(kEnrollmentSecretEnv); env != nullptr) {
+      auto s = reclaim::ReadSecretEnv(kEnrollmentSecretEnv, "enrollment secret");
+      if (!s.ok()) {
+        spdlog::critical("enrollment secret: {}", s.status());
+        return 1;
+      }
+      secret = std::move(*s);
+    }
+    if (secret.empty()) {
+      spdlog::warn("no enrollment secret configured (enrollment-secret-file or ${}): enrolled "
+                   "devices are served, new agents cannot enroll",
+                   kEnrollmentSecretEnv);
+    }
+    auto registry =
+        reclaim::collector::DeviceRegistry::Open(opt.db_path, std::move(secret), clock);
+    if (!registry.ok()) {
+      spdlog::critical("cannot open the device registry {}: {}", opt.db_path,
+                       registry.status());
+      return 1;
+    }
+    devices = std::move(*registry);
+    spdlog::info("device authentication on: {} device(s) enrolled", devices->List().size());
+  }
+
   reclaim::collector::IngestPipeline pipeline(**store, clock);
   reclaim::collector::AgentServiceOptions agent_opts;
+  agent_opts.devices = devices.get();
   agent_opts.max_in_flight_batches = opt.max_in_flight_batches;
   agent_opts.limits.max_future_skew_ms = static_cast<std::int64_t>(opt.max_future_skew_s) * 1000;
   agent_opts.limits.max_intervals_per_batch = opt.max_intervals_per_batch;
@@ -317,11 +389,10 @@ int Run(const CollectorOptions& opt) {
   auto agent_service = reclaim::collector::MakeAgentService(
       pipeline, clock, agent_opts, campaign_store->get(), &prompt_router);
   auto admin_service = reclaim::collector::MakeAdminService(
-      **store, **admin_tokens, &reclaimer, campaign_store->get(), &clock, &prompt_router);
+      **store, **admin_tokens, &reclaimer, campaign_store->get(), &clock, &prompt_router,
+      devices.get());
   admin_service->SetAgentChannel(agent_service.get(), &pipeline);
 
-  spdlog::warn("listening without TLS (plaintext); use only on a trusted network until TLS "
-               "is configured");
   int agent_port = 0, admin_port = 0;
   grpc::ServerBuilder builder;
   builder.SetMaxReceiveMessageSize(opt.max_message_bytes);
@@ -333,8 +404,8 @@ int Run(const CollectorOptions& opt) {
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
-  builder.AddListeningPort(opt.listen, grpc::InsecureServerCredentials(), &agent_port);
-  builder.AddListeningPort(opt.admin_listen, grpc::InsecureServerCredentials(), &admin_port);
+  builder.AddListeningPort(opt.listen, *agent_creds, &agent_port);
+  builder.AddListeningPort(opt.admin_listen, *admin_creds, &admin_port);
   builder.RegisterService(agent_service->service());
   builder.RegisterService(admin_service->service());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -343,8 +414,12 @@ int Run(const CollectorOptions& opt) {
                      opt.admin_listen);
     return 1;
   }
-  spdlog::info("reclaim-collector listening: agents on port {}, admin on port {}, store {}",
-               agent_port, admin_port, opt.db_path);
+  spdlog::info("reclaim-collector listening: agents on port {}, admin on port {} ({}), store {}",
+               agent_port, admin_port,
+               opt.tls.insecure_plaintext           ? "plaintext"
+               : opt.tls.client_ca_file.empty()     ? "TLS"
+                                                    : "TLS, agents need client certificates",
+               opt.db_path);
   if (!opt.port_file.empty()) {
     const std::string tmp = opt.port_file + ".tmp";
     {
@@ -373,6 +448,11 @@ int Run(const CollectorOptions& opt) {
   spdlog::info("stopped: {} batches stored ({} duplicates), {} intervals, {} quarantined",
                stats.batches_stored, stats.batches_duplicate, stats.intervals_stored,
                stats.intervals_quarantined);
+  const auto agent_stats = agent_service->stats();
+  spdlog::info("agent streams: {} opened, {} refused or ended unauthenticated, {} claimed "
+               "another device",
+               agent_stats.streams_opened, agent_stats.unauthenticated_streams,
+               agent_stats.identity_mismatches);
   return 0;
 }
 
@@ -454,6 +534,20 @@ int main(int argc, char** argv) {
                  "Seconds without a new not-urgent prompt after an urgent one was displayed, "
                  "across the user's devices (0 = none)")
       ->capture_default_str()->check(CLI::Range(0, 24 * 3600));
+  app.add_option("--tls-cert", opt.tls.cert_file,
+                 "PEM certificate chain of both listeners (agents and admin API)");
+  app.add_option("--tls-key", opt.tls.key_file,
+                 "PEM private key of --tls-cert; the file must be owner-only (0600/0400)");
+  app.add_option("--tls-client-ca", opt.tls.client_ca_file,
+                 "Mutual TLS on the agent listener: agents must present a certificate signed "
+                 "by a CA in this PEM bundle");
+  app.add_flag("--insecure-plaintext", opt.tls.insecure_plaintext,
+               "Listen WITHOUT TLS (trusted test networks only; logs a warning)");
+  app.add_option("--enrollment-secret-file", opt.enrollment_secret_file,
+                 std::string("Owner-only file with the secret agents enroll with (default: $") +
+                     kEnrollmentSecretEnv + ")");
+  app.add_flag("--allow-unenrolled-agents", opt.allow_unenrolled_agents,
+               "Accept agents without a device credential (no device identity; testing only)");
   app.add_option("--log-level", opt.logging.level, "trace|debug|info|warn|error|off")
       ->capture_default_str();
   app.add_option("--log-file", opt.logging.file, "Log file (default: standard error)");

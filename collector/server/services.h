@@ -23,6 +23,7 @@ class AdminAuthenticator;
 class Reclaimer;
 class CampaignStore;
 class PromptRouter;
+class DeviceRegistry;
 
 /// Options of the agent stream service; every field documents its default.
 struct AgentServiceOptions {
@@ -36,6 +37,12 @@ struct AgentServiceOptions {
   /// acknowledged (so the agent stops resending it) but not applied, and
   /// counted as "command_result_too_long". Default 256.
   size_t max_command_result_bytes = 256;
+  /// Device authentication (device_registry.h): when set, every stream must
+  /// present a valid device credential (UNAUTHENTICATED otherwise) and its
+  /// Hello must name the credential's device (PERMISSION_DENIED otherwise),
+  /// and Enroll issues credentials. Must outlive the service. Default null:
+  /// streams are not authenticated and Enroll answers FAILED_PRECONDITION.
+  DeviceRegistry* devices = nullptr;
 };
 
 /// Counters of the agent service.
@@ -47,6 +54,11 @@ struct AgentServiceStats {
   /// Refusals by input limit, by reason (the kLimit* strings of
   /// agent_limits.h); reasons never hit are absent.
   std::map<std::string, std::uint64_t> refusals;
+  /// Streams refused for a missing, unknown or revoked credential, and
+  /// streams ended by a revocation.
+  std::uint64_t unauthenticated_streams = 0;
+  /// Hellos naming another device than the stream's credential.
+  std::uint64_t identity_mismatches = 0;
 };
 
 /// reclaim.v1.AgentService on gRPC's callback API: no thread per agent. The
@@ -94,12 +106,15 @@ class AdminServiceHandle {
                                const IngestPipeline* pipeline) = 0;
 };
 /// LaunchCampaign publishes the new prompts to `router` when given (its
-/// users' connected agents get them at once).
+/// users' connected agents get them at once). RevokeDevice and
+/// ListDeviceCredentials use `devices` (FAILED_PRECONDITION when null; it
+/// must outlive the service).
 std::unique_ptr<AdminServiceHandle> MakeAdminService(UsageStore& store,
                                                      AdminAuthenticator& auth,
                                                      Reclaimer* reclaimer = nullptr,
                                                      CampaignStore* campaigns = nullptr,
                                                      const Clock* clock = nullptr,
-                                                     PromptRouter* router = nullptr);
+                                                     PromptRouter* router = nullptr,
+                                                     DeviceRegistry* devices = nullptr);
 
 }  // namespace reclaim::collector

@@ -90,7 +90,8 @@ int main(int argc, char** argv) {
     Child collector = Child::Spawn(RECLAIM_COLLECTOR_BIN,
                                    {"--db", file("c.db"), "--listen", "127.0.0.1:0",
                                     "--admin-listen", "127.0.0.1:0", "--port-file", file("ports"),
-                                    "--log-file", file("collector.log")});
+                                    "--log-file", file("collector.log"), "--insecure-plaintext",
+                                    "--allow-unenrolled-agents"});
     if (!WaitFor([&] { return !ReadFile(file("ports")).empty(); }, seconds(30))) return 1;
     int agent_port = 0;
     std::stringstream(ReadFile(file("ports"))) >> agent_port;
@@ -106,7 +107,7 @@ int main(int argc, char** argv) {
                                {"--collector", "127.0.0.1:" + std::to_string(agent_port),
                                 "--spool", file("spool.db"), "--device-id", "bench",
                                 "--display", desktop.display(), "--logind-bus", "none",
-                                "--log-file", file("agent.log")});
+                                "--log-file", file("agent.log"), "--insecure-plaintext"});
     if (!WaitFor([&] {
           const std::string log = ReadFile(file("agent.log"));
           return log.find("watching IDLETIME") != std::string::npos &&

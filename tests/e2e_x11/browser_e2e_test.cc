@@ -235,7 +235,8 @@ TEST_P(BrowserE2eTest, ReportPerSiteMatchesTheSchedule) {
        "--device-id", "e2e-browser", "--user-login", "e2e", "--idle-threshold",
        std::to_string(kIdleThresholdS), "--heartbeat", "5", "--display", desktop_.display(),
        "--logind-bus", "none", "--browser-socket", socket, "--backoff-initial-ms", "100",
-       "--backoff-max-ms", "1000", "--drain-timeout", "30", "--log-file", File("agent.log")},
+       "--backoff-max-ms", "1000", "--drain-timeout", "30", "--log-file", File("agent.log"),
+       "--insecure-plaintext"},
       File("agent.out"));
   ASSERT_TRUE(agent.started()) << agent.error();
   ASSERT_TRUE(WaitFor([&] {

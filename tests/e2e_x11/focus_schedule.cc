@@ -19,7 +19,9 @@ void FocusSchedule::Switch(const std::string& app) {
   out->process = Child::Spawn(collector_bin,
                               {"--db", dir + "/collector.db", "--listen", "127.0.0.1:0",
                                "--admin-listen", "127.0.0.1:0", "--port-file", ports,
-                               "--log-file", dir + "/collector.log"},
+                               "--log-file", dir + "/collector.log",
+                               // TLS and enrollment are tested by security_test.
+                               "--insecure-plaintext", "--allow-unenrolled-agents"},
                               dir + "/collector.out");
   if (!out->process.started()) return ::testing::AssertionFailure() << out->process.error();
   if (!WaitFor([&] { return !ReadFile(ports).empty(); }, std::chrono::seconds(30))) {
@@ -46,7 +48,8 @@ void FocusSchedule::Switch(const std::string& app) {
   RunResult usage = RunToCompletion(
       reclaimctl_bin,
       {"usage", "--collector", "127.0.0.1:" + std::to_string(collector.admin_port), "--token-file",
-       collector.admin_token_file, "--output", "json"},
+       collector.admin_token_file, "--output", "json",
+       "--insecure-plaintext"},
       scratch);
   if (usage.exit_code != 0) return ::testing::AssertionFailure() << usage.out;
   const nlohmann::json rows = nlohmann::json::parse(usage.out, nullptr, false);

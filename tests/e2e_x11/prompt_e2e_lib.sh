@@ -6,6 +6,7 @@
 # and is stopped (by pid) at exit, so tests can run in parallel.
 # The caller sets `build` (the build dir) before sourcing.
 set -euo pipefail
+export RECLAIM_INSECURE_PLAINTEXT=1  # reclaimctl: the collectors here listen without TLS
 collector_bin="$build/collector/server/reclaim-collector"
 agent_bin="$build/agent/reclaim-agent"
 ctl="$build/collector/ctl/reclaimctl"
@@ -68,6 +69,9 @@ start_collector() {
 db = "$work/collector.db"
 listen = "127.0.0.1:$port"
 admin-listen = "127.0.0.1:${2:-0}"
+# TLS and device enrollment are not what these scripts exercise (security_test does)
+insecure-plaintext = true
+allow-unenrolled-agents = true
 port-file = "$work/ports"
 log-file = "$work/collector.log"
 campaign-housekeeping-ms = 200
@@ -93,7 +97,8 @@ rc() { "$ctl" --collector "127.0.0.1:$admin_port" --token-file "$work/e2e.token"
 # Prompt pacing from $min_interval, $quiet_after_urgent (seconds, default 0)
 # and $dnd (default off).
 start_agent() {
-  "$agent_bin" --collector "127.0.0.1:$agent_port" --spool "$work/spool.db" --device-id dev-x11 \
+  "$agent_bin" --collector "127.0.0.1:$agent_port" --insecure-plaintext --spool "$work/spool.db" \
+    --device-id dev-x11 \
     --display "$DISPLAY" --logind-bus none --user-login jdoe --user-domain EXAMPLE \
     --heartbeat 1 --tick-ms 200 --prompt-min-interval "${min_interval:-0}" \
     --prompt-quiet-after-urgent "${quiet_after_urgent:-0}" --prompt-timeout 60 \

@@ -113,7 +113,8 @@ TEST_F(X11MeteringTest, ReportMatchesTheSchedule) {
        "--device-id", "e2e-x11", "--user-login", "e2e", "--idle-threshold",
        std::to_string(kIdleThresholdS), "--heartbeat", "5", "--display", desktop_.display(),
        "--logind-bus", bus_address, "--session-id", "32", "--backoff-initial-ms", "100",
-       "--backoff-max-ms", "1000", "--drain-timeout", "30", "--log-file", File("agent.log")},
+       "--backoff-max-ms", "1000", "--drain-timeout", "30", "--log-file", File("agent.log"),
+       "--insecure-plaintext"},
       File("agent.out"));
   ASSERT_TRUE(agent.started()) << agent.error();
   ASSERT_TRUE(WaitFor([&] {

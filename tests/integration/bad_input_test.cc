@@ -256,7 +256,8 @@ TEST_F(BadInputTest, ReclaimctlAgainstADeadAddressIsExit1CannotReach) {
     SCOPED_TRACE(command);
     const RunResult r = RunToCompletion(
         bin_.ctl,
-        {command, "--collector", collector.admin_target(), "--timeout", "5", "--output", "json"},
+        {command, "--collector", collector.admin_target(), "--timeout", "5", "--output", "json",
+         "--insecure-plaintext"},
         dir_.File("ctl"), seconds(30));
     EXPECT_EQ(r.exit_code, 1) << r.err;
     EXPECT_THAT(r.err,

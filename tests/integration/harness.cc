@@ -62,8 +62,10 @@ std::string Tail(const std::string& path, size_t n = 2000) {
 
 }  // namespace
 
-CollectorProcess::CollectorProcess(std::string binary, std::string dir, std::string db_path)
-    : binary_(std::move(binary)), dir_(std::move(dir)), db_path_(std::move(db_path)) {}
+CollectorProcess::CollectorProcess(std::string binary, std::string dir, std::string db_path,
+                                   std::vector<std::string> security)
+    : binary_(std::move(binary)), dir_(std::move(dir)), db_path_(std::move(db_path)),
+      security_(std::move(security)) {}
 
 std::string CollectorProcess::AdminTokenFile() {
   if (!admin_token_file_.empty()) return admin_token_file_;
@@ -84,10 +86,17 @@ std::string CollectorProcess::AdminTokenFile() {
   for (int attempt = 1;; ++attempt) {
     std::error_code ec;
     std::filesystem::remove(port_file, ec);
+    std::vector<std::string> args = {"--db",
+                                     db_path_,
+                                     "--listen",
+                                     "127.0.0.1:" + std::to_string(agent_port_),
+                                     "--admin-listen",
+                                     "127.0.0.1:" + std::to_string(admin_port_),
+                                     "--port-file",
+                                     port_file};
+    args.insert(args.end(), security_.begin(), security_.end());
     process_ = Process::Spawn(
-        binary_,
-        {"--db", db_path_, "--listen", "127.0.0.1:" + std::to_string(agent_port_), "--admin-listen",
-         "127.0.0.1:" + std::to_string(admin_port_), "--port-file", port_file},
+        binary_, args,
         // Logging to stderr (flushed per line, unlike --log-file below warn)
         // keeps the last lines of a SIGKILLed collector.
         {.stdout_path = log_path(), .stderr_path = log_path()});
@@ -172,6 +181,7 @@ std::vector<std::string> AgentArgs::Build() const {
                                 "EXAMPLE",
                                 "--user-upn",
                                 "jdoe@example.com"};
+  a.insert(a.end(), security.begin(), security.end());
   if (exit_when_done) a.push_back("--exit-when-done");
   if (!log_file.empty()) a.insert(a.end(), {"--log-file", log_file});
   if (spool_max_bytes > 0)
@@ -187,11 +197,12 @@ namespace {
                                       const std::string& scratch_dir, nlohmann::json* out) {
   const std::string token_file = collector.AdminTokenFile();
   if (token_file.empty()) return ::testing::AssertionFailure() << "no admin token";
-  const RunResult r = RunToCompletion(
-      bin.ctl,
-      {command, "--collector", collector.admin_target(), "--token-file", token_file, "--output",
-       "json", "--timeout", "20"},
-      scratch_dir + "/reclaimctl-" + command, std::chrono::seconds(30));
+  std::vector<std::string> args = {command,      "--collector", collector.admin_target(),
+                                   "--token-file", token_file,  "--output",
+                                   "json",         "--timeout",   "20"};
+  args.insert(args.end(), bin.ctl_flags.begin(), bin.ctl_flags.end());
+  const RunResult r =
+      RunToCompletion(bin.ctl, args, scratch_dir + "/reclaimctl-" + command, std::chrono::seconds(30));
   if (r.exit_code != 0) {
     return ::testing::AssertionFailure()
            << "reclaimctl " << command << " exited " << r.exit_code << ": " << r.err;

@@ -27,6 +27,10 @@ struct Binaries {
   std::string agent;
   std::string collector;
   std::string ctl;
+  /// Transport flags of every reclaimctl call made through this harness.
+  /// Default: plaintext (the harness's collectors listen without TLS unless
+  /// a test says otherwise).
+  std::vector<std::string> ctl_flags = {"--insecure-plaintext"};
 };
 
 /// Polls `predicate` every `every` until it holds (true) or `timeout` passes
@@ -46,7 +50,12 @@ int CountOf(const std::string& haystack, const std::string& needle);
 /// the same two ports, since the agent's target is fixed.
 class CollectorProcess {
  public:
-  CollectorProcess(std::string binary, std::string dir, std::string db_path);
+  /// `security` are the collector's transport and device-identity flags;
+  /// the default (plaintext, unenrolled agents accepted) suits tests of
+  /// everything but security (tests/integration/security_test.cc).
+  CollectorProcess(std::string binary, std::string dir, std::string db_path,
+                   std::vector<std::string> security = {"--insecure-plaintext",
+                                                        "--allow-unenrolled-agents"});
 
   /// Starts the collector and waits until its port file says it listens.
   /// When a restart cannot bind its old ports (exit 1), it is retried for up
@@ -73,6 +82,7 @@ class CollectorProcess {
 
  private:
   std::string binary_, dir_, db_path_;
+  std::vector<std::string> security_;
   Process process_;
   int agent_port_ = 0, admin_port_ = 0;
   int starts_ = 0, bind_retries_ = 0;
@@ -91,6 +101,8 @@ struct AgentArgs {
   bool exit_when_done = true;        ///< Default true.
   std::int64_t spool_max_bytes = 0;  ///< 0 = the agent's default.
   std::string device_id = "it-device-01";
+  /// Transport and device-credential flags. Default: plaintext.
+  std::vector<std::string> security = {"--insecure-plaintext"};
   std::vector<std::string> extra;  ///< Appended as is.
   std::vector<std::string> Build() const;
 };

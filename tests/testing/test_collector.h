@@ -1,7 +1,9 @@
 // A real collector stack in the test process: SQLite store in a temp dir,
 // ingest pipeline, campaign store and prompt router, agent and admin services
-// on a gRPC server at 127.0.0.1:0. The admin API needs tokens like the real
-// collector: AuthorizeAdmin() adds one of a given role to a call.
+// on a gRPC server at 127.0.0.1:0 (plaintext; with `options.devices` set,
+// streams are authenticated and the admin service revokes through it). The
+// admin API needs tokens like the real collector: AuthorizeAdmin() adds one
+// of a given role to a call.
 #pragma once
 
 #include <functional>
@@ -54,7 +56,8 @@ class TestCollector {
     agent_service_ =
         collector::MakeAgentService(*pipeline_, clock_, options_, campaigns_.get(), &router_);
     admin_service_ =
-        collector::MakeAdminService(*store_, *admin_tokens_, nullptr, campaigns_.get(), &clock_, &router_);
+        collector::MakeAdminService(*store_, *admin_tokens_, nullptr, campaigns_.get(), &clock_, &router_,
+                                    options_.devices);
     admin_service_->SetAgentChannel(agent_service_.get(), pipeline_.get());
     grpc::ServerBuilder builder;
     builder.SetMaxReceiveMessageSize(max_message_bytes_);
@@ -108,6 +111,7 @@ class TestCollector {
   collector::SqliteCampaignStore& campaigns() { return *campaigns_; }
   collector::SqliteAdminTokenStore& admin_tokens() { return *admin_tokens_; }
   collector::PromptRouter& router() { return router_; }
+  collector::AgentServiceStats agent_stats() const { return agent_service_->stats(); }
 
  private:
   std::string db_path_;

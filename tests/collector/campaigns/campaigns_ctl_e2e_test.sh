@@ -5,6 +5,7 @@
 # after a collector restart.
 # Usage: campaigns_ctl_e2e_test.sh <build dir>
 set -euo pipefail
+export RECLAIM_INSECURE_PLAINTEXT=1  # reclaimctl: the collector below listens without TLS
 build=$1
 collector="$build/collector/server/reclaim-collector"
 ctl="$build/collector/ctl/reclaimctl"
@@ -21,6 +22,9 @@ cat > "$work/collector.toml" <<TOML
 db = "$work/collector.db"
 listen = "127.0.0.1:0"
 admin-listen = "127.0.0.1:0"
+# TLS and device enrollment are not what this script exercises (tests/integration/security_test.cc does)
+insecure-plaintext = true
+allow-unenrolled-agents = true
 port-file = "$work/ports"
 log-file = "$work/collector.log"
 TOML

@@ -40,6 +40,7 @@
 # nobody.
 # Usage: reclaim_ad_e2e_test.sh <build dir>
 set -euo pipefail
+export RECLAIM_INSECURE_PLAINTEXT=1  # reclaimctl: the collector below listens without TLS
 build=$1
 collector="$build/collector/server/reclaim-collector"
 agent="$build/agent/reclaim-agent"
@@ -87,6 +88,9 @@ write_config() {  # $1 = URI of connector "corp"
 db = "$work/collector.db"
 listen = "127.0.0.1:0"
 admin-listen = "127.0.0.1:0"
+# TLS and device enrollment are not what this script exercises (tests/integration/security_test.cc does)
+insecure-plaintext = true
+allow-unenrolled-agents = true
 port-file = "$work/ports"
 log-file = "$work/collector.log"
 
@@ -149,7 +153,7 @@ start ${day}T09:00:00Z
 +00:00:00 focus exe=C:/Office/$2 name=$2 class=$2
 +$(printf %02d $(($3 / 60))):$(printf %02d $(($3 % 60))):00 end
 S
-  "$agent" --collector "127.0.0.1:$agent_port" --spool "$f.spool" --script "$f.script" \
+  "$agent" --collector "127.0.0.1:$agent_port" --insecure-plaintext --spool "$f.spool" --script "$f.script" \
     --replay-speed 0 --exit-when-done --device-id "dev-$1" --user-login "$1" --user-domain EXAMPLE \
     --log-file "$f.log" || fail "agent for $1"
 }

@@ -7,6 +7,7 @@
 # Membership is checked in the directory file through the connector.
 # Usage: reclaim_e2e_test.sh <build dir>
 set -euo pipefail
+export RECLAIM_INSECURE_PLAINTEXT=1  # reclaimctl: the collector below listens without TLS
 build=$1
 collector="$build/collector/server/reclaim-collector"
 agent="$build/agent/reclaim-agent"
@@ -36,6 +37,9 @@ cat > "$work/collector.toml" <<TOML
 db = "$work/collector.db"
 listen = "127.0.0.1:0"
 admin-listen = "127.0.0.1:0"
+# TLS and device enrollment are not what this script exercises (tests/integration/security_test.cc does)
+insecure-plaintext = true
+allow-unenrolled-agents = true
 port-file = "$work/ports"
 log-file = "$work/collector.log"
 
@@ -74,7 +78,7 @@ start ${day}T09:00:00Z
 +00:00:00 focus exe=C:/Office/$2 name=$2 class=$2
 +00:$(printf %02d "$3"):00 end
 S
-  "$agent" --collector "127.0.0.1:$agent_port" --spool "$work/$1.spool" --script "$work/$1.script" \
+  "$agent" --collector "127.0.0.1:$agent_port" --insecure-plaintext --spool "$work/$1.spool" --script "$work/$1.script" \
     --replay-speed 0 --exit-when-done --device-id "dev-$1" --user-login "$1" --user-domain EXAMPLE \
     --log-file "$work/agent-$1.log" || fail "agent for $1"
 }

@@ -1,0 +1,249 @@
+#include "collector/server/device_registry.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "common/secret_file.h"
+#include "common/sqlite_migrations.h"
+#include "common/status_macros.h"
+#include "common/utf8.h"
+#include "spdlog/spdlog.h"
+
+namespace reclaim::collector {
+namespace {
+
+constexpr char kComponent[] = "device_registry";
+// kMigrations[v - 1] takes the table from version v - 1 to v.
+constexpr const char* kMigrations[] = {
+    R"sql(
+CREATE TABLE device_credentials(
+  device_id TEXT PRIMARY KEY,
+  token_sha256 BLOB NOT NULL UNIQUE,
+  hostname TEXT NOT NULL DEFAULT '',
+  enrolled_utc_ms INTEGER NOT NULL,
+  revoked_utc_ms INTEGER NOT NULL DEFAULT 0
+);
+)sql",
+};
+
+absl::Status ValidateDeviceId(absl::string_view id) {
+  if (id.empty() || id.size() > 128) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("device id must be 1 to 128 bytes, got ", id.size()));
+  }
+  if (!IsValidUtf8(std::string_view(id.data(), id.size()))) {
+    return absl::InvalidArgumentError("device id is not valid UTF-8");
+  }
+  for (unsigned char c : id) {
+    if (c < 0x20 || c == 0x7f) {
+      return absl::InvalidArgumentError("device id contains a control character");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string Sha256(absl::string_view data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  return std::string(reinterpret_cast<const char*>(digest), sizeof(digest));
+}
+
+DeviceRegistry::DeviceRegistry(std::unique_ptr<sqlite::Database> db, std::string secret_sha256,
+                               const Clock& clock)
+    : secret_sha256_(std::move(secret_sha256)), clock_(clock), db_(std::move(db)) {}
+
+DeviceRegistry::~DeviceRegistry() = default;
+
+absl::StatusOr<std::unique_ptr<DeviceRegistry>> DeviceRegistry::Open(
+    const std::string& db_path, std::string enrollment_secret, const Clock& clock) {
+  ASSIGN_OR_RETURN(std::unique_ptr<sqlite::Database> db,
+                   sqlite::Database::Open(db_path, /*create=*/true));
+  RETURN_IF_ERROR(sqlite::MigrateComponent(*db, kComponent, kMigrations, db_path,
+                                           "device registry"));
+  std::string secret_hash = enrollment_secret.empty() ? "" : Sha256(enrollment_secret);
+  WipeSecret(enrollment_secret);
+  std::unique_ptr<DeviceRegistry> r(new DeviceRegistry(std::move(db), std::move(secret_hash),
+                                                       clock));
+  RETURN_IF_ERROR(r->Load());
+  return r;
+}
+
+absl::Status DeviceRegistry::Load() {
+  absl::MutexLock w(&write_mu_);
+  ASSIGN_OR_RETURN(sqlite::Statement st,
+                   db_->Prepare("SELECT device_id, token_sha256, hostname, enrolled_utc_ms, "
+                                "revoked_utc_ms FROM device_credentials"));
+  absl::MutexLock l(&mu_);
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    DeviceCredentialInfo info{.device_id = st.ColumnText(0),
+                              .hostname = st.ColumnText(2),
+                              .enrolled_utc_ms = st.ColumnInt(3),
+                              .revoked_utc_ms = st.ColumnInt(4)};
+    if (info.revoked_utc_ms == 0) device_by_hash_[st.ColumnBlob(1)] = info.device_id;
+    devices_[info.device_id] = std::move(info);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> DeviceRegistry::Enroll(absl::string_view device_id,
+                                                   absl::string_view secret,
+                                                   absl::string_view hostname) {
+  if (!enrollment_enabled()) {
+    return absl::FailedPreconditionError(
+        "enrollment is not configured on this collector (no enrollment secret)");
+  }
+  const std::string given = Sha256(secret);
+  if (CRYPTO_memcmp(given.data(), secret_sha256_.data(), given.size()) != 0) {
+    absl::MutexLock l(&mu_);
+    ++stats_.enrollments_refused;
+    return absl::UnauthenticatedError("wrong enrollment secret");
+  }
+  RETURN_IF_ERROR(ValidateDeviceId(device_id));
+  std::string host = SanitizeUtf8(std::string_view(hostname.data(), hostname.size()), 255);
+  for (char& c : host) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';  // logs and terminals
+  }
+  unsigned char raw[32];
+  if (RAND_bytes(raw, sizeof(raw)) != 1) {
+    return absl::InternalError("the random number generator failed");
+  }
+  std::string token = absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(raw), sizeof(raw)));
+  OPENSSL_cleanse(raw, sizeof(raw));
+  const std::string hash = Sha256(token);
+  const UtcMs now = clock_.WallUtcMs();
+
+  std::vector<std::function<void()>> ended;
+  {
+    absl::MutexLock w(&write_mu_);
+    ASSIGN_OR_RETURN(sqlite::Statement st,
+                     db_->Prepare("INSERT INTO device_credentials(device_id, token_sha256, "
+                                  "hostname, enrolled_utc_ms, revoked_utc_ms) "
+                                  "VALUES(?, ?, ?, ?, 0) ON CONFLICT(device_id) DO UPDATE SET "
+                                  "token_sha256 = excluded.token_sha256, "
+                                  "hostname = excluded.hostname, "
+                                  "enrolled_utc_ms = excluded.enrolled_utc_ms, "
+                                  "revoked_utc_ms = 0"));
+    st.Bind(1, std::string_view(device_id.data(), device_id.size()));
+    st.BindBlob(2, hash);
+    st.Bind(3, host);
+    st.Bind(4, static_cast<std::int64_t>(now));
+    RETURN_IF_ERROR(st.Run());
+    absl::MutexLock l(&mu_);
+    const std::string id(device_id);
+    for (auto it = device_by_hash_.begin(); it != device_by_hash_.end();) {
+      it = it->second == id ? device_by_hash_.erase(it) : std::next(it);
+    }
+    const bool again = devices_.count(id) > 0;
+    device_by_hash_[hash] = id;
+    devices_[id] = {.device_id = id, .hostname = host, .enrolled_utc_ms = now,
+                    .revoked_utc_ms = 0};
+    ++stats_.enrollments;
+    ended = TakeWatchersLocked(id);
+    spdlog::info("device {} ({}) {}", id, host,
+                 again ? "enrolled again: its previous credential is void" : "enrolled");
+  }
+  for (auto& f : ended) f();
+  return token;
+}
+
+absl::StatusOr<DeviceRegistry::Attachment> DeviceRegistry::Attach(
+    absl::string_view token, std::function<void()> on_revoked) {
+  const std::string hash = Sha256(token);
+  absl::MutexLock l(&mu_);
+  auto it = device_by_hash_.find(hash);
+  if (token.empty() || it == device_by_hash_.end()) {
+    ++stats_.authentications_refused;
+    return absl::UnauthenticatedError(
+        token.empty() ? "no device credential presented; enroll this agent with the "
+                        "enrollment secret"
+                      : "device credential unknown or revoked; enroll this agent again with "
+                        "the enrollment secret");
+  }
+  const std::int64_t id = next_watcher_++;
+  watchers_[id] = {it->second, std::move(on_revoked)};
+  return Attachment{.device_id = it->second, .id = id};
+}
+
+void DeviceRegistry::Detach(std::int64_t id) {
+  std::function<void()> dropped;  // destroyed outside the lock
+  absl::MutexLock l(&mu_);
+  auto it = watchers_.find(id);
+  if (it == watchers_.end()) return;
+  dropped = std::move(it->second.on_revoked);
+  watchers_.erase(it);
+}
+
+std::vector<std::function<void()>> DeviceRegistry::TakeWatchersLocked(
+    const std::string& device_id) {
+  std::vector<std::function<void()>> out;
+  for (auto it = watchers_.begin(); it != watchers_.end();) {
+    if (it->second.device_id == device_id) {
+      out.push_back(std::move(it->second.on_revoked));
+      it = watchers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::pair<DeviceCredentialInfo, int>> DeviceRegistry::Revoke(
+    absl::string_view device_id) {
+  const std::string id(device_id);
+  std::vector<std::function<void()>> ended;
+  DeviceCredentialInfo info;
+  {
+    absl::MutexLock w(&write_mu_);
+    {
+      absl::MutexLock l(&mu_);
+      if (devices_.count(id) == 0) {
+        return absl::NotFoundError(absl::StrCat("device '", id, "' has never enrolled"));
+      }
+    }
+    const UtcMs now = clock_.WallUtcMs();
+    ASSIGN_OR_RETURN(sqlite::Statement st,
+                     db_->Prepare("UPDATE device_credentials SET revoked_utc_ms = ? "
+                                  "WHERE device_id = ? AND revoked_utc_ms = 0"));
+    st.Bind(1, static_cast<std::int64_t>(now));
+    st.Bind(2, id);
+    RETURN_IF_ERROR(st.Run());
+    absl::MutexLock l(&mu_);
+    DeviceCredentialInfo& d = devices_[id];
+    if (d.revoked_utc_ms == 0) {
+      d.revoked_utc_ms = now;
+      ++stats_.revocations;
+    }
+    for (auto it = device_by_hash_.begin(); it != device_by_hash_.end();) {
+      it = it->second == id ? device_by_hash_.erase(it) : std::next(it);
+    }
+    ended = TakeWatchersLocked(id);
+    info = d;
+  }
+  spdlog::warn("device {} revoked: {} open stream(s) ended", id, ended.size());
+  for (auto& f : ended) f();
+  return std::make_pair(info, static_cast<int>(ended.size()));
+}
+
+std::vector<DeviceCredentialInfo> DeviceRegistry::List() const {
+  absl::MutexLock l(&mu_);
+  std::vector<DeviceCredentialInfo> out;
+  for (const auto& [id, info] : devices_) out.push_back(info);
+  return out;
+}
+
+DeviceRegistryStats DeviceRegistry::stats() const {
+  absl::MutexLock l(&mu_);
+  return stats_;
+}
+
+}  // namespace reclaim::collector
