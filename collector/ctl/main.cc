@@ -78,6 +78,9 @@ std::string HumanDuration(std::int64_t ms) {
   return absl::StrFormat("%.1fs", ms / 1000.0);
 }
 
+// What to check when the collector cannot be reached (transport security).
+std::string connect_hint;
+
 // `channel` tells the two kinds of UNAVAILABLE apart: when it never became
 // READY the collector itself could not be reached; otherwise the collector
 // answered UNAVAILABLE (e.g. for an unreachable directory behind it).
@@ -85,8 +88,8 @@ int Fail(const grpc::Status& s, const std::string& target, grpc::Channel& channe
   if (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
       s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
     if (channel.GetState(/*try_to_connect=*/false) != GRPC_CHANNEL_READY) {
-      std::fprintf(stderr, "reclaimctl: cannot reach the collector's admin API at %s: %s\n",
-                   target.c_str(), s.error_message().c_str());
+      std::fprintf(stderr, "reclaimctl: cannot reach the collector's admin API at %s: %s (%s)\n",
+                   target.c_str(), s.error_message().c_str(), connect_hint.c_str());
     } else {
       std::fprintf(stderr, "reclaimctl: unavailable (collector admin API at %s, or the "
                    "directory behind it): %s\n", target.c_str(), s.error_message().c_str());
@@ -626,6 +629,11 @@ int main(int argc, char** argv) {
                  std::string(credentials.status().message()).c_str());
     return 2;
   }
+  connect_hint = tls.insecure_plaintext
+                     ? "is it running? a collector with TLS needs --ca-file, not "
+                       "--insecure-plaintext"
+                     : "is it running with TLS, and does --ca-file hold the CA that signed its "
+                       "certificate?";
   auto channel = grpc::CreateChannel(target, *credentials);
   auto stub = v1::AdminService::NewStub(channel);
   // Deadline and token for each call (a ClientContext serves one call).
@@ -689,17 +697,18 @@ int main(int argc, char** argv) {
       if (!s.ok()) return Fail(s, target, *channel);
       creds.assign(resp.credentials().begin(), resp.credentials().end());
     }
-    t.columns = {"DEVICE", "HOST", "ENROLLED_UTC", "REVOKED_UTC", "STATE"};
+    t.columns = {"DEVICE", "HOST", "ENROLLED_UTC", "REVOKED_UTC", "STATE", "CREDENTIALS"};
     for (const auto& c : creds) {
-      const std::string state = c.revoked_utc_ms() ? "revoked" : "valid";
+      const std::string state = c.valid_credentials() > 0 ? "valid" : "revoked";
       t.rows.push_back({c.device_id(), c.hostname(), Time(c.enrolled_utc_ms()),
-                        Time(c.revoked_utc_ms()), state});
+                        Time(c.revoked_utc_ms()), state, std::to_string(c.valid_credentials())});
       nlohmann::ordered_json j;
       j["device_id"] = c.device_id();
       j["hostname"] = c.hostname();
       j["enrolled_utc"] = Time(c.enrolled_utc_ms());
       j["revoked_utc"] = Time(c.revoked_utc_ms());
       j["state"] = state;
+      j["valid_credentials"] = c.valid_credentials();
       t.json_rows.push_back(std::move(j));
     }
   } else if (*devices) {

@@ -93,6 +93,7 @@ class AdminServiceImpl final : public v1::AdminService::Service, public AdminSer
     out->set_hostname(d.hostname);
     out->set_enrolled_utc_ms(d.enrolled_utc_ms);
     out->set_revoked_utc_ms(d.revoked_utc_ms);
+    out->set_valid_credentials(static_cast<std::uint32_t>(d.valid_credentials));
   }
 
   grpc::Status QueryUsage(grpc::ServerContext* ctx, const v1::UsageQuery* req,

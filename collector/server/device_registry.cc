@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -22,12 +23,13 @@ constexpr char kComponent[] = "device_registry";
 constexpr const char* kMigrations[] = {
     R"sql(
 CREATE TABLE device_credentials(
-  device_id TEXT PRIMARY KEY,
-  token_sha256 BLOB NOT NULL UNIQUE,
+  token_sha256 BLOB PRIMARY KEY,
+  device_id TEXT NOT NULL,
   hostname TEXT NOT NULL DEFAULT '',
   enrolled_utc_ms INTEGER NOT NULL,
   revoked_utc_ms INTEGER NOT NULL DEFAULT 0
 );
+CREATE INDEX device_credentials_by_device ON device_credentials(device_id);
 )sql",
 };
 
@@ -45,6 +47,20 @@ absl::Status ValidateDeviceId(absl::string_view id) {
     }
   }
   return absl::OkStatus();
+}
+
+// Folds one credential row into its device's summary.
+void Fold(DeviceCredentialInfo& d, const std::string& hostname, UtcMs enrolled, UtcMs revoked) {
+  if (enrolled >= d.enrolled_utc_ms) {
+    d.enrolled_utc_ms = enrolled;
+    d.hostname = hostname;
+  }
+  if (revoked == 0) {
+    ++d.valid_credentials;
+    d.revoked_utc_ms = 0;
+  } else if (d.valid_credentials == 0) {
+    d.revoked_utc_ms = std::max(d.revoked_utc_ms, revoked);
+  }
 }
 
 }  // namespace
@@ -84,12 +100,11 @@ absl::Status DeviceRegistry::Load() {
   while (true) {
     ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
-    DeviceCredentialInfo info{.device_id = st.ColumnText(0),
-                              .hostname = st.ColumnText(2),
-                              .enrolled_utc_ms = st.ColumnInt(3),
-                              .revoked_utc_ms = st.ColumnInt(4)};
-    if (info.revoked_utc_ms == 0) device_by_hash_[st.ColumnBlob(1)] = info.device_id;
-    devices_[info.device_id] = std::move(info);
+    const std::string id = st.ColumnText(0);
+    DeviceCredentialInfo& d = devices_[id];
+    d.device_id = id;
+    Fold(d, st.ColumnText(2), st.ColumnInt(3), st.ColumnInt(4));
+    if (st.ColumnInt(4) == 0) device_by_hash_[st.ColumnBlob(1)] = id;
   }
   return absl::OkStatus();
 }
@@ -122,17 +137,12 @@ absl::StatusOr<std::string> DeviceRegistry::Enroll(absl::string_view device_id,
   const std::string hash = Sha256(token);
   const UtcMs now = clock_.WallUtcMs();
 
-  std::vector<std::function<void()>> ended;
   {
     absl::MutexLock w(&write_mu_);
     ASSIGN_OR_RETURN(sqlite::Statement st,
                      db_->Prepare("INSERT INTO device_credentials(device_id, token_sha256, "
                                   "hostname, enrolled_utc_ms, revoked_utc_ms) "
-                                  "VALUES(?, ?, ?, ?, 0) ON CONFLICT(device_id) DO UPDATE SET "
-                                  "token_sha256 = excluded.token_sha256, "
-                                  "hostname = excluded.hostname, "
-                                  "enrolled_utc_ms = excluded.enrolled_utc_ms, "
-                                  "revoked_utc_ms = 0"));
+                                  "VALUES(?, ?, ?, ?, 0)"));
     st.Bind(1, std::string_view(device_id.data(), device_id.size()));
     st.BindBlob(2, hash);
     st.Bind(3, host);
@@ -140,19 +150,14 @@ absl::StatusOr<std::string> DeviceRegistry::Enroll(absl::string_view device_id,
     RETURN_IF_ERROR(st.Run());
     absl::MutexLock l(&mu_);
     const std::string id(device_id);
-    for (auto it = device_by_hash_.begin(); it != device_by_hash_.end();) {
-      it = it->second == id ? device_by_hash_.erase(it) : std::next(it);
-    }
-    const bool again = devices_.count(id) > 0;
+    DeviceCredentialInfo& d = devices_[id];
+    d.device_id = id;
+    Fold(d, host, now, 0);
     device_by_hash_[hash] = id;
-    devices_[id] = {.device_id = id, .hostname = host, .enrolled_utc_ms = now,
-                    .revoked_utc_ms = 0};
     ++stats_.enrollments;
-    ended = TakeWatchersLocked(id);
-    spdlog::info("device {} ({}) {}", id, host,
-                 again ? "enrolled again: its previous credential is void" : "enrolled");
+    spdlog::info("device {} ({}) enrolled ({} valid credential(s))", id, host,
+                 d.valid_credentials);
   }
-  for (auto& f : ended) f();
   return token;
 }
 
@@ -219,7 +224,8 @@ absl::StatusOr<std::pair<DeviceCredentialInfo, int>> DeviceRegistry::Revoke(
     RETURN_IF_ERROR(st.Run());
     absl::MutexLock l(&mu_);
     DeviceCredentialInfo& d = devices_[id];
-    if (d.revoked_utc_ms == 0) {
+    if (d.valid_credentials > 0) {
+      d.valid_credentials = 0;
       d.revoked_utc_ms = now;
       ++stats_.revocations;
     }

@@ -4,10 +4,12 @@
 // a device credential: 256 random bits from OpenSSL's CSPRNG (RAND_bytes),
 // hex-encoded. The collector stores only the credential's SHA-256, bound to
 // the device id, in the table `device_credentials` of its database (schema
-// component "device registry", common/sqlite_migrations.h). Every agent
-// stream presents the credential; Attach() authenticates it and registers
-// the stream, so that Revoke() (and a re-enrollment, which replaces the
-// credential) ends the device's open streams at once.
+// component "device registry", common/sqlite_migrations.h). A device may hold
+// several credentials (one per agent: every user session of a shared machine
+// runs its own agent under the machine's device id). Every agent stream
+// presents a credential; Attach() authenticates it and registers the stream,
+// so that Revoke(), which voids all of the device's credentials, ends the
+// device's open streams at once.
 //
 // Authentication reads an in-memory copy of the table (loaded at Open, kept
 // in step by Enroll/Revoke), so gRPC reactors never wait for SQLite. Several
@@ -33,12 +35,13 @@
 
 namespace reclaim::collector {
 
-/// One device's credential as the administrator sees it (never the token).
+/// One device's credentials as the administrator sees them (never a token).
 struct DeviceCredentialInfo {
   std::string device_id;
-  std::string hostname;
-  UtcMs enrolled_utc_ms = 0;
-  UtcMs revoked_utc_ms = 0;  ///< 0 while valid.
+  std::string hostname;      ///< As given at the latest enrollment.
+  UtcMs enrolled_utc_ms = 0;  ///< The latest enrollment.
+  UtcMs revoked_utc_ms = 0;  ///< 0 while the device holds a valid credential.
+  int valid_credentials = 0;
 };
 
 /// Counters.
@@ -66,9 +69,9 @@ class DeviceRegistry {
   ~DeviceRegistry();
 
   /// Checks `secret` (constant time) and issues a new credential for
-  /// `device_id`, replacing (and voiding) any previous one and lifting a
-  /// revocation; streams using the previous credential are ended. Returns the
-  /// token (64 hex characters), which is not stored. Errors:
+  /// `device_id` (other credentials of the device, valid or revoked, stay as
+  /// they are). Returns the token (64 hex characters), which is not stored.
+  /// Errors:
   /// kFailedPrecondition (enrollment disabled), kUnauthenticated (wrong
   /// secret), kInvalidArgument (device id empty, over 128 bytes, not UTF-8 or
   /// with control characters), SQLite errors (kUnavailable: retry).
@@ -78,15 +81,15 @@ class DeviceRegistry {
 
   /// Authenticates `token` and registers `on_revoked`, which is called once
   /// (on the revoking thread, without the registry's lock held) when the
-  /// device's credential is revoked or replaced. Errors: kUnauthenticated
+  /// device's credentials are revoked. Errors: kUnauthenticated
   /// (missing, unknown or revoked credential; the message names no token).
   [[nodiscard]] absl::StatusOr<Attachment> Attach(absl::string_view token,
                                                   std::function<void()> on_revoked);
   /// Unregisters an attachment (a finished stream). Idempotent.
   void Detach(std::int64_t id);
 
-  /// Revokes `device_id`'s credential and ends its attached streams. Returns
-  /// the credential and the number of streams told to end. Revoking a
+  /// Revokes all of `device_id`'s credentials and ends its attached streams.
+  /// Returns the device and the number of streams told to end. Revoking a
   /// revoked device is not an error. Errors: kNotFound (never enrolled),
   /// SQLite errors.
   [[nodiscard]] absl::StatusOr<std::pair<DeviceCredentialInfo, int>> Revoke(

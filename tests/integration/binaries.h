@@ -11,7 +11,10 @@
 namespace reclaim::integration {
 
 inline Binaries TestBinaries() {
-  return {.agent = RECLAIM_AGENT_BIN, .collector = RECLAIM_COLLECTOR_BIN, .ctl = RECLAIMCTL_BIN};
+  return {.agent = RECLAIM_AGENT_BIN,
+          .collector = RECLAIM_COLLECTOR_BIN,
+          .ctl = RECLAIMCTL_BIN,
+          .ctl_flags = {"--insecure-plaintext"}};
 }
 
 }  // namespace reclaim::integration

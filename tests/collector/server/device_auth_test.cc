@@ -231,6 +231,33 @@ TEST_F(DeviceAuthTest, RevocationEndsAnOpenStreamWithinASecondAndReEnrollmentNee
   EXPECT_EQ(StoredFocusMs(), 1000);
 }
 
+TEST_F(DeviceAuthTest, TwoAgentsOfOneDeviceHaveTheirOwnCredentialsAndARevocationEndsBoth) {
+  // Two user sessions of one shared machine: one device id, two agents.
+  std::string alice, bob;
+  ASSERT_TRUE(Enroll("shared-pc", kSecret, &alice).ok());
+  ASSERT_TRUE(Enroll("shared-pc", kSecret, &bob).ok());
+  ASSERT_NE(alice, bob);
+  std::unique_ptr<grpc::ClientContext> ctx_a, ctx_b;
+  std::unique_ptr<Stream> a, b;
+  ASSERT_TRUE(Open(alice, "shared-pc", &ctx_a, &a).ok());
+  ASSERT_TRUE(Open(bob, "shared-pc", &ctx_b, &b).ok()) << "the second enrollment voided the first";
+  ASSERT_EQ(registry_->List().size(), 1u);
+  EXPECT_EQ(registry_->List()[0].valid_credentials, 2);
+
+  grpc::ClientContext admin_ctx;
+  v1::RevokeDeviceRequest req;
+  req.set_device_id("shared-pc");
+  v1::RevokeDeviceResponse resp;
+  ASSERT_TRUE(admin_stub_->RevokeDevice(&admin_ctx, req, &resp).ok());
+  EXPECT_EQ(resp.streams_ended(), 2u);
+  EXPECT_EQ(resp.credential().valid_credentials(), 0u);
+  v1::CollectorMessage m;
+  EXPECT_FALSE(a->Read(&m));
+  EXPECT_FALSE(b->Read(&m));
+  EXPECT_EQ(a->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(b->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
 TEST_F(DeviceAuthTest, RevokingAnUnknownDeviceIsNotFound) {
   grpc::ClientContext ctx;
   v1::RevokeDeviceRequest req;

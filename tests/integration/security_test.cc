@@ -1,0 +1,324 @@
+// Transport security and device identity end to end, with the real
+// programs: TLS with a test CA made at test time by deploy/make-test-ca.sh
+// (openssl), enrollment, a wrong CA, plaintext clients against a TLS
+// collector, mutual TLS, a world-readable secret file, a forged credential,
+// and a revoked device that keeps its spool and delivers it after enrolling
+// again.
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/binaries.h"
+#include "tests/integration/harness.h"
+#include "tests/integration/process.h"
+#include "tests/integration/script_gen.h"
+#include "tests/testing/temp_dir.h"
+
+#ifndef RECLAIM_MAKE_TEST_CA
+#error "RECLAIM_MAKE_TEST_CA (deploy/make-test-ca.sh) must be defined"
+#endif
+
+namespace reclaim::integration {
+namespace {
+
+using std::chrono::seconds;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kSecret[] = "enroll-5b1f0c9e7d2a4c86a1e3f0b27d9c4e18";
+
+class SecurityTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* ca : {"tls", "other-ca"}) {
+      const RunResult r = RunToCompletion("/bin/bash", {RECLAIM_MAKE_TEST_CA, dir_.File(ca)},
+                                          dir_.File(std::string("make-") + ca), seconds(60));
+      ASSERT_EQ(r.exit_code, 0) << "deploy/make-test-ca.sh failed (is openssl installed?): "
+                                << r.err;
+    }
+    secret_file_ = dir_.File("enrollment.secret");
+    WriteFile(secret_file_, std::string(kSecret) + "\n");
+    ASSERT_EQ(chmod(secret_file_.c_str(), 0600), 0);
+    bin_.ctl_flags = {"--ca-file", Tls("ca.pem")};
+  }
+
+  std::string Tls(const std::string& name) { return dir_.File("tls/" + name); }
+
+  std::vector<std::string> CollectorTls(bool mutual = false) {
+    std::vector<std::string> a = {"--tls-cert", Tls("server.pem"), "--tls-key",
+                                  Tls("server-key.pem"), "--enrollment-secret-file",
+                                  secret_file_};
+    if (mutual) a.insert(a.end(), {"--tls-client-ca", Tls("ca.pem")});
+    return a;
+  }
+
+  CollectorProcess Collector(bool mutual = false) {
+    return CollectorProcess(bin_.collector, dir_.path().string(), dir_.File("collector.db"),
+                            CollectorTls(mutual));
+  }
+
+  GeneratedScript WriteScript(std::uint64_t seed, const std::string& path,
+                              std::int64_t days_back = 0) {
+    ScriptSpec spec;
+    spec.seed = seed;
+    spec.duration_ms = 3600LL * 1000;
+    spec.start_utc_ms = PastStartUtcMs() - days_back * 24 * 3600 * 1000;
+    spec.max_gap_ms = 4 * 60 * 1000;
+    GeneratedScript s = GenerateScript(spec);
+    WriteFile(path, s.text);
+    return s;
+  }
+
+  // An enrolling agent with the test CA; its credential beside the spool.
+  AgentArgs Agent(const CollectorProcess& c, const std::string& script) {
+    AgentArgs a;
+    a.collector = c.agent_target();
+    a.spool = dir_.File("spool.db");
+    a.script = script;
+    a.security = {"--ca-file", Tls("ca.pem"), "--enrollment-secret-file", secret_file_};
+    return a;
+  }
+
+  RunResult Run(const AgentArgs& a, const std::string& tag) {
+    return RunToCompletion(bin_.agent, a.Build(), dir_.File(tag), seconds(60));
+  }
+
+  RunResult Ctl(std::vector<std::string> args, const std::string& tag) {
+    return RunToCompletion(bin_.ctl, args, dir_.File(tag), seconds(30));
+  }
+
+  std::int64_t StoredFocusMs(const CollectorProcess& c) {
+    std::map<std::string, UsageRow> usage;
+    EXPECT_TRUE(QueryUsage(bin_, c.admin_target(), dir_.path().string(), &usage));
+    return TotalFocusMs(usage);
+  }
+
+  // Batches the agent found in its spool at start ("(N batches pending)").
+  static int PendingAtStart(const std::string& agent_err) {
+    std::smatch m;
+    if (!std::regex_search(agent_err, m, std::regex(R"(\((\d+) batches pending\))"))) return -1;
+    return std::stoi(m[1]);
+  }
+
+  reclaim::testing::TempDir dir_;
+  Binaries bin_ = TestBinaries();
+  std::string secret_file_;
+};
+
+TEST_F(SecurityTest, TlsAndEnrollmentDeliverEverythingAndNoSecretIsLogged) {
+  const GeneratedScript script = WriteScript(1, dir_.File("day.script"));
+  CollectorProcess collector = Collector();
+  ASSERT_TRUE(collector.Start());
+  const RunResult agent = Run(Agent(collector, dir_.File("day.script")), "agent");
+  ASSERT_EQ(agent.exit_code, 0) << agent.err;
+  EXPECT_THAT(agent.err, HasSubstr("enrolled with collector"));
+
+  std::map<std::string, UsageRow> usage;
+  ASSERT_TRUE(QueryUsage(bin_, collector.admin_target(), dir_.path().string(), &usage));
+  EXPECT_TRUE(UsageMatches(usage, script.expected));
+
+  // The credential: owner-only, 64 hex characters, beside the spool.
+  const std::string cred_file = dir_.File("device-credential");
+  struct stat st {};
+  ASSERT_EQ(stat(cred_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  const std::string token = ReadFile(cred_file);
+  EXPECT_TRUE(std::regex_match(token, std::regex("[0-9a-f]{64}"))) << token;
+
+  const RunResult list = Ctl({"devices", "credentials", "--collector", collector.admin_target(),
+                              "--ca-file", Tls("ca.pem"), "--output", "csv"},
+                             "ctl-list");
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_THAT(list.out, HasSubstr("it-device-01"));
+  EXPECT_THAT(list.out, HasSubstr("valid"));
+  ASSERT_TRUE(collector.Stop());
+  for (const std::string& log : {ReadFile(collector.log_path()), agent.err, agent.out}) {
+    EXPECT_THAT(log, Not(HasSubstr(token)));
+    EXPECT_THAT(log, Not(HasSubstr(kSecret)));
+  }
+}
+
+TEST_F(SecurityTest, CollectorWithoutTlsMaterialRefusesToStartAndPlaintextWarns) {
+  const RunResult r = RunToCompletion(
+      bin_.collector,
+      {"--db", dir_.File("collector.db"), "--listen", "127.0.0.1:0", "--admin-listen",
+       "127.0.0.1:0", "--enrollment-secret-file", secret_file_},
+      dir_.File("collector-notls"), seconds(20));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("no TLS certificate and key configured"));
+  EXPECT_THAT(r.err, HasSubstr("insecure-plaintext"));
+
+  // A key readable by others is refused too.
+  ASSERT_EQ(chmod(Tls("server-key.pem").c_str(), 0644), 0);
+  const RunResult k = RunToCompletion(
+      bin_.collector,
+      {"--db", dir_.File("collector.db"), "--listen", "127.0.0.1:0", "--admin-listen",
+       "127.0.0.1:0", "--tls-cert", Tls("server.pem"), "--tls-key", Tls("server-key.pem"),
+       "--allow-unenrolled-agents"},
+      dir_.File("collector-badkey"), seconds(20));
+  EXPECT_EQ(k.exit_code, 1) << k.err;
+  EXPECT_THAT(k.err, HasSubstr(Tls("server-key.pem")));
+  EXPECT_THAT(k.err, Not(HasSubstr("PRIVATE KEY")));
+
+  CollectorProcess plain(bin_.collector, dir_.path().string(), dir_.File("collector.db"),
+                         {"--insecure-plaintext", "--allow-unenrolled-agents"});
+  ASSERT_TRUE(plain.Start());
+  ASSERT_TRUE(plain.Stop());
+  const std::string log = ReadFile(plain.log_path());
+  EXPECT_THAT(log, HasSubstr("WARNING: listening WITHOUT TLS"));
+  EXPECT_THAT(log, HasSubstr("WARNING: agents are not authenticated"));
+}
+
+TEST_F(SecurityTest, WrongCaAndPlaintextClientsFailClearlyAndLoseNothing) {
+  const GeneratedScript script = WriteScript(2, dir_.File("day.script"));
+  CollectorProcess collector = Collector();
+  ASSERT_TRUE(collector.Start());
+
+  // An agent trusting another CA: a clear error, everything stays spooled.
+  AgentArgs wrong_ca = Agent(collector, dir_.File("day.script"));
+  wrong_ca.security = {"--ca-file", dir_.File("other-ca/ca.pem"), "--enrollment-secret-file",
+                       secret_file_};
+  wrong_ca.drain_timeout_s = 3;
+  const RunResult a1 = Run(wrong_ca, "agent-wrong-ca");
+  EXPECT_EQ(a1.exit_code, 3) << a1.err;
+  EXPECT_THAT(a1.err, HasSubstr("cannot connect"));
+  EXPECT_THAT(a1.err, HasSubstr("certificate verify failed"));
+
+  // A plaintext agent against the TLS collector.
+  AgentArgs plain = Agent(collector, dir_.File("day.script"));
+  plain.security = {"--insecure-plaintext", "--enrollment-secret-file", secret_file_};
+  plain.drain_timeout_s = 3;
+  const RunResult a2 = Run(plain, "agent-plain");
+  EXPECT_EQ(a2.exit_code, 3) << a2.err;
+  EXPECT_GT(PendingAtStart(a2.err), 0) << a2.err;
+
+  // reclaimctl: another CA, and plaintext.
+  const RunResult c1 = Ctl({"usage", "--collector", collector.admin_target(), "--ca-file",
+                            dir_.File("other-ca/ca.pem"), "--timeout", "5"},
+                           "ctl-wrong-ca");
+  EXPECT_EQ(c1.exit_code, 1) << c1.err;
+  EXPECT_THAT(c1.err, HasSubstr("cannot reach the collector's admin API"));
+  const RunResult c2 = Ctl({"usage", "--collector", collector.admin_target(),
+                            "--insecure-plaintext", "--timeout", "5"},
+                           "ctl-plain");
+  EXPECT_EQ(c2.exit_code, 1) << c2.err;
+  EXPECT_THAT(c2.err, HasSubstr("cannot reach the collector's admin API"));
+  const RunResult c3 = Ctl({"usage", "--collector", collector.admin_target()}, "ctl-none");
+  EXPECT_EQ(c3.exit_code, 2) << c3.err;
+  EXPECT_THAT(c3.err, HasSubstr("no CA bundle configured"));
+  EXPECT_EQ(StoredFocusMs(collector), 0);
+
+  // With the right CA, the spool of the failed runs is delivered in full.
+  const RunResult a3 = Run(Agent(collector, dir_.File("day.script")), "agent-right-ca");
+  ASSERT_EQ(a3.exit_code, 0) << a3.err;
+  EXPECT_EQ(StoredFocusMs(collector), 2 * script.total_focus_ms)
+      << "three replays of the day on one spool: the first two stayed spooled";
+  EXPECT_TRUE(collector.Stop());
+}
+
+TEST_F(SecurityTest, MutualTlsRefusesAgentsWithoutAClientCertificate) {
+  WriteScript(3, dir_.File("day.script"));
+  CollectorProcess collector = Collector(/*mutual=*/true);
+  ASSERT_TRUE(collector.Start());
+  AgentArgs no_cert = Agent(collector, dir_.File("day.script"));
+  no_cert.drain_timeout_s = 3;
+  const RunResult a1 = Run(no_cert, "agent-no-cert");
+  EXPECT_EQ(a1.exit_code, 3) << a1.err;
+  EXPECT_EQ(StoredFocusMs(collector), 0);
+
+  AgentArgs with_cert = Agent(collector, dir_.File("day.script"));
+  with_cert.extra = {"--client-cert", Tls("client.pem"), "--client-key", Tls("client-key.pem")};
+  const RunResult a2 = Run(with_cert, "agent-cert");
+  EXPECT_EQ(a2.exit_code, 0) << a2.err;
+  EXPECT_GT(StoredFocusMs(collector), 0);
+  EXPECT_TRUE(collector.Stop());
+}
+
+TEST_F(SecurityTest, SecretFileReadableByOthersIsRefusedWithAClearError) {
+  WriteScript(4, dir_.File("day.script"));
+  ASSERT_EQ(chmod(secret_file_.c_str(), 0644), 0);
+  AgentArgs a;
+  a.collector = "127.0.0.1:1";
+  a.spool = dir_.File("spool.db");
+  a.script = dir_.File("day.script");
+  a.security = {"--ca-file", Tls("ca.pem"), "--enrollment-secret-file", secret_file_};
+  const RunResult agent = Run(a, "agent");
+  EXPECT_EQ(agent.exit_code, 2) << agent.err;
+  EXPECT_THAT(agent.err, HasSubstr("enrollment secret"));
+  EXPECT_THAT(agent.err, HasSubstr(secret_file_));
+  EXPECT_THAT(agent.err, Not(HasSubstr(kSecret)));
+
+  const RunResult collector = RunToCompletion(
+      bin_.collector,
+      {"--db", dir_.File("collector.db"), "--listen", "127.0.0.1:0", "--admin-listen",
+       "127.0.0.1:0", "--tls-cert", Tls("server.pem"), "--tls-key", Tls("server-key.pem"),
+       "--enrollment-secret-file", secret_file_},
+      dir_.File("collector"), seconds(20));
+  EXPECT_EQ(collector.exit_code, 1) << collector.err;
+  EXPECT_THAT(collector.err, HasSubstr(secret_file_));
+  EXPECT_THAT(collector.err, Not(HasSubstr(kSecret)));
+}
+
+TEST_F(SecurityTest, ForgedCredentialIsRefusedAndTheSpoolKept) {
+  WriteScript(5, dir_.File("day.script"));
+  CollectorProcess collector = Collector();
+  ASSERT_TRUE(collector.Start());
+  const std::string cred = dir_.File("device-credential");
+  WriteFile(cred, std::string(64, 'a'));
+  ASSERT_EQ(chmod(cred.c_str(), 0600), 0);
+  AgentArgs a = Agent(collector, dir_.File("day.script"));
+  a.drain_timeout_s = 3;
+  const RunResult agent = Run(a, "agent");
+  EXPECT_EQ(agent.exit_code, 3) << agent.err;
+  EXPECT_THAT(agent.err, HasSubstr("collector refused device it-device-01"));
+  EXPECT_THAT(agent.err, HasSubstr("unknown or revoked"));
+  EXPECT_EQ(StoredFocusMs(collector), 0);
+  ASSERT_TRUE(collector.Stop());
+  EXPECT_THAT(ReadFile(collector.log_path()), HasSubstr("refused agent stream"));
+}
+
+TEST_F(SecurityTest, RevokedDeviceKeepsItsSpoolAndDeliversItAfterEnrollingAgain) {
+  const GeneratedScript day1 = WriteScript(6, dir_.File("day1.script"), /*days_back=*/1);
+  const GeneratedScript day2 = WriteScript(7, dir_.File("day2.script"));
+  CollectorProcess collector = Collector();
+  ASSERT_TRUE(collector.Start());
+  const RunResult first = Run(Agent(collector, dir_.File("day1.script")), "agent-1");
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  ASSERT_EQ(StoredFocusMs(collector), day1.total_focus_ms);
+
+  const RunResult revoke = Ctl({"devices", "revoke", "it-device-01", "--collector",
+                                collector.admin_target(), "--ca-file", Tls("ca.pem")},
+                               "ctl-revoke");
+  ASSERT_EQ(revoke.exit_code, 0) << revoke.err;
+  EXPECT_THAT(revoke.out, HasSubstr("it-device-01 revoked"));
+
+  // Revoked: refused with a clear error (even though it holds the secret, it
+  // does not enroll again on its own), its new day stays in the spool.
+  AgentArgs second = Agent(collector, dir_.File("day2.script"));
+  second.drain_timeout_s = 3;
+  const RunResult refused = Run(second, "agent-2");
+  EXPECT_EQ(refused.exit_code, 3) << refused.err;
+  EXPECT_THAT(refused.err, HasSubstr("collector refused device it-device-01"));
+  EXPECT_EQ(StoredFocusMs(collector), day1.total_focus_ms);
+
+  // Enrolling again (the administrator's decision) delivers the spool.
+  AgentArgs third = Agent(collector, dir_.File("day2.script"));
+  third.script.clear();
+  third.extra = {"--enroll"};
+  third.script = dir_.File("empty.script");
+  WriteFile(third.script, "+00:00:00 end\n");
+  const RunResult again = Run(third, "agent-3");
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_GT(PendingAtStart(again.err), 0) << again.err;
+  EXPECT_EQ(StoredFocusMs(collector), day1.total_focus_ms + day2.total_focus_ms);
+  EXPECT_TRUE(collector.Stop());
+}
+
+}  // namespace
+}  // namespace reclaim::integration
