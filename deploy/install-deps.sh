@@ -9,15 +9,16 @@ packages=(
   # libraries (Debian 12: gRPC 1.51, protobuf 3.21, abseil 20220623, spdlog 1.10)
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev libsqlite3-dev libcli11-dev nlohmann-json3-dev libtoml11-dev
-  libssl-dev  # OpenSSL libcrypto: SHA-256 of the reclamation audit chain
+  libssl-dev  # OpenSSL: SHA-256 (audit chain, credential hashes), CSPRNG, TLS file checks
   # agent on Linux: X11 focus/idle (xcb, X-Resource, MIT-SCREEN-SAVER, SYNC), logind (libdbus)
   libxcb1-dev libxcb-res0-dev libxcb-screensaver0-dev libxcb-sync-dev libdbus-1-dev
   # a headless desktop for the X11 tests and the demo: X server, window manager,
   # real applications, a scripted user; a D-Bus daemon for the logind tests
   xvfb xauth openbox xdotool x11-utils x11-apps xterm dbus-daemon
   libldap-dev
-  # tests
-  libgtest-dev libgmock-dev sqlite3 procps
+  # tests; the openssl command line makes the test CA of the demo and the TLS tests
+  # (deploy/make-test-ca.sh)
+  libgtest-dev libgmock-dev sqlite3 procps openssl
   # Active Directory tests: a Samba AD DC in a network namespace (tests/testing/samba)
   samba-ad-dc samba-ad-provision ldap-utils ldb-tools openssl iproute2 util-linux
   # Entra ID connector: libcurl for Microsoft Graph; cpp-httplib for the fake Graph in its tests
