@@ -25,7 +25,7 @@ namespace {
 namespace v1 = ::reclaim::v1;
 using Stream = grpc::ClientReaderWriter<v1::AgentMessage, v1::CollectorMessage>;
 
-constexpr char kSecret[] = "correct horse battery staple";
+constexpr char kSecret[] = "RECLAIM-TEST-SECRET-correct-horse-battery";
 
 v1::AgentMessage Hello(const std::string& device) {
   v1::AgentMessage m;
@@ -200,6 +200,7 @@ TEST_F(DeviceAuthTest, RevocationEndsAnOpenStreamWithinASecondAndReEnrollmentNee
   ASSERT_EQ(m.ack().acked_through_seq(), 1u);
 
   grpc::ClientContext admin_ctx;
+  collector_->AuthorizeAdmin(&admin_ctx);
   v1::RevokeDeviceRequest req;
   req.set_device_id("laptop-1");
   v1::RevokeDeviceResponse resp;
@@ -245,6 +246,7 @@ TEST_F(DeviceAuthTest, TwoAgentsOfOneDeviceHaveTheirOwnCredentialsAndARevocation
   EXPECT_EQ(registry_->List()[0].valid_credentials, 2);
 
   grpc::ClientContext admin_ctx;
+  collector_->AuthorizeAdmin(&admin_ctx);
   v1::RevokeDeviceRequest req;
   req.set_device_id("shared-pc");
   v1::RevokeDeviceResponse resp;
@@ -258,8 +260,24 @@ TEST_F(DeviceAuthTest, TwoAgentsOfOneDeviceHaveTheirOwnCredentialsAndARevocation
   EXPECT_EQ(b->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
+TEST_F(DeviceAuthTest, OnlyAnAdminMayRevoke) {
+  std::string token;
+  ASSERT_TRUE(Enroll("laptop-1", kSecret, &token).ok());
+  for (AdminRole role : {AdminRole::kViewer, AdminRole::kOperator}) {
+    grpc::ClientContext ctx;
+    collector_->AuthorizeAdmin(&ctx, role);
+    v1::RevokeDeviceRequest req;
+    req.set_device_id("laptop-1");
+    v1::RevokeDeviceResponse resp;
+    EXPECT_EQ(admin_stub_->RevokeDevice(&ctx, req, &resp).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  EXPECT_TRUE(OpenAndFinish(token, "laptop-1").ok());
+}
+
 TEST_F(DeviceAuthTest, RevokingAnUnknownDeviceIsNotFound) {
   grpc::ClientContext ctx;
+  collector_->AuthorizeAdmin(&ctx);
   v1::RevokeDeviceRequest req;
   req.set_device_id("never-seen");
   v1::RevokeDeviceResponse resp;
