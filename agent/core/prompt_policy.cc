@@ -1,6 +1,7 @@
 #include "agent/core/prompt_policy.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace reclaim::agent {
 
@@ -43,9 +44,20 @@ PromptDecision DecidePrompts(const std::vector<PendingPromptInfo>& pending,
   if (first->application.empty()) {
     d.show = {first->command_id};
   } else {
+    std::vector<const PendingPromptInfo*> questions;
     for (const PendingPromptInfo* p : waiting) {
-      if (!p->application.empty()) d.show.push_back(p->command_id);
+      if (!p->application.empty()) questions.push_back(p);
     }
+    const auto expiry = [](const PendingPromptInfo* p) {
+      return p->expires_utc_ms == 0 ? INT64_MAX : p->expires_utc_ms;
+    };
+    std::stable_sort(questions.begin(), questions.end(),
+                     [&](const PendingPromptInfo* a, const PendingPromptInfo* b) {
+                       return expiry(a) < expiry(b);
+                     });
+    const std::size_t n = std::min(questions.size(), std::max<std::size_t>(
+                                                         options.max_combined_questions, 1));
+    for (std::size_t i = 0; i < n; ++i) d.show.push_back(questions[i]->command_id);
   }
   return d;
 }

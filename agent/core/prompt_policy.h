@@ -25,6 +25,11 @@ struct PromptPolicyOptions {
   std::chrono::milliseconds min_not_urgent_interval{6 * 3600 * 1000LL};
   /// No not-urgent prompt this long after an urgent one. Default 20 min.
   std::chrono::milliseconds quiet_after_urgent{20 * 60 * 1000LL};
+  /// Most reclamation questions combined in one dialog; the rest wait for
+  /// the next one (soonest expiry first). The zenity form grows about 40 px
+  /// per application: 60 made a 2481 px tall window on an 800 px screen,
+  /// its buttons out of reach; 15 fit a 768 px laptop screen. Default 15.
+  std::size_t max_combined_questions = 15;
 };
 
 /// What the desktop is doing now.

@@ -68,6 +68,27 @@ TEST(PromptPolicyTest, ReclamationQuestionsAreCombined) {
   EXPECT_EQ(d.show, (std::vector<std::string>{"free"}));
 }
 
+// Many pending reclamation questions: one dialog holds at most
+// max_combined_questions (a taller one put its buttons off the screen), the
+// ones expiring soonest first; the rest come in a later dialog.
+TEST(PromptPolicyTest, CombinedDialogHoldsAtMostMaxQuestionsSoonestExpiryFirst) {
+  std::vector<PendingPromptInfo> pending;
+  for (int i = 0; i < 60; ++i) {
+    pending.push_back(P("q" + std::to_string(i), false, "App " + std::to_string(i),
+                        i % 2 == 0 ? 0 : kNow + 1000 * (100 - i)));
+  }
+  auto d = DecidePrompts(pending, {}, {}, kNow);
+  ASSERT_EQ(d.show.size(), 15u);
+  // Odd ones expire, q59 soonest; prompts that never expire come last.
+  EXPECT_EQ(d.show.front(), "q59");
+  EXPECT_EQ(d.show.back(), "q31");
+  PromptPolicyOptions o;
+  o.max_combined_questions = 3;
+  std::vector<PendingPromptInfo> never;
+  for (const char* id : {"a", "b", "c", "d"}) never.push_back(P(id, false, "X"));
+  EXPECT_EQ(DecidePrompts(never, {}, {}, kNow, o).show, (std::vector<std::string>{"a", "b", "c"}));
+}
+
 TEST(PromptPolicyTest, ExpiredPromptsAreNeverShown) {
   EXPECT_TRUE(DecidePrompts({P("a", false, "", kNow), P("u", true, "", kNow - 1)}, {}, {}, kNow)
                   .show.empty());
