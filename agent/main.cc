@@ -102,6 +102,10 @@ struct AgentOptions {
   /// $XDG_RUNTIME_DIR/reclaim/browser.sock, else /tmp/reclaim-<uid>/browser.sock;
   /// "none" disables web-application focus time.
   std::string browser_socket;
+  /// Page details of web sites the agent keeps and sends beyond the origin:
+  /// "origin" (none), "path", "title" or "path+title". Default "origin". The
+  /// extension sends them only when its managed policy allows them too.
+  std::string web_detail = "origin";
   /// No not-urgent prompt this many seconds after an urgent one. Default 1200.
   int prompt_quiet_after_urgent_s = 20 * 60;
   /// Do-not-disturb: "auto" (ask the desktop: do_not_disturb.h), "on"
@@ -222,6 +226,8 @@ int RunLive(const AgentOptions& opt, const reclaim::Clock& clock, reclaim::agent
   lo.meter = MakeMeterOptions(threshold, std::chrono::seconds(opt.heartbeat_s));
   lo.tick = std::chrono::milliseconds(opt.tick_ms);
   lo.send_window_titles = opt.send_window_titles;
+  const WebDetailPolicy web_detail = ParseWebDetailPolicy(opt.web_detail).value_or(WebDetailPolicy{});
+  lo.send_web_page_detail = web_detail.path || web_detail.title;
   MeteringLoop loop(lo, spool, clock, &ReadAwakeClock, [&uplink] { uplink.Notify(); });
   // Focus events pass through the web focus resolver: a browser in front is
   // metered as the site of its active tab (agent/browser/).
@@ -230,6 +236,7 @@ int RunLive(const AgentOptions& opt, const reclaim::Clock& clock, reclaim::agent
   if (opt.browser_socket != "none") {
     BrowserBridgeOptions bo;
     bo.socket_path = opt.browser_socket;
+    bo.web_detail = web_detail;
     auto b = StartBrowserBridge(bo, [&web](std::int64_t pid,
                                            const std::optional<WebBrowserState>& state) {
       web.OnBrowserState(pid, state);
@@ -542,6 +549,11 @@ int main(int argc, char** argv) {
   app.add_option("--browser-socket", opt.browser_socket,
                  "Real metering: socket for the browser extension's native host (default "
                  "$XDG_RUNTIME_DIR/reclaim/browser.sock; 'none' disables web focus time)");
+  app.add_option("--web-detail", opt.web_detail,
+                 "Real metering: what the agent keeps of a web site beyond its host: origin "
+                 "(nothing more), path, title or path+title (private; the extension's managed "
+                 "policy must allow them too)")
+      ->capture_default_str()->check(CLI::IsMember({"origin", "path", "title", "path+title"}));
   app.add_option("--prompt-quiet-after-urgent", opt.prompt_quiet_after_urgent_s,
                  "No not-urgent consent prompt this many seconds after an urgent one")
       ->capture_default_str()->check(CLI::Range(0, 7 * 24 * 3600));

@@ -10,6 +10,8 @@
 //    served (others are refused and counted);
 //  - identifies the browser as the parent process of the peer (the browser
 //    starts the host), read from /proc/<peer pid>/stat;
+//  - keeps a page's path and title only as far as `web_detail` allows (the
+//    administrator's --web-detail); anything more is removed and counted;
 //  - re-validates every message (size, JSON shape, origin syntax); a
 //    malformed, oversize or hostile message is dropped and counted, a stream
 //    that is not framed is closed; nothing crashes the agent;
@@ -38,6 +40,8 @@ struct BrowserBridgeOptions {
   int max_connections = 32;
   /// The /proc tree. Default "/proc".
   std::string proc_root = "/proc";
+  /// Page details kept beyond the origin. Default: none (origin only).
+  WebDetailPolicy web_detail;
 };
 
 /// Counters for status and tests.
@@ -48,6 +52,7 @@ struct BrowserBridgeStats {
   std::uint64_t malformed = 0;        ///< Messages dropped by validation.
   std::uint64_t oversize = 0;         ///< Frames over kMaxWebMessageBytes, dropped.
   std::uint64_t broken_streams = 0;   ///< Connections closed for bad framing.
+  std::uint64_t details_dropped = 0;  ///< Paths and titles removed (not allowed by web_detail).
 };
 
 /// Called from the bridge thread: browser `browser_pid` has `state`

@@ -180,7 +180,13 @@ class BrowserBridgeLinux final : public BrowserBridge {
         break;
       }
       if (!frame) break;
-      absl::StatusOr<WebBrowserState> state = ParseWebMessage(*frame);
+      std::uint64_t details_dropped = 0;
+      absl::StatusOr<WebBrowserState> state =
+          ParseWebMessage(*frame, options_.web_detail, &details_dropped);
+      if (details_dropped > 0) {
+        absl::MutexLock l(&mu_);
+        stats_.details_dropped += details_dropped;
+      }
       if (!state.ok()) {
         Count(&BrowserBridgeStats::malformed);
         spdlog::debug("browser bridge: {}", state.status().message());

@@ -10,8 +10,11 @@
 //    shape, origin syntax; a bad one is dropped and counted (never a crash);
 //    a stream that is not framed ends the host (exit 1), the extension then
 //    reconnects;
-//  - forwards each valid state, re-serialised (hosts only), to the running
-//    agent's Unix socket (only if the listener runs as this user: SO_PEERCRED) (DefaultBrowserSocketPath: $RECLAIM_BROWSER_SOCKET,
+//  - forwards each valid state, re-serialised (hosts, and the path and title
+//    when the extension sent them: the host has no configuration of its own,
+//    the agent keeps only what its --web-detail allows), to the running
+//    agent's Unix socket, only if the listener runs as this user (SO_PEERCRED)
+//    (DefaultBrowserSocketPath: $RECLAIM_BROWSER_SOCKET,
 //    else $XDG_RUNTIME_DIR/reclaim/browser.sock); while the agent is not
 //    there it keeps the latest state and retries (0.5 s doubling to 4 s), and
 //    sends that state first on every (re)connection;
@@ -131,7 +134,7 @@ class Host {
       }
       if (!frame) return true;
       absl::StatusOr<reclaim::agent::WebBrowserState> state =
-          reclaim::agent::ParseWebMessage(*frame);
+          reclaim::agent::ParseWebMessage(*frame, {.path = true, .title = true});
       if (!state.ok()) {
         if (++dropped_ <= 10) {
           std::fprintf(stderr, "reclaim-native-host: dropped: %s\n",

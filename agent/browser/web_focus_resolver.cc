@@ -34,7 +34,14 @@ void WebFocusResolver::EmitLocked(MonoTime at) {
   std::optional<AppIdentity> app = x11_app_;
   if (app && x11_pid_ != 0) {
     if (auto it = browsers_.find(x11_pid_); it != browsers_.end()) {
-      app->web_domain = it->second.FocusedHost();
+      if (const WebWindowState* w = it->second.Focused(); w != nullptr && !w->host.empty()) {
+        app->web_domain = w->host;
+        // The page detail the administrator allowed (the bridge removed the
+        // rest) rides in the title field; the key stays "web:<host>".
+        if (std::string detail = WebPageDetail(*w); !detail.empty()) {
+          app->window_title = std::move(detail);
+        }
+      }
     }
   }
   if (emitted_ && *emitted_ == app) return;

@@ -21,8 +21,10 @@
 //
 // While a browser window is in front and its active tab shows an http(s)
 // site, the focused identity is the browser's identity with `web_domain` set
-// to the site's host (the collector shows it as "web:<host>"); otherwise the
-// browser's own identity. Idle, lock and suspend events pass through
+// to the site's host (the collector shows it as "web:<host>"), and, when the
+// administrator allowed page details (--web-detail) and the extension sent
+// them, `window_title` set to WebPageDetail (path and/or page title);
+// otherwise the browser's own identity. Idle, lock and suspend events pass through
 // unchanged, so they apply to web sites exactly as to desktop applications.
 //
 // Thread-safe: OnFocusEvent/OnBrowserState may be called from any thread; the

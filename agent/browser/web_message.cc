@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/utf8.h"
 #include "nlohmann/json.hpp"
 
 namespace reclaim::agent {
@@ -89,13 +90,44 @@ bool ValidWindowId(const json& v, std::int64_t* out) {
   return true;
 }
 
+// A URL path as the WHATWG URL serialiser writes it (percent-encoded, so
+// printable ASCII), without query or fragment.
+bool ValidPath(absl::string_view path) {
+  if (path.empty() || path.size() > kMaxWebPathBytes || path.front() != '/') return false;
+  for (char c : path) {
+    if (c < 0x21 || c > 0x7e || c == '?' || c == '#') return false;
+  }
+  return true;
+}
+
 }  // namespace
 
-std::string WebBrowserState::FocusedHost() const {
+absl::StatusOr<WebDetailPolicy> ParseWebDetailPolicy(absl::string_view text) {
+  if (text == "origin") return WebDetailPolicy{};
+  if (text == "path") return WebDetailPolicy{.path = true, .title = false};
+  if (text == "title") return WebDetailPolicy{.path = false, .title = true};
+  if (text == "path+title") return WebDetailPolicy{.path = true, .title = true};
+  return absl::InvalidArgumentError(
+      absl::StrCat("web detail \"", text, "\" is not origin, path, title or path+title"));
+}
+
+const WebWindowState* WebBrowserState::Focused() const {
   for (const WebWindowState& w : windows) {
-    if (w.window_id == focused_window) return w.host;
+    if (w.window_id == focused_window) return &w;
   }
-  return "";
+  return nullptr;
+}
+
+std::string WebBrowserState::FocusedHost() const {
+  const WebWindowState* w = Focused();
+  return w ? w->host : "";
+}
+
+std::string WebPageDetail(const WebWindowState& window) {
+  const std::string both = window.path.empty() || window.title.empty()
+                               ? window.path + window.title
+                               : absl::StrCat(window.path, " ", window.title);
+  return SanitizeUtf8(both, kMaxWebTitleBytes);
 }
 
 absl::StatusOr<std::string> OriginHost(absl::string_view origin) {
@@ -130,7 +162,9 @@ absl::StatusOr<std::string> OriginHost(absl::string_view origin) {
   return absl::AsciiStrToLower(host);
 }
 
-absl::StatusOr<WebBrowserState> ParseWebMessage(absl::string_view text) {
+absl::StatusOr<WebBrowserState> ParseWebMessage(absl::string_view text,
+                                                const WebDetailPolicy& accept,
+                                                std::uint64_t* details_dropped) {
   if (text.size() > kMaxWebMessageBytes) {
     return Invalid(absl::StrCat("message of ", text.size(), " bytes (limit ",
                                 kMaxWebMessageBytes, ")"));
@@ -164,8 +198,14 @@ absl::StatusOr<WebBrowserState> ParseWebMessage(absl::string_view text) {
   if (windows == doc.end() || !windows->is_array()) return Invalid("\"windows\" is not an array");
   if (windows->size() > kMaxWebWindows) return Invalid("too many windows");
   std::set<std::int64_t> ids;
+  std::uint64_t dropped = 0;
   for (const json& w : *windows) {
-    if (!w.is_object() || w.size() != 2) return Invalid("a window is not {id, origin}");
+    if (!w.is_object()) return Invalid("a window is not {id, origin[, path, title]}");
+    for (const auto& [key, value] : w.items()) {
+      if (key != "id" && key != "origin" && key != "path" && key != "title") {
+        return Invalid("a window is not {id, origin[, path, title]}");
+      }
+    }
     WebWindowState ws;
     const auto id = w.find("id");
     if (id == w.end() || !ValidWindowId(*id, &ws.window_id)) {
@@ -181,16 +221,38 @@ absl::StatusOr<WebBrowserState> ParseWebMessage(absl::string_view text) {
     } else if (!origin->is_null()) {
       return Invalid("an origin is neither a string nor null");
     }
+    if (const auto path = w.find("path"); path != w.end() && !path->is_null()) {
+      if (!path->is_string() || !ValidPath(path->get_ref<const std::string&>())) {
+        return Invalid("a path is not a URL path of at most 2048 bytes");
+      }
+      if (accept.path && !ws.host.empty()) {
+        ws.path = path->get<std::string>();
+      } else {
+        ++dropped;
+      }
+    }
+    if (const auto title = w.find("title"); title != w.end() && !title->is_null()) {
+      if (!title->is_string()) return Invalid("a title is not a string");
+      if (accept.title && !ws.host.empty()) {
+        ws.title = SanitizeUtf8(title->get_ref<const std::string&>(), kMaxWebTitleBytes);
+      } else {
+        ++dropped;
+      }
+    }
     state.windows.push_back(std::move(ws));
   }
+  if (details_dropped) *details_dropped += dropped;
   return state;
 }
 
 std::string SerializeWebMessage(const WebBrowserState& state) {
   json windows = json::array();
   for (const WebWindowState& w : state.windows) {
-    windows.push_back({{"id", w.window_id},
-                       {"origin", w.host.empty() ? json(nullptr) : json("https://" + w.host)}});
+    json window = {{"id", w.window_id},
+                   {"origin", w.host.empty() ? json(nullptr) : json("https://" + w.host)}};
+    if (!w.path.empty()) window["path"] = w.path;
+    if (!w.title.empty()) window["title"] = w.title;
+    windows.push_back(std::move(window));
   }
   return json{{"v", 1}, {"type", "state"}, {"focused", state.focused_window},
               {"windows", std::move(windows)}}

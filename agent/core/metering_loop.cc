@@ -97,7 +97,10 @@ void MeteringLoop::Step(bool finish) {
   bool resumed = false;
   for (MeterEvent& e : events) {
     if (e.kind == MeterEvent::Kind::kResume) resumed = true;
-    if (e.app && !options_.send_window_titles) e.app->window_title.clear();
+    if (e.app && !options_.send_window_titles &&
+        !(options_.send_web_page_detail && !e.app->web_domain.empty())) {
+      e.app->window_title.clear();
+    }
     meter_.Record(e);
   }
   const MonoTime now = clock_.Monotonic();

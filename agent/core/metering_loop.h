@@ -16,7 +16,9 @@
 // stops during suspend (ReadAwakeClock()); tests pass fakes of both.
 //
 // Window titles are dropped here unless `send_window_titles` (defence in
-// depth: the focus source reads them only when enabled).
+// depth: the focus source reads them only when enabled); a web site's page
+// detail (path/title, carried as the title of a `web_domain` identity) is
+// kept when `send_web_page_detail`.
 //
 // Thread-safe: sink() may be called from any thread; Start/Stop from the owner.
 #pragma once
@@ -49,6 +51,9 @@ struct MeteringLoopOptions {
   std::chrono::milliseconds tick{5000};
   /// Send window titles. Default false.
   bool send_window_titles = false;
+  /// Send the title field of identities with a web_domain (the page detail
+  /// the administrator allowed with --web-detail). Default false.
+  bool send_web_page_detail = false;
   /// Gaps between the two clocks below this are not suspends. Default 2 s.
   std::chrono::milliseconds min_suspend{2000};
   /// Intervals kept in memory while the spool refuses them (disk full);

@@ -107,9 +107,10 @@ class HostProcess {
 
 class NativeHostTest : public ::testing::Test {
  protected:
-  void StartAgentEnd() {
+  void StartAgentEnd(WebDetailPolicy web_detail = {}) {
     BrowserBridgeOptions o;
     o.socket_path = socket_;
+    o.web_detail = web_detail;
     auto b = StartBrowserBridge(o, [this](std::int64_t pid,
                                           const std::optional<WebBrowserState>& state) {
       absl::MutexLock l(&mu_);
@@ -205,6 +206,74 @@ TEST_F(NativeHostTest, WaitsForTheAgentAndReconnects) {
   host.Send(State("c.example.test"));
   ASSERT_TRUE(WaitUntil([&] { return Updates() >= 2; }));
   EXPECT_EQ(Update(Updates() - 1).second->FocusedHost(), "c.example.test");
+}
+
+// The administrator's opt-in, end to end through the real host: the
+// extension's path and title reach the agent only when its --web-detail
+// allows them; by default they are removed and counted (a tampered extension
+// cannot send more than the agent accepts).
+TEST_F(NativeHostTest, PathAndTitleOnlyWhenTheAgentAllowsThem) {
+  const std::string detailed =
+      R"({"v":1,"type":"state","focused":1,"windows":[{"id":1,)"
+      R"("origin":"https://crm.example.test","path":"/accounts/42","title":"Acme Corp"}]})";
+  StartAgentEnd();  // default: origin only
+  {
+    HostProcess host(socket_);
+    host.Send(detailed);
+    ASSERT_TRUE(WaitUntil([&] { return Updates() == 1; }));
+    ASSERT_TRUE(Update(0).second);
+    EXPECT_EQ(Update(0).second->FocusedHost(), "crm.example.test");
+    EXPECT_EQ(Update(0).second->windows.at(0).path, "");
+    EXPECT_EQ(Update(0).second->windows.at(0).title, "");
+    EXPECT_EQ(bridge_->stats().details_dropped, 2u);
+    EXPECT_EQ(bridge_->stats().malformed, 0u);
+    // An oversize path is refused by the host already (the agent never sees it).
+    host.Send(R"({"v":1,"type":"state","focused":1,"windows":[{"id":1,)"
+              R"("origin":"https://x.example.test","path":"/)" +
+              std::string(kMaxWebPathBytes, 'p') + R"("}]})");
+    host.Send(State("after.example.test"));
+    ASSERT_TRUE(WaitUntil([&] { return Updates() == 2; }));
+    EXPECT_EQ(Update(1).second->FocusedHost(), "after.example.test");
+    host.CloseStdin();
+    EXPECT_EQ(host.Wait(), 0);
+  }
+  bridge_->Stop();
+  bridge_.reset();
+  {
+    absl::MutexLock l(&mu_);
+    updates_.clear();
+  }
+  StartAgentEnd({.path = true, .title = false});
+  {
+    HostProcess host(socket_);
+    host.Send(detailed);
+    ASSERT_TRUE(WaitUntil([&] { return Updates() == 1; }));
+    EXPECT_EQ(Update(0).second->windows.at(0).path, "/accounts/42");
+    EXPECT_EQ(Update(0).second->windows.at(0).title, "");
+    EXPECT_EQ(bridge_->stats().details_dropped, 1u);
+    // Titles are not allowed here: removed whatever their length.
+    host.Send(R"({"v":1,"type":"state","focused":1,"windows":[{"id":1,)"
+              R"("origin":"https://crm.example.test","path":"/b","title":")" +
+              std::string(5000, 't') + R"("}]})");
+    ASSERT_TRUE(WaitUntil([&] { return Updates() == 2; }));
+    EXPECT_EQ(Update(1).second->windows.at(0).path, "/b");
+    EXPECT_EQ(bridge_->stats().details_dropped, 2u);
+  }
+  bridge_->Stop();
+  bridge_.reset();
+  {
+    absl::MutexLock l(&mu_);
+    updates_.clear();
+  }
+  StartAgentEnd({.path = true, .title = true});
+  HostProcess host(socket_);
+  host.Send(R"({"v":1,"type":"state","focused":1,"windows":[{"id":1,)"
+            R"("origin":"https://crm.example.test","path":"/b","title":")" +
+            std::string(5000, 't') + R"("}]})");
+  ASSERT_TRUE(WaitUntil([&] { return Updates() == 1; }));
+  EXPECT_EQ(Update(0).second->windows.at(0).title, std::string(kMaxWebTitleBytes, 't'));
+  EXPECT_EQ(WebPageDetail(*Update(0).second->Focused()).size(), kMaxWebTitleBytes);
+  EXPECT_EQ(bridge_->stats().details_dropped, 0u);
 }
 
 int Connect(const std::string& path) {

@@ -20,8 +20,18 @@ MeterEvent Focus(std::optional<AppIdentity> app, std::int64_t pid, std::int64_t 
   return {.kind = Kind::kFocus, .at = MonoTime(at_ms), .app = std::move(app), .pid = pid};
 }
 
-WebBrowserState Tabs(std::int64_t focused, std::vector<WebWindowState> windows) {
-  return {.focused_window = focused, .windows = std::move(windows)};
+// Windows as (id, host) pairs.
+WebBrowserState Tabs(std::int64_t focused,
+                     const std::vector<std::pair<std::int64_t, std::string>>& windows) {
+  WebBrowserState s;
+  s.focused_window = focused;
+  for (const auto& [id, host] : windows) {
+    WebWindowState w;
+    w.window_id = id;
+    w.host = host;
+    s.windows.push_back(std::move(w));
+  }
+  return s;
 }
 
 class WebFocusResolverTest : public ::testing::Test {
@@ -92,6 +102,33 @@ TEST_F(WebFocusResolverTest, UnknownSiteMeansTheBrowser) {
   EXPECT_EQ(Site(3), "<none>");
   resolver_.OnBrowserState(300, Tabs(4, {{4, "e.example.test"}}));
   EXPECT_EQ(events_.size(), 4u);
+}
+
+// The page detail the administrator allowed (already filtered by the
+// bridge) rides in the title field; the site stays the key.
+TEST_F(WebFocusResolverTest, PageDetailGoesToTheTitleNotTheKey) {
+  WebBrowserState s = Tabs(1, {{1, "crm.example.test"}, {2, "b.example.test"}});
+  s.windows[0].path = "/accounts/42";
+  s.windows[0].title = "Acme Corp";
+  s.windows[1].title = "not in front";
+  resolver_.OnBrowserState(100, s);
+  resolver_.OnEvent(Focus(App("chromium"), 100, 10));
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(Site(0), "crm.example.test");
+  EXPECT_EQ(events_[0].app->window_title, "/accounts/42 Acme Corp");
+  // Another page of the same site: same key, new detail.
+  s.windows[0].path = "/accounts/43";
+  s.windows[0].title = "";
+  resolver_.OnBrowserState(100, s);
+  ASSERT_EQ(events_.size(), 2u);
+  EXPECT_EQ(Site(1), "crm.example.test");
+  EXPECT_EQ(events_[1].app->window_title, "/accounts/43");
+  // Without detail, the browser's own title (if any) is left as it was.
+  AppIdentity titled = App("chromium");
+  titled.window_title = "X11 title";
+  resolver_.OnBrowserState(100, Tabs(1, {{1, "crm.example.test"}}));
+  resolver_.OnEvent(Focus(titled, 100, 20));
+  EXPECT_EQ(events_.back().app->window_title, "X11 title");
 }
 
 TEST_F(WebFocusResolverTest, IdleLockAndSuspendPassThrough) {

@@ -32,11 +32,98 @@ TEST(WebMessageTest, ParsesAState) {
 
 TEST(WebMessageTest, RoundTrips) {
   WebBrowserState st{.focused_window = 3,
-                     .windows = {{.window_id = 3, .host = "a.example.test"},
-                                 {.window_id = 4, .host = ""}}};
-  absl::StatusOr<WebBrowserState> back = ParseWebMessage(SerializeWebMessage(st));
+                     .windows = {{.window_id = 3,
+                                  .host = "a.example.test",
+                                  .path = "/lightning/r/Account/001%20x",
+                                  .title = "Acme \u00e4 | Salesforce"},
+                                 {.window_id = 4, .host = "", .path = "", .title = ""}}};
+  const WebDetailPolicy all{.path = true, .title = true};
+  absl::StatusOr<WebBrowserState> back = ParseWebMessage(SerializeWebMessage(st), all);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(*back, st);
+}
+
+// The administrator's opt-in: by default a page's path and title are removed
+// (and counted), whatever the extension sends; each is kept only when allowed.
+TEST(WebMessageTest, PathAndTitleOnlyWhenTheAdministratorAllowsThem) {
+  const std::string msg = State(
+      R"({"id":1,"origin":"https://crm.example.test","path":"/accounts/42","title":"Acme Corp"},)"
+      R"({"id":2,"origin":null,"path":"/x","title":"New tab"},)"
+      R"({"id":3,"origin":"https://b.example.test","path":null,"title":null})");
+  std::uint64_t dropped = 0;
+  absl::StatusOr<WebBrowserState> s = ParseWebMessage(msg, {}, &dropped);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(dropped, 4u);  // two paths, two titles; nulls are not details
+  for (const WebWindowState& w : s->windows) {
+    EXPECT_EQ(w.path, "");
+    EXPECT_EQ(w.title, "");
+  }
+  EXPECT_EQ(s->FocusedHost(), "crm.example.test");
+  EXPECT_EQ(WebPageDetail(*s->Focused()), "");
+
+  dropped = 0;
+  s = ParseWebMessage(msg, {.path = true, .title = false}, &dropped);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(dropped, 3u);  // the titles, and the path of a window without a site
+  EXPECT_EQ(s->windows[0].path, "/accounts/42");
+  EXPECT_EQ(s->windows[0].title, "");
+  EXPECT_EQ(s->windows[1].path, "");
+  EXPECT_EQ(WebPageDetail(*s->Focused()), "/accounts/42");
+
+  dropped = 0;
+  s = ParseWebMessage(msg, {.path = false, .title = true}, &dropped);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(dropped, 3u);
+  EXPECT_EQ(WebPageDetail(*s->Focused()), "Acme Corp");
+
+  dropped = 0;
+  s = ParseWebMessage(msg, {.path = true, .title = true}, &dropped);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(dropped, 2u);  // only window 2's (no site)
+  EXPECT_EQ(s->windows[0].path, "/accounts/42");
+  EXPECT_EQ(s->windows[0].title, "Acme Corp");
+  EXPECT_EQ(WebPageDetail(*s->Focused()), "/accounts/42 Acme Corp");
+}
+
+TEST(WebMessageTest, PathAndTitleSizeLimits) {
+  const WebDetailPolicy all{.path = true, .title = true};
+  const auto with = [](const std::string& path, const std::string& title) {
+    return State(R"({"id":1,"origin":"https://a.example.test","path":")" + path +
+                 R"(","title":")" + title + "\"}");
+  };
+  // A path of exactly 2 KiB passes; one byte more refuses the message.
+  const std::string path_max = "/" + std::string(kMaxWebPathBytes - 1, 'p');
+  absl::StatusOr<WebBrowserState> s = ParseWebMessage(with(path_max, "t"), all);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->windows[0].path, path_max);
+  EXPECT_FALSE(ParseWebMessage(with(path_max + "p", "t"), all).ok());
+  // Even when paths are not kept, an oversize one is refused (validated first).
+  EXPECT_FALSE(ParseWebMessage(with(path_max + "p", "t"), {}).ok());
+  // A long title is cut to 1 KiB at a character boundary (2-byte characters).
+  std::string long_title;
+  for (int i = 0; i < 800; ++i) long_title += "\u00e4";
+  s = ParseWebMessage(with("/", long_title), all);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->windows[0].title.size(), kMaxWebTitleBytes);
+  EXPECT_EQ(s->windows[0].title.substr(0, 4), "\xc3\xa4\xc3\xa4");
+  // A lone surrogate (ill-formed UTF-16; the extension sends well-formed
+  // titles) refuses the message.
+  EXPECT_FALSE(ParseWebMessage(with("/", "a\\ud800b"), all).ok());
+  // The combined detail stays within the title limit.
+  s = ParseWebMessage(with(path_max, long_title), all);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_LE(WebPageDetail(s->windows[0]).size(), kMaxWebTitleBytes);
+  EXPECT_EQ(WebPageDetail(s->windows[0]).substr(0, 10), path_max.substr(0, 10));
+}
+
+TEST(WebMessageTest, WebDetailOption) {
+  EXPECT_EQ(*ParseWebDetailPolicy("origin"), (WebDetailPolicy{}));
+  EXPECT_EQ(*ParseWebDetailPolicy("path"), (WebDetailPolicy{.path = true, .title = false}));
+  EXPECT_EQ(*ParseWebDetailPolicy("title"), (WebDetailPolicy{.path = false, .title = true}));
+  EXPECT_EQ(*ParseWebDetailPolicy("path+title"), (WebDetailPolicy{.path = true, .title = true}));
+  for (const char* bad : {"", "url", "all", "Path", "title+path"}) {
+    EXPECT_EQ(ParseWebDetailPolicy(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
 }
 
 TEST(WebMessageTest, OriginSyntax) {
@@ -85,7 +172,15 @@ TEST(WebMessageTest, RefusesMalformedAndHostileInput) {
       State(R"({"id":1})"),
       State(R"({"origin":"https://a.b"})"),
       State(R"({"id":-1,"origin":"https://a.b"})"),
-      State(R"({"id":1,"origin":"https://a.b","title":"x"})"),
+      State(R"({"id":1,"origin":"https://a.b","url":"https://a.b/secret"})"),
+      State(R"({"id":1,"origin":"https://a.b","title":42})"),
+      State(R"({"id":1,"origin":"https://a.b","title":["x"]})"),
+      State(R"({"id":1,"origin":"https://a.b","path":"secret"})"),            // not absolute
+      State(R"({"id":1,"origin":"https://a.b","path":"/secret?q=1"})"),       // query
+      State(R"({"id":1,"origin":"https://a.b","path":"/secret#f"})"),         // fragment
+      State(R"({"id":1,"origin":"https://a.b","path":"/a secret"})"),         // not encoded
+      State(R"({"id":1,"origin":"https://a.b","path":"/secret/ä"})"),    // not encoded
+      State(R"({"id":1,"origin":"https://a.b","path":{"secret":1}})"),
       State(R"({"id":1,"origin":42})"),
       State(R"({"id":1,"origin":["https://a.b"]})"),
       State(R"({"id":1,"origin":"https://a.b/path?q=1"})"),
