@@ -14,11 +14,14 @@
 #                            addons.mozilla.org as an unlisted add-on; only ESR
 #                            and Developer Edition accept unsigned add-ons, with
 #                            xpinstall.signatures.required = false)
-#   chromium-policy.json     ExtensionInstallForcelist: copy to
+#   chromium-policy.json     ExtensionInstallForcelist, and the extension's
+#                            managed storage ("3rdparty": sendPath/sendTitle, both
+#                            false: origin only): copy to
 #                            /etc/chromium/policies/managed/ (Chrome:
 #                            /etc/opt/chrome/policies/managed/)
-#   firefox-policies.json    enterprise policy ExtensionSettings force_installed:
-#                            copy to /etc/firefox/policies/policies.json (Debian's
+#   firefox-policies.json    enterprise policy ExtensionSettings force_installed,
+#                            and "3rdparty" managed storage as above: copy to
+#                            /etc/firefox/policies/policies.json (Debian's
 #                            firefox-esr also reads /usr/lib/firefox-esr/distribution/)
 #   extension-id             the Chromium extension id, for
 #                            install-native-host.sh --chromium-extension-id
@@ -34,7 +37,7 @@ while [ $# -gt 0 ]; do
     --base-url) base_url="$2"; shift ;;
     --out) out="$2"; shift ;;
     --chromium) chromium="$2"; shift ;;
-    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "pack-extension: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -60,7 +63,7 @@ trap 'rm -rf "$work"' EXIT
 # The packaged manifest has no "key" (the development key that fixes the id
 # of the unpacked extension): the CRX's own key decides the id.
 mkdir "$work/reclaim-webfocus"
-cp "$src/background.js" "$work/reclaim-webfocus/"
+cp "$src/background.js" "$src/managed_schema.json" "$work/reclaim-webfocus/"
 sed '/^  "key": /d' "$src/manifest.json" > "$work/reclaim-webfocus/manifest.json"
 version=$(sed -n 's/^  "version": "\([0-9.]*\)".*/\1/p' "$src/manifest.json")
 firefox_id=$(sed -n 's/.*"id": "\([^"]*@[^"]*\)".*/\1/p' "$src/manifest.json")
@@ -77,7 +80,8 @@ chromium_id=$(openssl rsa -in "$key" -pubout -outform DER 2> /dev/null | sha256s
   { echo "pack-extension: chromium did not write a CRX:" >&2; cat "$work/pack.log" >&2; exit 1; }
 install -m 0644 "$work/reclaim-webfocus.crx" "$out/"
 rm -f "$out/reclaim-webfocus.xpi"
-(cd "$work/reclaim-webfocus" && zip -q -X "$out/reclaim-webfocus.xpi" manifest.json background.js)
+(cd "$work/reclaim-webfocus" && zip -q -X "$out/reclaim-webfocus.xpi" manifest.json background.js \
+  managed_schema.json)
 
 fill() {
   sed -e "s|@CHROMIUM_ID@|$chromium_id|g" -e "s|@FIREFOX_ID@|$firefox_id|g" \

@@ -30,7 +30,18 @@ grep -q "\"$id;https://updates.example.test/reclaim/updates.xml\"" "$tmp/out/chr
 grep -q '"webfocus@reclaim.project"' "$tmp/out/firefox-policies.json" || fail "firefox-policies.json"
 grep -q '"install_url": "https://updates.example.test/reclaim/reclaim-webfocus.xpi"' \
   "$tmp/out/firefox-policies.json" || fail "firefox install_url"
-unzip -l "$tmp/out/reclaim-webfocus.xpi" | grep -c manifest.json >/dev/null || fail "xpi lacks manifest.json"
+# (Output captured first: `cmd | grep -q` under pipefail fails when grep
+# exits before cmd has written everything.)
+listing=$(unzip -l "$tmp/out/reclaim-webfocus.xpi")
+grep -q manifest.json <<< "$listing" || fail "xpi lacks manifest.json"
+grep -q managed_schema.json <<< "$listing" || fail "xpi lacks managed_schema.json"
+# The administrator's page-detail settings (managed storage), off by default.
+compact=$(tr -d ' \n' < "$tmp/out/chromium-policy.json")
+grep -q "\"3rdparty\":{\"extensions\":{\"$id\":{\"sendPath\":false,\"sendTitle\":false}" \
+  <<< "$compact" || fail "chromium-policy.json lacks the managed storage defaults"
+compact=$(tr -d ' \n' < "$tmp/out/firefox-policies.json")
+grep -q '"3rdparty":{"Extensions":{"webfocus@reclaim.project":{"sendPath":false,"sendTitle":false}' \
+  <<< "$compact" || fail "firefox-policies.json lacks the managed storage defaults"
 unzip -p "$tmp/out/reclaim-webfocus.xpi" manifest.json | grep -c '"key"' >/dev/null && fail "packed manifest keeps the dev key"
 grep -q '@' "$tmp/out/updates.xml" "$tmp/out/chromium-policy.json" && fail "unfilled placeholder"
 

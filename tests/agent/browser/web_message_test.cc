@@ -1,9 +1,13 @@
 #include "agent/browser/web_message.h"
 
+#include <algorithm>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "agent/browser/frame_reader.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 
 namespace reclaim::agent {
 namespace {
@@ -224,6 +228,44 @@ TEST(WebMessageTest, SizeLimits) {
             R"(,"origin":")" + host + "\"}";
   }
   EXPECT_TRUE(ParseWebMessage(State(full, "2147483000")).ok());
+}
+
+nlohmann::json ReadJson(const std::string& relative) {
+  std::ifstream f(std::string(RECLAIM_SOURCE_DIR) + "/" + relative);
+  EXPECT_TRUE(f) << relative;
+  std::stringstream text;
+  text << f.rdbuf();
+  return nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+}
+
+// The extension's managed-storage schema (the administrator's page-detail
+// settings) is valid JSON, declared by the manifest, and the policy templates
+// set both settings to false (origin only) under the browsers' "3rdparty" keys.
+TEST(ExtensionFilesTest, ManagedSchemaIsDeclaredAndOffByDefault) {
+  nlohmann::json manifest = ReadJson("agent/browser/extension/manifest.json");
+  ASSERT_TRUE(manifest.is_object());
+  ASSERT_TRUE(manifest.contains("storage"));
+  const std::string schema_file = manifest["storage"].value("managed_schema", "");
+  EXPECT_EQ(schema_file, "managed_schema.json");
+  EXPECT_NE(std::find(manifest["permissions"].begin(), manifest["permissions"].end(), "storage"),
+            manifest["permissions"].end());
+  nlohmann::json schema = ReadJson("agent/browser/extension/" + schema_file);
+  ASSERT_TRUE(schema.is_object());
+  EXPECT_EQ(schema.value("type", ""), "object");
+  ASSERT_TRUE(schema["properties"].is_object());
+  EXPECT_EQ(schema["properties"].size(), 2u);
+  for (const char* key : {"sendPath", "sendTitle"}) {
+    EXPECT_EQ(schema["properties"][key].value("type", ""), "boolean") << key;
+    EXPECT_FALSE(schema["properties"][key].value("description", "").empty()) << key;
+  }
+  nlohmann::json chromium = ReadJson("deploy/browser/chromium-policy.json.in");
+  ASSERT_TRUE(chromium.is_object());
+  nlohmann::json& c = chromium["3rdparty"]["extensions"]["@CHROMIUM_ID@"];
+  EXPECT_EQ(c, (nlohmann::json{{"sendPath", false}, {"sendTitle", false}}));
+  nlohmann::json firefox = ReadJson("deploy/browser/firefox-policies.json.in");
+  ASSERT_TRUE(firefox.is_object());
+  nlohmann::json& f = firefox["policies"]["3rdparty"]["Extensions"]["@FIREFOX_ID@"];
+  EXPECT_EQ(f, (nlohmann::json{{"sendPath", false}, {"sendTitle", false}}));
 }
 
 TEST(FrameReaderTest, SplitsFramesAcrossReads) {
