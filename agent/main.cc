@@ -228,6 +228,10 @@ int RunLive(const AgentOptions& opt, const reclaim::Clock& clock, reclaim::agent
   lo.send_window_titles = opt.send_window_titles;
   const WebDetailPolicy web_detail = ParseWebDetailPolicy(opt.web_detail).value_or(WebDetailPolicy{});
   lo.send_web_page_detail = web_detail.path || web_detail.title;
+  if (lo.send_web_page_detail) {
+    spdlog::info("web sites: keeping the page {} the extension's policy allows (--web-detail)",
+                 opt.web_detail);
+  }
   MeteringLoop loop(lo, spool, clock, &ReadAwakeClock, [&uplink] { uplink.Notify(); });
   // Focus events pass through the web focus resolver: a browser in front is
   // metered as the site of its active tab (agent/browser/).

@@ -3,6 +3,7 @@
 #include "agent/core/metering_loop.h"
 
 #include <atomic>
+#include <map>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -195,6 +196,27 @@ TEST_F(MeteringLoopTest, TitlesDroppedUnlessEnabled) {
   Awake(seconds(3));
   loop->Stop();
   EXPECT_EQ(Stored().back().app().window_title(), "notes");
+}
+
+// --web-detail: the page detail of a web site (in the title field of an
+// identity with a web_domain) is kept; other applications' titles are not.
+TEST_F(MeteringLoopTest, WebPageDetailKeptOnlyForWebSitesWhenEnabled) {
+  AppIdentity site = App("chromium", "/accounts/42 Acme Corp");
+  site.web_domain = "crm.example.test";
+  MeteringLoopOptions o = Options(seconds(1));
+  o.send_web_page_detail = true;
+  auto loop = MakeLoop(o);
+  loop->Start();
+  loop->sink()(Focus(kT0, site));
+  Awake(seconds(3));
+  loop->sink()(Focus(clock_.Monotonic(), App("xterm", "secret.txt - vim")));
+  Awake(seconds(3));
+  loop->Stop();
+  std::map<std::string, std::string> titles;
+  for (const auto& i : Stored()) titles[i.app().exe_name()] = i.app().window_title();
+  ASSERT_EQ(titles.size(), 2u);
+  EXPECT_EQ(titles["chromium"], "/accounts/42 Acme Corp");
+  EXPECT_EQ(titles["xterm"], "");
 }
 
 }  // namespace
