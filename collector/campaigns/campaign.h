@@ -65,6 +65,12 @@ struct Campaign {
 /// duplicate answer, non-positive durations).
 absl::Status ValidateCampaign(const Campaign& c);
 
+/// Name prefix of the campaigns ask-for-permission runs make
+/// ("reclaim-run-<run id>", collector/reclaim/reclaimer.cc). A run adopts an
+/// existing campaign of its name (idempotent launch after a crash), so the
+/// admin API refuses names with this prefix.
+inline constexpr char kRunCampaignPrefix[] = "reclaim-run-";
+
 enum class ResponseState {
   kPending,
   kDelivered,

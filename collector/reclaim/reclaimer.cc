@@ -95,7 +95,7 @@ bool Terminal(RunState s) {
          s == RunState::kHalted;
 }
 
-std::string CampaignNameOf(std::int64_t run_id) { return absl::StrCat("reclaim-run-", run_id); }
+std::string CampaignNameOf(std::int64_t run_id) { return absl::StrCat(kRunCampaignPrefix, run_id); }
 
 // The first answer ("Yes") keeps the licence.
 bool IsYes(const Campaign& c, const Response& r) {

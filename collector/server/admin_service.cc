@@ -18,6 +18,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "collector/admin/admin_auth.h"
 #include "collector/campaigns/campaign_store.h"
@@ -561,6 +562,13 @@ class AdminServiceImpl final : public v1::AdminService::Service, public AdminSer
     if (in.has_postpone_delay_seconds()) c.postpone_delay_ms = in.postpone_delay_seconds() * 1000;
     c.policy_id = in.policy_id();
     c.application = in.application();
+    // A run would adopt a campaign of its name: its question, answers and
+    // responses would decide who keeps access.
+    if (absl::StartsWith(c.name, kRunCampaignPrefix)) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("campaign names starting with '", kRunCampaignPrefix,
+                                       "' are reserved for ask-for-permission runs"));
+    }
     auto created = campaigns_->CreateCampaign(c, clock_->WallUtcMs());
     if (!created.ok()) return ToGrpc(created.status());
     AuditChange(caller, ctx, "campaign.create", created->name,

@@ -64,6 +64,14 @@ err=$(rc campaigns create visio-q4 --sender IT --question Q 2>&1); code=$?
 [ $code -eq 1 ] && echo "$err" | grep -c "already exists" >/dev/null || fail "duplicate accepted ($code): $err"
 err=$(rc campaigns create bad --sender IT --question Q --answer Only 2>&1); code=$?
 [ $code -eq 1 ] && echo "$err" | grep -c "at least two answers" >/dev/null || fail "one answer accepted: $err"
+# An ask-for-permission run adopts a campaign named after it: the name is
+# reserved, and answers agents cannot show are refused.
+err=$(rc campaigns create reclaim-run-1 --sender IT --question "Keep Visio?" 2>&1); code=$?
+[ $code -eq 1 ] && echo "$err" | grep -c "reserved for ask-for-permission runs" >/dev/null \
+  || fail "a run's campaign name accepted ($code): $err"
+err=$(rc campaigns create pipe --sender IT --question Q --answer 'Yes|keep' --answer No 2>&1); code=$?
+[ $code -eq 1 ] && echo "$err" | grep -c "which agents cannot show" >/dev/null \
+  || fail "an answer with '|' accepted ($code): $err"
 err=$(rc campaigns launch nope 'EXAMPLE\alice' 2>&1); code=$?
 [ $code -eq 1 ] && echo "$err" | grep -ci "no campaign" >/dev/null || fail "unknown campaign: $err"
 set -e
