@@ -1,6 +1,9 @@
 #include "common/sqlite.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include "tests/testing/temp_dir.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -28,6 +31,24 @@ TEST(SqliteTest, TransactionRollsBackUnlessCommitted) {
     ASSERT_TRUE(tx->Commit().ok());
   }
   EXPECT_EQ(*(*db)->QueryInt("SELECT sum(x) FROM t"), 7);
+}
+
+// Databases hold usage data and credential hashes: never readable by other
+// users, whatever the umask (found by adversarial testing: 0644 before).
+TEST(SqliteTest, NewDatabaseAndItsWalAreOwnerOnly) {
+  reclaim::testing::TempDir dir;
+  const std::string path = dir.File("owner-only.db");
+  const mode_t old = ::umask(022);
+  auto db = Database::Open(path);
+  ::umask(old);
+  ASSERT_TRUE(db.ok()) << db.status();
+  ASSERT_TRUE((*db)->Exec("PRAGMA journal_mode=WAL").ok());
+  ASSERT_TRUE((*db)->Exec("CREATE TABLE t(x); INSERT INTO t VALUES (1)").ok());
+  for (const std::string& f : {path, path + "-wal", path + "-shm"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(f.c_str(), &st), 0) << f;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << f;
+  }
 }
 
 TEST(SqliteTest, GarbageFileIsDataLoss) {
