@@ -188,7 +188,20 @@ class Host {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  // Browsers start the host with the extension's origin (Chromium) or the
+  // manifest path and extension id (Firefox) as arguments; only an explicit
+  // --help from a person asks for the usage.
+  if (argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+    std::printf(
+        "reclaim-native-host: the native messaging host of Reclaim's browser extension.\n"
+        "Browsers start it (see deploy/browser/install-native-host.sh); it reads the\n"
+        "extension's length-prefixed JSON on stdin, validates it and forwards the latest\n"
+        "state to the user's running reclaim-agent over $RECLAIM_BROWSER_SOCKET, else\n"
+        "$XDG_RUNTIME_DIR/reclaim/browser.sock, else /tmp/reclaim-<uid>/browser.sock.\n"
+        "It is not meant to be run by hand.\n");
+    return 0;
+  }
   const std::string path = reclaim::agent::DefaultBrowserSocketPath(
       Env("RECLAIM_BROWSER_SOCKET"), Env("XDG_RUNTIME_DIR"), getuid());
   return Host(path).Run();

@@ -369,6 +369,12 @@ int main(int argc, char** argv) {
   app.add_flag("--insecure-plaintext", tls.insecure_plaintext,
                "Talk to a collector listening WITHOUT TLS (trusted test networks only)")
       ->envname("RECLAIM_INSECURE_PLAINTEXT");
+  std::string tls_server_name;
+  app.add_option("--tls-server-name", tls_server_name,
+                 "Name to expect in the collector's certificate when it differs from the "
+                 "--collector host (e.g. 127.0.0.1:7444 on the collector's machine, "
+                 "certificate for collector.example.com)")
+      ->envname("RECLAIM_TLS_SERVER_NAME");
   const auto add_output = [&](CLI::App* sub) {
     sub->add_option("-o,--output", output, "table, json or csv")
         ->capture_default_str()->check(CLI::IsMember({"table", "json", "csv"}));
@@ -632,9 +638,12 @@ int main(int argc, char** argv) {
   connect_hint = tls.insecure_plaintext
                      ? "is it running? a collector with TLS needs --ca-file, not "
                        "--insecure-plaintext"
-                     : "is it running with TLS, and does --ca-file hold the CA that signed its "
-                       "certificate?";
-  auto channel = grpc::CreateChannel(target, *credentials);
+                     : "is it running with TLS, does --ca-file hold the CA that signed its "
+                       "certificate, and is the --collector host (or --tls-server-name) a "
+                       "name in that certificate?";
+  grpc::ChannelArguments channel_args;
+  if (!tls_server_name.empty()) channel_args.SetSslTargetNameOverride(tls_server_name);
+  auto channel = grpc::CreateCustomChannel(target, *credentials, channel_args);
   auto stub = v1::AdminService::NewStub(channel);
   // Deadline and token for each call (a ClientContext serves one call).
   const auto fresh = [&](grpc::ClientContext* c) {

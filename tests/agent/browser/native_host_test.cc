@@ -107,6 +107,14 @@ class HostProcess {
 
 class NativeHostTest : public ::testing::Test {
  protected:
+  // The bridge's thread calls back into updates_: stop it before the members
+  // it writes to are destroyed (members die in reverse order of declaration).
+  void TearDown() override {
+    if (bridge_) {
+      bridge_->Stop();
+      bridge_.reset();
+    }
+  }
   void StartAgentEnd(WebDetailPolicy web_detail = {}) {
     BrowserBridgeOptions o;
     o.socket_path = socket_;
