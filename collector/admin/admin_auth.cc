@@ -1,12 +1,12 @@
 #include "collector/admin/admin_auth.h"
 
-#include <openssl/rand.h>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "collector/reclaim/audit.h"
+#include "common/crypto.h"
+#include "common/secret_file.h"
 #include "common/sqlite_migrations.h"
 #include "common/status_macros.h"
 #include "common/utc_day.h"
@@ -92,14 +92,10 @@ absl::StatusOr<AdminCaller> AuthorizeAdminCall(
 }
 
 absl::StatusOr<std::string> GenerateAdminToken() {
-  unsigned char bytes[32];
-  if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
-    return absl::InternalError("cannot generate an admin token: OpenSSL RAND_bytes failed");
-  }
+  ASSIGN_OR_RETURN(std::string bytes, RandomBytes(32));
   std::string encoded;
-  absl::WebSafeBase64Escape(
-      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)), &encoded);
-  OPENSSL_cleanse(bytes, sizeof(bytes));
+  absl::WebSafeBase64Escape(bytes, &encoded);
+  WipeSecret(bytes);
   return absl::StrCat(kAdminTokenPrefix, encoded);
 }
 

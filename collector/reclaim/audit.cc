@@ -1,24 +1,11 @@
 #include "collector/reclaim/audit.h"
 
-#include <openssl/evp.h>
-
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
 namespace reclaim::collector {
 
 const char kGenesisHash[] = "0000000000000000000000000000000000000000000000000000000000000000";
-
-std::string Sha256Hex(const std::string& bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  // EVP_Digest is one-shot; it can only fail on allocation failure.
-  if (EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr) != 1) {
-    return std::string();
-  }
-  return absl::BytesToHexString(
-      std::string(reinterpret_cast<const char*>(digest), static_cast<size_t>(len)));
-}
 
 std::string ComputeAuditHash(const AuditEntry& e) {
   std::string buf;

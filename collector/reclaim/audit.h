@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/crypto.h"
 
 namespace reclaim::collector {
 
@@ -49,8 +50,8 @@ extern const char kGenesisHash[];
 /// same bytes. `hash` itself is not hashed.
 std::string ComputeAuditHash(const AuditEntry& entry);
 
-/// Hex SHA-256 of `bytes` (lower case).
-std::string Sha256Hex(const std::string& bytes);
+/// Hex SHA-256 (lower case): common/crypto.h.
+using ::reclaim::Sha256Hex;
 
 /// Result of checking a chain.
 struct AuditVerification {

@@ -1,14 +1,11 @@
 #include "collector/server/device_registry.h"
 
-#include <openssl/crypto.h>
-#include <openssl/rand.h>
-#include <openssl/sha.h>
-
 #include <algorithm>
 #include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/crypto.h"
 #include "common/secret_file.h"
 #include "common/sqlite_migrations.h"
 #include "common/status_macros.h"
@@ -65,12 +62,6 @@ void Fold(DeviceCredentialInfo& d, const std::string& hostname, UtcMs enrolled, 
 
 }  // namespace
 
-std::string Sha256(absl::string_view data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  return std::string(reinterpret_cast<const char*>(digest), sizeof(digest));
-}
-
 DeviceRegistry::DeviceRegistry(std::unique_ptr<sqlite::Database> db, std::string secret_sha256,
                                const Clock& clock)
     : secret_sha256_(std::move(secret_sha256)), clock_(clock), db_(std::move(db)) {}
@@ -117,7 +108,7 @@ absl::StatusOr<std::string> DeviceRegistry::Enroll(absl::string_view device_id,
         "enrollment is not configured on this collector (no enrollment secret)");
   }
   const std::string given = Sha256(secret);
-  if (CRYPTO_memcmp(given.data(), secret_sha256_.data(), given.size()) != 0) {
+  if (!ConstantTimeEquals(given, secret_sha256_)) {
     absl::MutexLock l(&mu_);
     ++stats_.enrollments_refused;
     return absl::UnauthenticatedError("wrong enrollment secret");
@@ -127,13 +118,9 @@ absl::StatusOr<std::string> DeviceRegistry::Enroll(absl::string_view device_id,
   for (char& c : host) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';  // logs and terminals
   }
-  unsigned char raw[32];
-  if (RAND_bytes(raw, sizeof(raw)) != 1) {
-    return absl::InternalError("the random number generator failed");
-  }
-  std::string token = absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(raw), sizeof(raw)));
-  OPENSSL_cleanse(raw, sizeof(raw));
+  ASSIGN_OR_RETURN(std::string raw, RandomBytes(32));
+  std::string token = absl::BytesToHexString(raw);
+  WipeSecret(raw);
   const std::string hash = Sha256(token);
   const UtcMs now = clock_.WallUtcMs();
 

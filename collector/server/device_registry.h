@@ -31,6 +31,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
+#include "common/crypto.h"
 #include "common/sqlite.h"
 
 namespace reclaim::collector {
@@ -126,7 +127,7 @@ class DeviceRegistry {
   DeviceRegistryStats stats_ ABSL_GUARDED_BY(mu_);
 };
 
-/// The SHA-256 of `data`, 32 raw bytes.
-std::string Sha256(absl::string_view data);
+/// The SHA-256 of `data`, 32 raw bytes: common/crypto.h.
+using ::reclaim::Sha256;
 
 }  // namespace reclaim::collector
