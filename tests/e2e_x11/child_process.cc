@@ -124,16 +124,6 @@ RunResult RunToCompletion(const std::string& path, const std::vector<std::string
   return r;
 }
 
-bool WaitFor(const std::function<bool()>& predicate, std::chrono::milliseconds timeout,
-             std::chrono::milliseconds every) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (predicate()) return true;
-    std::this_thread::sleep_for(every);  // polling interval, not a wait for a condition
-  }
-  return predicate();
-}
-
 std::string ReadFile(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   std::stringstream ss;

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/testing/wait_for.h"
+
 namespace reclaim::e2e {
 
 class Child {
@@ -61,9 +63,8 @@ RunResult RunToCompletion(const std::string& path, const std::vector<std::string
                           const std::string& scratch,
                           std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
-/// Polls `predicate` every `every` until true or `timeout` (then evaluated once more).
-bool WaitFor(const std::function<bool()>& predicate, std::chrono::milliseconds timeout,
-             std::chrono::milliseconds every = std::chrono::milliseconds(25));
+/// Polls a condition until it holds or a timeout passes: tests/testing/wait_for.h.
+using ::reclaim::testing::WaitFor;
 
 std::string ReadFile(const std::string& path);
 

@@ -19,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "tests/integration/process.h"
 #include "tests/integration/script_gen.h"
+#include "tests/testing/wait_for.h"
 
 namespace reclaim::integration {
 
@@ -33,10 +34,8 @@ struct Binaries {
   std::vector<std::string> ctl_flags = {"--insecure-plaintext"};
 };
 
-/// Polls `predicate` every `every` until it holds (true) or `timeout` passes
-/// (false; the predicate is evaluated once more at the deadline).
-bool WaitFor(const std::function<bool()>& predicate, std::chrono::milliseconds timeout,
-             std::chrono::milliseconds every = std::chrono::milliseconds(25));
+/// Polls a condition until it holds or a timeout passes: tests/testing/wait_for.h.
+using ::reclaim::testing::WaitFor;
 
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& content);

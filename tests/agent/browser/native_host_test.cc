@@ -23,6 +23,7 @@
 #include "agent/browser/frame_reader.h"
 #include "gtest/gtest.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/wait_for.h"
 
 namespace reclaim::agent {
 namespace {
@@ -31,12 +32,7 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 bool WaitUntil(const std::function<bool()>& pred, milliseconds timeout = seconds(10)) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  return pred();
+  return reclaim::testing::WaitFor(pred, timeout, milliseconds(10));
 }
 
 // reclaim-native-host with its stdin and stdout on pipes, as a browser runs it.
