@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "agent/core/desktop_state.h"
 #include "reclaim/v1/agent.pb.h"
+#include "tests/testing/wait_for.h"
 #include "tests/testing/temp_dir.h"
 
 namespace reclaim::agent {
@@ -102,11 +103,8 @@ class PromptServiceTest : public ::testing::Test {
   // Whether `pred` holds within `polls` x 10 ms.
   template <typename Pred>
   bool Eventually(Pred pred, int polls = 500) {
-    for (int i = 0; i < polls; ++i) {
-      if (pred()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
+    return reclaim::testing::WaitFor(pred, std::chrono::milliseconds(10) * polls,
+                                     std::chrono::milliseconds(10));
   }
 
   reclaim::testing::TempDir dir_;

@@ -28,6 +28,7 @@
 #include "nlohmann/json.hpp"
 #include "reclaim/v1/agent.grpc.pb.h"
 #include "tests/collector/reclaim/reclaim_fixture.h"
+#include "tests/testing/wait_for.h"
 #include "tests/testing/samba/samba_ad.h"
 #include "tests/testing/temp_dir.h"
 
@@ -209,10 +210,8 @@ class AskPermissionAdTest : public ::testing::Test {
 
   // Polls (bounded) until `user` has a live stream registered for prompts.
   void AwaitStream(const std::string& user) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (router_.StreamsOf(user) < 1 && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    reclaim::testing::WaitFor([&] { return router_.StreamsOf(user) >= 1; },
+                              std::chrono::seconds(20), std::chrono::milliseconds(5));
     ASSERT_GE(router_.StreamsOf(user), 1) << user;
   }
 
