@@ -82,11 +82,15 @@ void Activate(HWND w) {
 
 class FocusSourceWindowsTest : public ::testing::Test {
  protected:
-  // Waits for a kFocus event for the executable `exe_name` (lower case).
-  std::optional<MeterEvent> WaitForExe(const std::string& exe_name) {
+  // Waits for a kFocus event for the executable `exe_name` (lower case) at or
+  // after `since`. Earlier events (the report of the foreground window that
+  // Start() makes, a previous switch) are skipped: they are not this switch's.
+  std::optional<MeterEvent> WaitForExe(const std::string& exe_name,
+                                       MonoTime since = MonoTime::min()) {
     return events_.WaitFor(
         [&](const MeterEvent& e) {
-          return e.kind == MeterEvent::Kind::kFocus && e.app && Lower(e.app->exe_name) == exe_name;
+          return e.kind == MeterEvent::Kind::kFocus && e.app && e.at >= since &&
+                 Lower(e.app->exe_name) == exe_name;
         },
         seconds(10));
   }
@@ -109,14 +113,14 @@ TEST_F(FocusSourceWindowsTest, ReportsTheRightExecutableForEachSwitch) {
     SCOPED_TRACE(round);
     const MonoTime before = clock_.Monotonic();
     ASSERT_NO_FATAL_FAILURE(Activate(notepad.window));
-    std::optional<MeterEvent> e = WaitForExe("notepad.exe");
-    ASSERT_TRUE(e) << "no focus event for notepad.exe";
-    EXPECT_GE(e->at, before);
+    std::optional<MeterEvent> e = WaitForExe("notepad.exe", before);
+    ASSERT_TRUE(e) << "no focus event for notepad.exe after it came to the foreground";
     EXPECT_NE(Lower(e->app->exe_path).find("notepad.exe"), std::string::npos) << e->app->exe_path;
     EXPECT_EQ(e->app->window_class, "Notepad");
 
+    const MonoTime other_before = clock_.Monotonic();
     ASSERT_NO_FATAL_FAILURE(Activate(other.window));
-    e = WaitForExe("reclaim_test_window.exe");
+    e = WaitForExe("reclaim_test_window.exe", other_before);
     ASSERT_TRUE(e) << "no focus event for reclaim_test_window.exe";
     EXPECT_EQ(e->app->window_class, "ReclaimTestWindow");
     EXPECT_EQ(e->app->window_title, "Reclaim test window");
