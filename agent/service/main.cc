@@ -1,0 +1,253 @@
+// reclaim-agent-service: the only endpoint process that talks to the
+// collector (gRPC). Modes (subcommands):
+//   relay --fd N   the personal relay of one reclaim-agent in direct mode
+//                  (agent/service/relay.h holds its command-line contract)
+//   enroll         once at install, as root: the machine's device credential
+//   run            the machine service (root, systemd): local sessions on a
+//                  UNIX socket, users attested by the kernel
+//
+// Flags are read here only (CLI11). Exit codes: 0 done, 1 runtime error
+// (message in the log), 2 bad options.
+#include <fcntl.h>
+#include <malloc.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "agent/service/collector_link.h"
+#include "agent/service/relay.h"
+#include "agent/service/session_relay.h"
+#include "common/grpc_tls.h"
+#include "common/log_format.h"
+#include "common/logging.h"
+#include "common/secret_file.h"
+#include "common/toml_config.h"
+#include "spdlog/spdlog.h"
+
+namespace {
+
+using reclaim::agent::DeviceCredential;
+
+/// Environment variable holding the enrollment secret when no file is given.
+constexpr char kEnrollmentSecretEnv[] = "RECLAIM_ENROLLMENT_SECRET";
+
+/// Options every mode shares; every field documents its default.
+struct CollectorCli {
+  /// Collector address. Default 127.0.0.1:7443.
+  std::string collector = "127.0.0.1:7443";
+  /// TLS to the collector: CA bundle (required unless insecure_plaintext),
+  /// optional client certificate and owner-only key (mutual TLS).
+  reclaim::ClientTlsOptions tls;
+  /// Longest wait for a connection to the collector, ms. Default 20000.
+  int connect_timeout_ms = 20000;
+  /// Owner-only file holding the device credential (default per mode).
+  std::string credential_file;
+  /// Owner-only file with the enrollment secret. Default none: $RECLAIM_ENROLLMENT_SECRET.
+  std::string enrollment_secret_file;
+  reclaim::LoggingOptions logging{.level = "info", .file = "", .name = "reclaim-agent-service"};
+};
+
+void AddCollectorOptions(CLI::App* app, CollectorCli* c) {
+  app->add_option("--collector", c->collector, "Collector address (host:port)")
+      ->capture_default_str();
+  app->add_option("--ca-file", c->tls.ca_file,
+                  "PEM bundle of the CAs that may sign the collector's certificate");
+  app->add_option("--client-cert", c->tls.cert_file, "Mutual TLS: this endpoint's PEM certificate");
+  app->add_option("--client-key", c->tls.key_file,
+                  "Mutual TLS: the key of --client-cert (owner-only file)");
+  app->add_flag("--insecure-plaintext", c->tls.insecure_plaintext,
+                "Connect WITHOUT TLS (trusted test networks only; logs a warning)");
+  app->add_option("--connect-timeout-ms", c->connect_timeout_ms,
+                  "Longest wait for a connection to the collector before a session is ended "
+                  "with UNAVAILABLE, ms")
+      ->capture_default_str()->check(CLI::Range(100, 600000));
+  app->add_option("--enrollment-secret-file", c->enrollment_secret_file,
+                  std::string("Owner-only file with the enrollment secret (default: $") +
+                      kEnrollmentSecretEnv + ")");
+  app->add_option("--log-level", c->logging.level, "trace|debug|info|warn|error|off")
+      ->capture_default_str();
+  app->add_option("--log-file", c->logging.file, "Log file (default: standard error)");
+}
+
+// The enrollment secret from --enrollment-secret-file or the environment;
+// empty when neither is given. Errors name the file, never the secret.
+absl::StatusOr<std::string> LoadEnrollmentSecret(const CollectorCli& c) {
+  if (!c.enrollment_secret_file.empty()) {
+    return reclaim::ReadSecretFile(c.enrollment_secret_file, "enrollment secret");
+  }
+  if (std::getenv(kEnrollmentSecretEnv) != nullptr) {
+    return reclaim::ReadSecretEnv(kEnrollmentSecretEnv, "enrollment secret");
+  }
+  return std::string();
+}
+
+// The device credential from `file` and, when it has to enroll (no file yet,
+// or `enroll`), the enrollment secret. Errors name the files, never their
+// content.
+absl::StatusOr<DeviceCredential> LoadDeviceCredential(const CollectorCli& c, bool enroll) {
+  DeviceCredential dev;
+  dev.file = c.credential_file;
+  std::error_code ec;
+  if (!enroll && !dev.file.empty() && std::filesystem::exists(dev.file, ec)) {
+    auto token = reclaim::ReadSecretFile(dev.file, "device credential");
+    if (!token.ok()) return token.status();
+    if (absl::Status s = reclaim::CheckHeaderSafeSecret(*token, "device credential"); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(dev.file, ": ", s.message()));
+    }
+    dev.token = std::move(*token);
+    return dev;
+  }
+  auto secret = LoadEnrollmentSecret(c);
+  if (!secret.ok()) return secret.status();
+  if (secret->empty() && enroll) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--enroll needs the enrollment secret (--enrollment-secret-file or $",
+        kEnrollmentSecretEnv, ")"));
+  }
+  dev.enrollment_secret = std::move(*secret);
+  return dev;
+}
+
+// Transport credentials and the link options. Logs the plaintext WARNING.
+absl::StatusOr<reclaim::agent::CollectorLinkOptions> MakeLinkOptions(const CollectorCli& c) {
+  auto credentials = reclaim::MakeChannelCredentials(c.tls);
+  if (!credentials.ok()) {
+    return absl::Status(credentials.status().code(),
+                        absl::StrCat("TLS: ", credentials.status().message()));
+  }
+  if (c.tls.insecure_plaintext) {
+    spdlog::warn("WARNING: connecting to the collector WITHOUT TLS (insecure-plaintext): usage "
+                 "data and the device credential cross the network in clear text");
+  }
+  reclaim::agent::CollectorLinkOptions link;
+  link.target = c.collector;
+  link.credentials = std::move(*credentials);
+  link.connect_timeout = std::chrono::milliseconds(c.connect_timeout_ms);
+  return link;
+}
+
+// Runs `body` with SIGINT/SIGTERM (blocked in every thread) calling `stop`.
+int WithSignals(const std::function<int()>& body, const std::function<void()>& stop) {
+  std::thread signals([&stop] {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1);
+    int sig = 0;
+    sigwait(&set, &sig);
+    if (sig == SIGUSR1) return;
+    spdlog::info("signal {}: stopping", sig);
+    stop();
+  });
+  const int rc = body();
+  kill(getpid(), SIGUSR1);  // wakes the signal thread when no signal came
+  signals.join();
+  return rc;
+}
+
+bool IsStreamSocket(int fd) {
+  int type = 0;
+  socklen_t len = sizeof(type);
+  return fd >= 0 && fcntl(fd, F_GETFD) != -1 &&
+         getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
+}
+
+// --- relay -------------------------------------------------------------------
+
+struct RelayCli {
+  CollectorCli common;
+  /// The inherited socket. Required.
+  int fd = -1;
+  /// Enroll although a credential exists.
+  bool enroll = false;
+};
+
+int RunRelayMode(RelayCli& cli) {
+  const int fd = cli.fd;
+  if (!IsStreamSocket(fd)) {
+    std::fprintf(stderr, "reclaim-agent-service relay: --fd %d is not an open stream socket\n", fd);
+    return 2;
+  }
+  // Bad options: said on stderr and, for the agent's log, as the end frame.
+  auto refuse = [fd](absl::Status s) {
+    std::fprintf(stderr, "reclaim-agent-service relay: %s\n", std::string(s.message()).c_str());
+    (void)reclaim::agent::SendLocalEnd(
+        fd,
+        s.code() == absl::StatusCode::kFailedPrecondition ? s.raw_code()
+                                                          : static_cast<int>(absl::StatusCode::kInvalidArgument),
+        std::string(s.message()));
+    return 2;
+  };
+  if (absl::Status s = reclaim::SetUpLogging(cli.common.logging); !s.ok()) return refuse(s);
+  spdlog::default_logger()->flush_on(spdlog::level::info);
+  auto link = MakeLinkOptions(cli.common);
+  if (!link.ok()) return refuse(link.status());
+  auto device = LoadDeviceCredential(cli.common, cli.enroll);
+  if (!device.ok()) {
+    return refuse(absl::Status(device.status().code(),
+                               absl::StrCat("device credential: ", device.status().message())));
+  }
+  if (device->token.empty() && device->enrollment_secret.empty()) {
+    spdlog::warn("no device credential{} and no enrollment secret: a collector that "
+                 "authenticates devices will refuse this agent",
+                 cli.common.credential_file.empty() ? "" : " (" + cli.common.credential_file + ")");
+  }
+  reclaim::agent::RelayOptions options;
+  options.fd = fd;
+  options.collector = std::move(*link);
+  options.device = std::move(*device);
+  reclaim::agent::PersonalRelay relay(std::move(options));
+  const int rc = WithSignals([&relay] { return relay.Run(); }, [&relay] { relay.Stop(); });
+  close(fd);
+  return rc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // A handful of sessions per machine: keep glibc from giving each of
+  // gRPC's threads its own malloc arena.
+  mallopt(M_ARENA_MAX, 2);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  CLI::App app{"reclaim-agent-service: the endpoint's link to the Reclaim collector. The "
+               "machine service (run) relays each local session's agent under the machine's "
+               "device credential and the user the kernel attests; relay serves one agent in "
+               "direct mode."};
+  app.require_subcommand(1);
+
+  RelayCli relay;
+  CLI::App* relay_cmd = app.add_subcommand(
+      "relay", "Relay one reclaim-agent connection on an inherited socket (direct mode)");
+  relay_cmd->add_option("--fd", relay.fd, "The inherited, connected UNIX stream socket")
+      ->required();
+  AddCollectorOptions(relay_cmd, &relay.common);
+  relay_cmd->add_option("--credential-file", relay.common.credential_file,
+                        "Owner-only file holding the device credential (default: none; a "
+                        "credential from enrolling is kept in memory)");
+  relay_cmd->add_flag("--enroll", relay.enroll,
+                      "Enroll again with the enrollment secret although a credential exists");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return reclaim::ReportParseError(app, e);
+  }
+  if (relay_cmd->parsed()) return RunRelayMode(relay);
+  return 2;
+}

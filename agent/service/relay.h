@@ -1,0 +1,109 @@
+// The personal relay: `reclaim-agent-service relay --fd N`, reclaim-agent's
+// gRPC half in direct mode (reclaim-agent itself never links gRPC).
+//
+// Command-line contract (what reclaim-agent passes; names and meanings are
+// reclaim-agent's own collector options, so it passes them through as given):
+//
+//   reclaim-agent-service relay --fd N
+//       [--collector HOST:PORT]            default 127.0.0.1:7443
+//       [--ca-file PEM] [--client-cert PEM --client-key KEY] | [--insecure-plaintext]
+//       [--credential-file PATH]           owner-only device credential; default
+//                                          none: a credential from enrolling is
+//                                          kept in memory only (reclaim-agent
+//                                          passes its default, "device-credential"
+//                                          beside its spool)
+//       [--enrollment-secret-file PATH]    default $RECLAIM_ENROLLMENT_SECRET
+//       [--enroll]                         enroll although a credential exists
+//       [--connect-timeout-ms MS]          default 20000 (see below)
+//       [--log-level LEVEL] [--log-file PATH]   default info, standard error
+//
+// N is one end of a socketpair(AF_UNIX, SOCK_STREAM) inherited by the relay
+// (not close-on-exec); the relay owns it. On it run the frames of
+// proto/reclaim/v1/local.proto (agent/local/local_frames.h): the agent sends
+// a Hello first, then AgentMessages; the relay sends
+// LocalServiceMessage.collector for each CollectorMessage and, last,
+// LocalServiceMessage.end{code, message}, then closes. The Hello is relayed
+// unchanged (the collector checks its device id against the credential).
+//
+// One relay serves ONE connection and then exits; the agent starts a new one
+// (with its own backoff) for its next stream. Enrollment (Enroll RPC) happens
+// after the Hello arrives, with the Hello's device id and hostname, when
+// there is no credential (or with --enroll) and an enrollment secret is given.
+//
+// End codes (gRPC status codes): 14 UNAVAILABLE when the collector cannot be
+// reached within --connect-timeout-ms (a failed connection attempt ends the
+// wait at once; nothing was acknowledged, the agent keeps its data and
+// retries), or the relay got SIGTERM/SIGINT; 16 UNAUTHENTICATED when the
+// credential is refused or revoked, or enrollment was refused (wrong
+// secret); the collector's own code when it ends the stream (0 OK for a
+// normal end); 3 INVALID_ARGUMENT when the first frame is not a Hello or a
+// frame does not parse; 8 RESOURCE_EXHAUSTED for a frame over 4 MiB; for bad
+// options (exit 2, below) 3 INVALID_ARGUMENT or 9 FAILED_PRECONDITION (a
+// secret file readable by others) with the same message as on stderr.
+//
+// Exit codes: 0 the connection ended (an end frame was sent, or the agent
+// closed its side; also after SIGTERM/SIGINT); 2 bad options or an unusable
+// credential / secret file (message on stderr, and an end frame when --fd is
+// a usable socket). Standard error carries the log (never a credential or
+// secret).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "agent/service/collector_link.h"
+
+namespace reclaim::agent {
+
+class SessionRelay;
+
+/// The device credential and how to get one (both modes); every field
+/// documents its default.
+struct DeviceCredential {
+  /// The credential (a token from Enroll). Default none.
+  std::string token;
+  /// Where a credential obtained by enrolling is stored (owner-only, atomic).
+  /// Default none: kept in memory only.
+  std::string file;
+  /// The enrollment secret: when set and `token` is empty, the relay enrolls
+  /// before its stream. Default none.
+  std::string enrollment_secret;
+};
+
+/// Relay options; every field documents its default.
+struct RelayOptions {
+  /// The inherited, connected stream socket. Required.
+  int fd = -1;
+  /// The collector. Required: target.
+  CollectorLinkOptions collector;
+  /// Default: no credential, no secret (streams carry no credential).
+  DeviceCredential device;
+};
+
+/// Relays one connection; owned by main(). Thread-safe.
+class PersonalRelay {
+ public:
+  explicit PersonalRelay(RelayOptions options);
+  ~PersonalRelay();
+  PersonalRelay(const PersonalRelay&) = delete;
+  PersonalRelay& operator=(const PersonalRelay&) = delete;
+
+  /// Reads the Hello, enrolls when needed, relays until either side ends,
+  /// and sends the end frame (contract above). Returns the exit code: 0.
+  int Run();
+
+  /// Makes Run() end the session with UNAVAILABLE and return (SIGTERM).
+  void Stop();
+
+ private:
+  RelayOptions options_;
+  std::shared_ptr<grpc::Channel> channel_;
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  SessionRelay* session_ ABSL_GUARDED_BY(mu_) = nullptr;
+};
+
+}  // namespace reclaim::agent

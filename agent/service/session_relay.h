@@ -1,0 +1,95 @@
+// Relays one local connection (proto/reclaim/v1/local.proto frames on a UNIX
+// stream socket) over one gRPC AgentService.Connect stream: AgentMessages up,
+// CollectorMessages down as LocalServiceMessage.collector, and a
+// LocalServiceMessage.end{code, message} when the collector stream ends or
+// cannot be opened. Used by both modes of reclaim-agent-service.
+//
+// Threads: Run() blocks its caller, which relays upwards (local -> collector);
+// it starts and joins one more thread ("relay-down") for the other direction.
+// Stop() may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+
+namespace grpc {
+class Channel;
+class ClientContext;
+}  // namespace grpc
+
+namespace reclaim::v1 {
+class AgentMessage;
+}  // namespace reclaim::v1
+
+namespace reclaim::agent {
+
+class LocalFrameReader;
+
+/// How a relayed session ended.
+struct SessionOutcome {
+  /// The local side closed the connection (or vanished); nothing was sent to it.
+  bool local_closed = false;
+  /// The LocalStreamEnd sent to the local side (a gRPC status code; 0 when the
+  /// collector ended the stream normally), when !local_closed.
+  int code = 0;
+  std::string message;
+};
+
+/// Writes LocalServiceMessage.end{code, message} to `fd`. Errors as
+/// WriteLocalFrame (UNAVAILABLE when the peer is gone).
+[[nodiscard]] absl::Status SendLocalEnd(int fd, int code, const std::string& message);
+
+/// One session's relay. Owned by the caller of Run(); thread-safe.
+class SessionRelay {
+ public:
+  /// Relays the connected stream socket `fd` (not owned: the caller closes
+  /// it after Run) over `channel`, presenting `token` as "authorization:
+  /// Bearer <token>" when not empty. `connect_timeout` bounds the wait for
+  /// the channel to connect (see AwaitCollector).
+  SessionRelay(int fd, std::shared_ptr<grpc::Channel> channel, std::string target,
+               std::string token, std::chrono::milliseconds connect_timeout);
+  ~SessionRelay();
+  SessionRelay(const SessionRelay&) = delete;
+  SessionRelay& operator=(const SessionRelay&) = delete;
+
+  /// Sends `hello` (the session's first frame, as read or rewritten by the
+  /// caller) and then relays both ways until one side ends. Reads the
+  /// session's later frames with `reader` (of `fd`). Ends the local side
+  /// with: UNAVAILABLE when the collector cannot be reached within the
+  /// connect timeout or the service stops; the collector's status when it
+  /// ends the stream (UNAUTHENTICATED for a refused or revoked credential);
+  /// RESOURCE_EXHAUSTED / INVALID_ARGUMENT for a local frame over the limit
+  /// or unparsable. When the local side closes, half-closes the gRPC stream
+  /// (WritesDone), gives the collector 2 s to finish, then cancels it.
+  SessionOutcome Run(const v1::AgentMessage& hello, LocalFrameReader& reader);
+
+  /// Ends Run() early: cancels the gRPC stream and ends the local side with
+  /// UNAVAILABLE ("the service is stopping"). Idempotent.
+  void Stop();
+
+ private:
+  void RelayDown(void* stream);
+  void WipeToken();
+
+  const int fd_;
+  const std::shared_ptr<grpc::Channel> channel_;
+  const std::string target_;
+  std::string token_;
+  const std::chrono::milliseconds connect_timeout_;
+
+  absl::Mutex mu_;
+  grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // The collector stream ended (its read side saw the end).
+  bool collector_ended_ ABSL_GUARDED_BY(mu_) = false;
+  // Writing to the local side failed: it is gone.
+  bool local_gone_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace reclaim::agent
