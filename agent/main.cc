@@ -6,12 +6,6 @@
 // error (message in the log), 2 bad flags or config, 3 replay finished but not
 // everything was acknowledged before --drain-timeout (it stays in the spool
 // and is sent on the next run).
-#include <malloc.h>
-#include <pwd.h>
-#include <signal.h>
-#include <sys/utsname.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -22,7 +16,6 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "agent/browser/browser_bridge.h"
@@ -32,6 +25,7 @@
 #include "agent/core/desktop_state.h"
 #include "agent/core/prompt_service.h"
 #include "agent/core/replay_driver.h"
+#include "agent/platform/process_platform.h"
 #include "agent/sources/do_not_disturb.h"
 #include "agent/sources/focus_source.h"
 #include "agent/sources/idle_source.h"
@@ -57,12 +51,14 @@ constexpr char kAgentVersion[] = "0.1.0";
 struct AgentOptions {
   /// Collector address. Default 127.0.0.1:7443.
   std::string collector = "127.0.0.1:7443";
-  /// Spool file. Default $XDG_STATE_HOME/reclaim/spool.db
-  /// (~/.local/state/reclaim/spool.db).
+  /// Spool file. Default spool.db in DefaultStateDirectory():
+  /// $XDG_STATE_HOME/reclaim/spool.db (~/.local/state/reclaim/spool.db),
+  /// Windows %LOCALAPPDATA%\Reclaim\spool.db.
   std::string spool_path;
   /// Spool cap, bytes. Default 64 MiB.
   std::int64_t spool_max_bytes = 64LL << 20;
-  /// Device id. Default: /etc/machine-id.
+  /// Device id. Default: the machine's id (process_platform.h ReadDeviceId:
+  /// /etc/machine-id, Windows MachineGuid).
   std::string device_id;
   /// Scripted focus source: a script file to replay. Default none.
   std::string script;
@@ -164,13 +160,6 @@ absl::StatusOr<reclaim::agent::DeviceCredentialOptions> LoadDeviceCredential(
   return dev;
 }
 
-std::string ReadFirstLine(const std::string& path) {
-  std::ifstream f(path);
-  std::string line;
-  std::getline(f, line);
-  return std::string(absl::StripAsciiWhitespace(line));
-}
-
 // The whole file, if it is at most `max_bytes`. Errors: kNotFound, kInvalidArgument.
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path, std::uintmax_t max_bytes) {
   std::error_code ec;
@@ -188,34 +177,12 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& path, std::uintmax_
 }
 
 std::string DefaultSpoolPath() {
-  std::filesystem::path base;
-  if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg) {
-    base = xdg;
-  } else if (const char* home = std::getenv("HOME"); home && *home) {
-    base = std::filesystem::path(home) / ".local" / "state";
-  } else {
-    base = "/var/lib";
-  }
-  return (base / "reclaim" / "spool.db").string();
-}
-
-std::string OsVersion() {
-  std::ifstream f("/etc/os-release");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("PRETTY_NAME=", 0) == 0) {
-      std::string v = line.substr(12);
-      if (v.size() >= 2 && v.front() == '"') v = v.substr(1, v.size() - 2);
-      return v;
-    }
-  }
-  utsname u{};
-  uname(&u);
-  return absl::StrCat(u.sysname, " ", u.release);
+  return (std::filesystem::path(reclaim::agent::DefaultStateDirectory()) / "spool.db").string();
 }
 
 // Real metering in this session: X11 focus and idle, logind lock/suspend,
-// until SIGINT/SIGTERM. Returns the exit code.
+// until the OS asks the agent to stop (process_platform.h WatchStopRequests).
+// Returns the exit code.
 // `desktop` (may be null) follows idle, lock and full screen for the prompts.
 int RunLive(const AgentOptions& opt, const reclaim::Clock& clock, reclaim::agent::Spool& spool,
             reclaim::agent::Uplink& uplink, absl::Notification& stopped,
@@ -255,7 +222,7 @@ int RunLive(const AgentOptions& opt, const reclaim::Clock& clock, reclaim::agent
   FocusSourceOptions fo;
   fo.display = opt.display;
   fo.read_window_titles = opt.send_window_titles;
-  fo.excluded_pids = {static_cast<std::int64_t>(getpid())};  // our own prompts
+  fo.excluded_pids = {CurrentProcessId()};  // our own prompts
   if (desktop) fo.on_fullscreen = [desktop](bool f) { desktop->SetFullscreen(f); };
   IdleSourceOptions io;
   io.display = opt.display;
@@ -288,7 +255,7 @@ int RunLive(const AgentOptions& opt, const reclaim::Clock& clock, reclaim::agent
   idle->Start(sink);
   if (session) session->Start(sink);
 
-  stopped.WaitForNotification();  // SIGINT or SIGTERM (the signal thread)
+  stopped.WaitForNotification();  // the stop request watcher
   // Sources first, so their last events reach the meter; then the last batch.
   if (session) session->Stop();
   idle->Stop();
@@ -331,27 +298,23 @@ int Run(const AgentOptions& opt) {
   }
 
   reclaim::agent::AgentIdentity identity;
-  identity.device_id = opt.device_id.empty() ? ReadFirstLine("/etc/machine-id") : opt.device_id;
+  identity.device_id =
+      opt.device_id.empty() ? reclaim::agent::ReadDeviceId() : opt.device_id;
   if (identity.device_id.empty()) {
-    spdlog::critical("no device id: /etc/machine-id is missing; pass --device-id");
+    spdlog::critical("no device id: {} is missing; pass --device-id",
+                     reclaim::agent::DeviceIdSource());
     return 2;
   }
-  char host[256] = {};
-  gethostname(host, sizeof(host) - 1);
-  identity.hostname = host;
+  identity.hostname = reclaim::agent::HostName();
   identity.agent_version = kAgentVersion;
-  identity.os_version = OsVersion();
-  const uid_t uid = getuid();
-  const passwd* pw = getpwuid(uid);
-  identity.user.login_name = !opt.user_login.empty() ? opt.user_login
-                             : pw                    ? pw->pw_name
-                                                     : std::to_string(uid);
+  identity.os_version = reclaim::agent::OsVersion();
+  const reclaim::agent::PlatformUser os_user = reclaim::agent::CurrentPlatformUser();
+  identity.user.login_name = !opt.user_login.empty() ? opt.user_login : os_user.login_name;
   // Local accounts belong to the machine's "domain", as on Windows (HOST\user).
-  std::string short_host = identity.hostname.substr(0, identity.hostname.find('.'));
-  identity.user.domain =
-      !opt.user_domain.empty() ? opt.user_domain : absl::AsciiStrToUpper(short_host);
-  identity.user.uid = static_cast<std::uint32_t>(uid);
-  identity.user.upn = opt.user_upn;
+  identity.user.domain = !opt.user_domain.empty() ? opt.user_domain : os_user.domain;
+  identity.user.sid = os_user.sid;
+  identity.user.uid = os_user.uid;
+  identity.user.upn = !opt.user_upn.empty() ? opt.user_upn : os_user.upn;
 
   const std::string spool_path = opt.spool_path.empty() ? DefaultSpoolPath() : opt.spool_path;
   std::error_code ec;
@@ -377,7 +340,9 @@ int Run(const AgentOptions& opt) {
   std::unique_ptr<reclaim::agent::PromptService> prompts;
   std::unique_ptr<reclaim::agent::Uplink> uplink;
   if (!script) {
-    if (!opt.display.empty()) setenv("DISPLAY", opt.display.c_str(), 1);  // for the dialog
+    if (!opt.display.empty()) {
+      reclaim::agent::SetProcessEnvironment("DISPLAY", opt.display);  // for the dialog
+    }
     prompter = reclaim::agent::MakeZenityPrompter();
     dnd = reclaim::agent::MakeDoNotDisturbProbe({.session_bus_address = opt.session_bus});
     reclaim::agent::DesktopStateOptions dso;
@@ -430,27 +395,22 @@ int Run(const AgentOptions& opt) {
   uplink->Start();
   if (prompts) prompts->Start();  // after the uplink exists: it notifies it
 
-  // SIGINT/SIGTERM set `stop` (they are blocked in all threads; this one waits).
+  // The OS's stop requests (SIGINT/SIGTERM; Windows: console control,
+  // logoff, shutdown) set `stop` (process_platform.h).
   std::atomic<bool> stop{false};
   absl::Notification stopped;
-  std::thread signals([&stop, &stopped] {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGUSR1);
-    int sig = 0;
-    sigwait(&set, &sig);
-    if (sig != SIGUSR1) spdlog::info("signal {}: stopping", sig);
-    stop = true;
-    stopped.Notify();
-  });
+  std::unique_ptr<reclaim::agent::StopRequestWatcher> stop_requests =
+      reclaim::agent::WatchStopRequests([&stop, &stopped](const std::string& reason) {
+        spdlog::info("{}: stopping", reason);
+        stop = true;
+        stopped.Notify();
+      });
 
   if (!script) {
     const int rc = RunLive(opt, clock, **spool, *uplink, stopped, desktop.get());
     prompts->Stop();
     uplink->Stop();
-    signals.join();
+    stop_requests->Close();
     return rc;
   }
 
@@ -477,26 +437,18 @@ int Run(const AgentOptions& opt) {
     }
   }
   uplink->Stop();
-  if (!stop.load()) {
-    stop = true;
-    kill(getpid(), SIGUSR1);  // wake the signal thread
-  }
-  signals.join();
+  stop_requests->Close();
   return rc;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  // The agent runs in every user session: keep glibc from giving each of
-  // gRPC's threads its own malloc arena (each costs resident memory).
-  mallopt(M_ARENA_MAX, 2);
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGUSR1);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // The agent runs in every user session: keep the allocator small (glibc:
+  // no malloc arena per gRPC thread). Before any thread exists: the stop
+  // signals are blocked in all threads but the watcher's.
+  reclaim::agent::TuneProcessMemory();
+  reclaim::agent::PrepareForStopRequests();
 
   AgentOptions opt;
   CLI::App app{"reclaim-agent: meters application focus time in the user's session and sends "
@@ -505,11 +457,12 @@ int main(int argc, char** argv) {
   app.add_option("--collector", opt.collector, "Collector address (host:port)")
       ->capture_default_str();
   app.add_option("--spool", opt.spool_path,
-                 "Spool file (default $XDG_STATE_HOME/reclaim/spool.db)");
+                 "Spool file (default " + DefaultSpoolPath() + ")");
   app.add_option("--spool-max-bytes", opt.spool_max_bytes,
                  "Spool cap in bytes; the oldest batches are dropped (and reported) beyond it")
       ->capture_default_str()->check(CLI::Range(std::int64_t{1} << 16, std::int64_t{1} << 40));
-  app.add_option("--device-id", opt.device_id, "Device id (default: /etc/machine-id)");
+  app.add_option("--device-id", opt.device_id,
+                 "Device id (default: " + reclaim::agent::DeviceIdSource() + ")");
   app.add_option("--script", opt.script,
                  "Scripted focus source: replay this script of timed focus/idle events")
       ->check(CLI::ExistingFile);
@@ -612,7 +565,8 @@ int main(int argc, char** argv) {
     const char* path = std::getenv("RECLAIM_BROWSER_SOCKET");
     const char* runtime = std::getenv("XDG_RUNTIME_DIR");
     opt.browser_socket = reclaim::agent::DefaultBrowserSocketPath(
-        path ? path : "", runtime ? runtime : "", getuid());
+        path ? path : "", runtime ? runtime : "",
+        reclaim::agent::CurrentPlatformUser().uid.value_or(0));
   }
   if (absl::Status s = reclaim::SetUpLogging(opt.logging); !s.ok()) {
     std::fprintf(stderr, "reclaim-agent: %s\n", std::string(s.message()).c_str());

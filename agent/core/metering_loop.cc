@@ -1,9 +1,8 @@
 #include "agent/core/metering_loop.h"
 
-#include <pthread.h>
-
 #include "absl/time/time.h"
 #include "agent/core/batch_codec.h"
+#include "agent/platform/process_platform.h"
 #include "common/log_format.h"
 #include "spdlog/spdlog.h"
 
@@ -40,7 +39,7 @@ void MeteringLoop::Start() {
   last_store_ = clock_.Monotonic();
   detector_.Observe(clock_.Monotonic(), awake_clock_());
   thread_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "meter");
+    SetCurrentThreadName("meter");
     Run();
   });
 }

@@ -1,10 +1,9 @@
 #include "agent/core/prompt_service.h"
 
-#include <pthread.h>
-
 #include <algorithm>
 
 #include "absl/strings/numbers.h"
+#include "agent/platform/process_platform.h"
 #include "common/log_format.h"
 #include "reclaim/v1/agent.pb.h"
 #include "spdlog/spdlog.h"
@@ -35,7 +34,7 @@ PromptService::~PromptService() { Stop(); }
 
 void PromptService::Start() {
   thread_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "prompts");
+    SetCurrentThreadName("prompts");
     Run();
     absl::MutexLock l(&mu_);
     finished_ = true;

@@ -1,0 +1,163 @@
+// process_platform.h for Linux (POSIX and glibc).
+#include <malloc.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include "agent/platform/process_platform.h"
+
+namespace reclaim::agent {
+namespace {
+
+constexpr char kMachineIdPath[] = "/etc/machine-id";
+
+std::string Trim(std::string s) {
+  auto space = [](unsigned char c) { return std::isspace(c) != 0; };
+  s.erase(s.begin(), std::find_if_not(s.begin(), s.end(), space));
+  s.erase(std::find_if_not(s.rbegin(), s.rend(), space).base(), s.end());
+  return s;
+}
+
+sigset_t StopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1);  // Close() wakes the watcher with it
+  return set;
+}
+
+class LinuxStopRequestWatcher : public StopRequestWatcher {
+ public:
+  explicit LinuxStopRequestWatcher(std::function<void(const std::string&)> on_stop)
+      : on_stop_(std::move(on_stop)) {
+    thread_ = std::thread([this] {
+      SetCurrentThreadName("stop-signals");
+      const sigset_t set = StopSignals();
+      while (true) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0) continue;
+        if (sig == SIGUSR1) {
+          if (closing_.load()) return;
+          continue;  // not ours
+        }
+        on_stop_(std::string("signal ") + std::to_string(sig) + " (" + strsignal(sig) + ")");
+        return;
+      }
+    });
+  }
+  ~LinuxStopRequestWatcher() override { Close(); }
+
+  void Close() override {
+    if (!thread_.joinable()) return;
+    closing_ = true;
+    // A thread-directed signal: only the watcher's sigwait can take it (it
+    // is blocked in every thread). Harmless if the thread already ended.
+    pthread_kill(thread_.native_handle(), SIGUSR1);
+    thread_.join();
+  }
+
+ private:
+  const std::function<void(const std::string&)> on_stop_;
+  std::atomic<bool> closing_{false};
+  std::thread thread_;
+};
+
+}  // namespace
+
+PlatformUser CurrentPlatformUser() {
+  PlatformUser user;
+  const uid_t uid = getuid();
+  user.uid = static_cast<std::uint32_t>(uid);
+  passwd pw{};
+  passwd* found = nullptr;
+  std::vector<char> buf(16384);
+  if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found != nullptr) {
+    user.login_name = found->pw_name;
+  } else {
+    user.login_name = std::to_string(uid);
+  }
+  std::string short_host = HostName();
+  short_host = short_host.substr(0, short_host.find('.'));
+  for (char& c : short_host) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  user.domain = short_host;
+  return user;
+}
+
+std::string OsVersion() {
+  std::ifstream f("/etc/os-release");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("PRETTY_NAME=", 0) == 0) {
+      std::string v = line.substr(12);
+      if (v.size() >= 2 && v.front() == '"') v = v.substr(1, v.size() - 2);
+      return v;
+    }
+  }
+  utsname u{};
+  uname(&u);
+  return std::string(u.sysname) + " " + u.release;
+}
+
+std::string HostName() {
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  return host;
+}
+
+std::string ReadDeviceId() {
+  std::ifstream f(kMachineIdPath);
+  std::string line;
+  std::getline(f, line);
+  return Trim(line);
+}
+
+std::string DeviceIdSource() { return kMachineIdPath; }
+
+std::string DefaultStateDirectory() {
+  std::filesystem::path base;
+  if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg) {
+    base = xdg;
+  } else if (const char* home = std::getenv("HOME"); home && *home) {
+    base = std::filesystem::path(home) / ".local" / "state";
+  } else {
+    base = "/var/lib";
+  }
+  return (base / "reclaim").string();
+}
+
+std::int64_t CurrentProcessId() { return static_cast<std::int64_t>(getpid()); }
+
+void SetProcessEnvironment(const std::string& name, const std::string& value) {
+  setenv(name.c_str(), value.c_str(), 1);
+}
+
+void SetCurrentThreadName(const std::string& name) {
+  pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+}
+
+void TuneProcessMemory() { mallopt(M_ARENA_MAX, 2); }
+
+void PrepareForStopRequests() {
+  const sigset_t set = StopSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+std::unique_ptr<StopRequestWatcher> WatchStopRequests(
+    std::function<void(const std::string& reason)> on_stop) {
+  return std::make_unique<LinuxStopRequestWatcher>(std::move(on_stop));
+}
+
+}  // namespace reclaim::agent

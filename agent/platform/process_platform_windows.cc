@@ -1,0 +1,348 @@
+// process_platform.h for Windows (Win32; builds with MSVC and mingw-w64).
+//
+// Sources of external behaviour:
+//  - SetConsoleCtrlHandler / HandlerRoutine: a process that loads user32.dll
+//    gets no CTRL_LOGOFF_EVENT or CTRL_SHUTDOWN_EVENT; it must handle
+//    WM_QUERYENDSESSION / WM_ENDSESSION in a (hidden, top-level) window; for
+//    CTRL_CLOSE/LOGOFF/SHUTDOWN the process ends when the handler returns
+//    (https://learn.microsoft.com/windows/console/handlerroutine).
+//  - WM_ENDSESSION: "the session can end any time after all applications
+//    have returned from processing this message"
+//    (https://learn.microsoft.com/windows/win32/shutdown/wm-endsession).
+//  - Message-only windows (HWND_MESSAGE) receive no broadcasts, hence a
+//    top-level window that is never shown.
+//  - MachineGuid: written by Windows setup under
+//    HKLM\SOFTWARE\Microsoft\Cryptography; read through the 64-bit view
+//    (KEY_WOW64_64KEY) so a 32-bit build sees the same value.
+#define NOMINMAX
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+// After windows.h:
+#define SECURITY_WIN32
+#include <sddl.h>
+#include <security.h>
+#include <shlobj.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "agent/platform/process_platform.h"
+#include "agent/sources/win32_strings_windows.h"
+
+namespace reclaim::agent {
+namespace {
+
+constexpr wchar_t kCryptographyKey[] = L"SOFTWARE\\Microsoft\\Cryptography";
+constexpr wchar_t kCurrentVersionKey[] = L"SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion";
+// How long a console close, logoff or shutdown handler waits for the clean
+// stop: Windows ends a process 5 s after CTRL_CLOSE_EVENT (and, by default,
+// shows "this app is preventing shutdown" after 5 s at logoff).
+constexpr DWORD kEndSessionWaitMs = 4500;
+
+// A REG_SZ value of HKLM (64-bit view); empty when missing.
+std::wstring ReadHklmString(const wchar_t* key_path, const wchar_t* value) {
+  HKEY key = nullptr;
+  if (RegOpenKeyExW(HKEY_LOCAL_MACHINE, key_path, 0, KEY_QUERY_VALUE | KEY_WOW64_64KEY, &key) !=
+      ERROR_SUCCESS) {
+    return {};
+  }
+  std::wstring out;
+  DWORD type = 0, bytes = 0;
+  if (RegQueryValueExW(key, value, nullptr, &type, nullptr, &bytes) == ERROR_SUCCESS &&
+      (type == REG_SZ || type == REG_EXPAND_SZ) && bytes > 0) {
+    std::vector<wchar_t> buf(bytes / sizeof(wchar_t) + 1, L'\0');
+    if (RegQueryValueExW(key, value, nullptr, &type, reinterpret_cast<BYTE*>(buf.data()),
+                         &bytes) == ERROR_SUCCESS) {
+      out.assign(buf.data());  // up to the first NUL (the stored one, or ours)
+    }
+  }
+  RegCloseKey(key);
+  return out;
+}
+
+DWORD ReadHklmDword(const wchar_t* key_path, const wchar_t* value, DWORD fallback) {
+  DWORD data = 0, bytes = sizeof data;
+  if (RegGetValueW(HKEY_LOCAL_MACHINE, key_path, value, RRF_RT_REG_DWORD, nullptr, &data,
+                   &bytes) == ERROR_SUCCESS) {
+    return data;
+  }
+  return fallback;
+}
+
+// RtlGetVersion tells the truth whatever the program's manifest says.
+OSVERSIONINFOW RealVersion() {
+  OSVERSIONINFOW v{};
+  v.dwOSVersionInfoSize = sizeof v;
+  using RtlGetVersionFn = LONG(WINAPI*)(OSVERSIONINFOW*);
+  if (HMODULE ntdll = GetModuleHandleW(L"ntdll.dll"); ntdll != nullptr) {
+    auto fn = reinterpret_cast<RtlGetVersionFn>(
+        reinterpret_cast<void*>(GetProcAddress(ntdll, "RtlGetVersion")));
+    if (fn != nullptr) fn(&v);
+  }
+  return v;
+}
+
+// The process token's user SID (owned by the returned buffer).
+std::vector<BYTE> TokenUser() {
+  std::vector<BYTE> buf;
+  HANDLE token = nullptr;
+  if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token)) return buf;
+  DWORD bytes = 0;
+  GetTokenInformation(token, ::TokenUser, nullptr, 0, &bytes);
+  if (bytes > 0) {
+    buf.resize(bytes);
+    if (!GetTokenInformation(token, ::TokenUser, buf.data(), bytes, &bytes)) buf.clear();
+  }
+  CloseHandle(token);
+  return buf;
+}
+
+class WindowsStopRequestWatcher;
+// The one watcher the console control handler reports to (the handler is a
+// plain function, registered process-wide).
+std::atomic<WindowsStopRequestWatcher*> g_console_watcher{nullptr};
+
+class WindowsStopRequestWatcher final : public StopRequestWatcher {
+ public:
+  explicit WindowsStopRequestWatcher(std::function<void(const std::string&)> on_stop)
+      : on_stop_(std::move(on_stop)), closed_(CreateEventW(nullptr, TRUE, FALSE, nullptr)) {
+    std::promise<void> ready;
+    std::future<void> ready_f = ready.get_future();
+    thread_ = std::thread([this, &ready] { Run(ready); });
+    ready_f.wait();
+    g_console_watcher = this;
+    SetConsoleCtrlHandler(&ConsoleHandler, TRUE);
+  }
+  ~WindowsStopRequestWatcher() override {
+    Close();
+    CloseHandle(closed_);
+  }
+
+  void Close() override {
+    std::lock_guard<std::mutex> l(close_mu_);
+    if (!thread_.joinable()) return;
+    SetEvent(closed_);  // releases a waiting end-of-session handler
+    SetConsoleCtrlHandler(&ConsoleHandler, FALSE);
+    g_console_watcher = nullptr;
+    PostThreadMessageW(thread_id_, WM_QUIT, 0, 0);
+    thread_.join();
+  }
+
+ private:
+  void Fire(const std::string& reason) {
+    if (!fired_.exchange(true)) on_stop_(reason);
+  }
+  // Windows ends the process as soon as this returns: wait for Close().
+  void FireAndWaitForClose(const std::string& reason) {
+    Fire(reason);
+    WaitForSingleObject(closed_, kEndSessionWaitMs);
+  }
+
+  static BOOL WINAPI ConsoleHandler(DWORD type) {
+    WindowsStopRequestWatcher* self = g_console_watcher.load();
+    if (self == nullptr) return FALSE;
+    switch (type) {
+      case CTRL_C_EVENT:
+        self->Fire("Ctrl+C");
+        return TRUE;
+      case CTRL_BREAK_EVENT:
+        self->Fire("Ctrl+Break");
+        return TRUE;
+      case CTRL_CLOSE_EVENT:
+        self->FireAndWaitForClose("console closed");
+        return TRUE;
+      case CTRL_LOGOFF_EVENT:
+      case CTRL_SHUTDOWN_EVENT:
+        self->FireAndWaitForClose(type == CTRL_LOGOFF_EVENT ? "logoff" : "shutdown");
+        return TRUE;
+      default:
+        return FALSE;
+    }
+  }
+
+  static LRESULT CALLBACK WndProc(HWND hwnd, UINT msg, WPARAM wp, LPARAM lp) {
+    if (msg == WM_NCCREATE) {
+      auto* cs = reinterpret_cast<CREATESTRUCTW*>(lp);
+      SetWindowLongPtrW(hwnd, GWLP_USERDATA, reinterpret_cast<LONG_PTR>(cs->lpCreateParams));
+    }
+    auto* self =
+        reinterpret_cast<WindowsStopRequestWatcher*>(GetWindowLongPtrW(hwnd, GWLP_USERDATA));
+    if (self != nullptr) {
+      switch (msg) {
+        case WM_QUERYENDSESSION:
+          return TRUE;  // never veto a logoff or shutdown
+        case WM_ENDSESSION:
+          if (wp) {
+            self->FireAndWaitForClose((lp & ENDSESSION_LOGOFF) ? "logoff (WM_ENDSESSION)"
+                                                               : "shutdown (WM_ENDSESSION)");
+          }
+          return 0;
+        case WM_CLOSE:  // taskkill without /F; Close() destroys the window
+          self->Fire("WM_CLOSE");
+          return 0;
+        default:
+          break;
+      }
+    }
+    return DefWindowProcW(hwnd, msg, wp, lp);
+  }
+
+  void Run(std::promise<void>& ready) {
+    SetCurrentThreadName("stop-requests");
+    thread_id_ = GetCurrentThreadId();
+    MSG msg;
+    PeekMessageW(&msg, nullptr, WM_USER, WM_USER, PM_NOREMOVE);  // the queue exists
+    HINSTANCE inst = GetModuleHandleW(nullptr);
+    const std::wstring class_name = WideFromUtf8(kStopWindowClass);
+    WNDCLASSEXW wc{};
+    wc.cbSize = sizeof wc;
+    wc.lpfnWndProc = &WndProc;
+    wc.hInstance = inst;
+    wc.lpszClassName = class_name.c_str();
+    RegisterClassExW(&wc);  // fails harmlessly when already registered
+    // Top-level and never shown (WS_POPUP without WS_VISIBLE): broadcasts
+    // reach it, the user never sees it.
+    HWND hwnd = CreateWindowExW(WS_EX_TOOLWINDOW, class_name.c_str(), L"Reclaim agent", WS_POPUP,
+                                0, 0, 0, 0, nullptr, nullptr, inst, this);
+    ready.set_value();
+    while (GetMessageW(&msg, nullptr, 0, 0) > 0) {
+      TranslateMessage(&msg);
+      DispatchMessageW(&msg);
+    }
+    if (hwnd != nullptr) DestroyWindow(hwnd);
+  }
+
+  const std::function<void(const std::string&)> on_stop_;
+  const HANDLE closed_;
+  std::atomic<bool> fired_{false};
+  std::mutex close_mu_;
+  std::thread thread_;
+  DWORD thread_id_ = 0;
+};
+
+}  // namespace
+
+PlatformUser CurrentPlatformUser() {
+  PlatformUser user;
+  std::vector<BYTE> token = TokenUser();
+  if (!token.empty()) {
+    PSID sid = reinterpret_cast<TOKEN_USER*>(token.data())->User.Sid;
+    LPWSTR sid_text = nullptr;
+    if (ConvertSidToStringSidW(sid, &sid_text)) {
+      user.sid = Utf8FromWide(sid_text);
+      LocalFree(sid_text);
+    }
+    wchar_t name[256] = {}, domain[256] = {};
+    DWORD name_len = 256, domain_len = 256;
+    SID_NAME_USE use;
+    if (LookupAccountSidW(nullptr, sid, name, &name_len, domain, &domain_len, &use)) {
+      user.login_name = Utf8FromWide(name);
+      user.domain = Utf8FromWide(domain);
+    }
+  }
+  if (user.login_name.empty()) {
+    wchar_t name[256] = {};
+    DWORD len = 256;
+    if (GetUserNameW(name, &len)) user.login_name = Utf8FromWide(name);
+  }
+  if (user.domain.empty()) {
+    wchar_t host[MAX_COMPUTERNAME_LENGTH + 1] = {};
+    DWORD len = MAX_COMPUTERNAME_LENGTH + 1;
+    if (GetComputerNameW(host, &len)) user.domain = Utf8FromWide(host);
+  }
+  wchar_t upn[512] = {};
+  ULONG upn_len = 512;
+  if (GetUserNameExW(NameUserPrincipal, upn, &upn_len)) user.upn = Utf8FromWide(upn);
+  return user;
+}
+
+std::string OsVersion() {
+  const OSVERSIONINFOW v = RealVersion();
+  std::string product = Utf8FromWide(ReadHklmString(kCurrentVersionKey, L"ProductName"));
+  if (product.empty()) product = "Windows";
+  // Windows 11 keeps "Windows 10" in ProductName; its builds start at 22000.
+  if (v.dwBuildNumber >= 22000 && product.rfind("Windows 10", 0) == 0) {
+    product.replace(0, 10, "Windows 11");
+  }
+  // (append() rather than operator+: GCC 12 warns falsely, -Wrestrict.)
+  std::string out = product;
+  const std::string display = Utf8FromWide(ReadHklmString(kCurrentVersionKey, L"DisplayVersion"));
+  if (!display.empty()) out.append(" ").append(display);
+  out.append(" (").append(std::to_string(v.dwMajorVersion)).append(".");
+  out.append(std::to_string(v.dwMinorVersion)).append(" build ");
+  out.append(std::to_string(v.dwBuildNumber));
+  if (DWORD ubr = ReadHklmDword(kCurrentVersionKey, L"UBR", 0); ubr != 0) {
+    out.append(".").append(std::to_string(ubr));
+  }
+  out.append(")");
+  return out;
+}
+
+std::string HostName() {
+  wchar_t buf[256] = {};
+  DWORD len = 256;
+  if (GetComputerNameExW(ComputerNameDnsFullyQualified, buf, &len) && len > 0) {
+    return Utf8FromWide(std::wstring_view(buf, len));
+  }
+  len = 256;
+  if (GetComputerNameW(buf, &len)) return Utf8FromWide(std::wstring_view(buf, len));
+  return {};
+}
+
+std::string ReadDeviceId() {
+  return Utf8FromWide(ReadHklmString(kCryptographyKey, L"MachineGuid"));
+}
+
+std::string DeviceIdSource() {
+  return "HKLM\\SOFTWARE\\Microsoft\\Cryptography\\MachineGuid";
+}
+
+std::string DefaultStateDirectory() {
+  PWSTR path = nullptr;
+  std::string out;
+  if (SHGetKnownFolderPath(FOLDERID_LocalAppData, 0, nullptr, &path) == S_OK) {
+    out = Utf8FromWide(path) + "\\Reclaim";
+  }
+  CoTaskMemFree(path);
+  if (out.empty()) {
+    if (const char* local = std::getenv("LOCALAPPDATA"); local && *local) {
+      out = std::string(local) + "\\Reclaim";
+    } else {
+      out = "Reclaim";
+    }
+  }
+  return out;
+}
+
+std::int64_t CurrentProcessId() { return static_cast<std::int64_t>(GetCurrentProcessId()); }
+
+void SetProcessEnvironment(const std::string& name, const std::string& value) {
+  SetEnvironmentVariableW(WideFromUtf8(name).c_str(), WideFromUtf8(value).c_str());
+  _wputenv_s(WideFromUtf8(name).c_str(), WideFromUtf8(value).c_str());  // the CRT's copy
+}
+
+void SetCurrentThreadName(const std::string& name) {
+  using SetThreadDescriptionFn = HRESULT(WINAPI*)(HANDLE, PCWSTR);
+  static const SetThreadDescriptionFn fn = [] {
+    HMODULE kernel = GetModuleHandleW(L"kernel32.dll");
+    return kernel == nullptr ? nullptr
+                             : reinterpret_cast<SetThreadDescriptionFn>(reinterpret_cast<void*>(
+                                   GetProcAddress(kernel, "SetThreadDescription")));
+  }();
+  if (fn != nullptr) fn(GetCurrentThread(), WideFromUtf8(name).c_str());
+}
+
+void TuneProcessMemory() {}
+
+void PrepareForStopRequests() {}
+
+std::unique_ptr<StopRequestWatcher> WatchStopRequests(
+    std::function<void(const std::string& reason)> on_stop) {
+  return std::make_unique<WindowsStopRequestWatcher>(std::move(on_stop));
+}
+
+}  // namespace reclaim::agent
