@@ -17,13 +17,17 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <string>
 #include <thread>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/ascii.h"
+#include "absl/synchronization/notification.h"
 #include "agent/service/collector_link.h"
+#include "agent/service/machine_service.h"
 #include "agent/service/relay.h"
 #include "agent/service/session_relay.h"
 #include "common/grpc_tls.h"
@@ -70,12 +74,15 @@ void AddCollectorOptions(CLI::App* app, CollectorCli* c) {
                   "Longest wait for a connection to the collector before a session is ended "
                   "with UNAVAILABLE, ms")
       ->capture_default_str()->check(CLI::Range(100, 600000));
-  app->add_option("--enrollment-secret-file", c->enrollment_secret_file,
-                  std::string("Owner-only file with the enrollment secret (default: $") +
-                      kEnrollmentSecretEnv + ")");
   app->add_option("--log-level", c->logging.level, "trace|debug|info|warn|error|off")
       ->capture_default_str();
   app->add_option("--log-file", c->logging.file, "Log file (default: standard error)");
+}
+
+void AddEnrollmentSecretOption(CLI::App* app, CollectorCli* c) {
+  app->add_option("--enrollment-secret-file", c->enrollment_secret_file,
+                  std::string("Owner-only file with the enrollment secret (default: $") +
+                      kEnrollmentSecretEnv + ")");
 }
 
 // The enrollment secret from --enrollment-secret-file or the environment;
@@ -212,6 +219,144 @@ int RunRelayMode(RelayCli& cli) {
   return rc;
 }
 
+// --- enroll and run: the machine's credential -----------------------------------
+
+constexpr char kMachineCredentialFile[] = "/var/lib/reclaim/machine-credential";
+
+std::string ReadFirstLine(const std::string& path) {
+  std::ifstream f(path);
+  std::string line;
+  std::getline(f, line);
+  return std::string(absl::StripAsciiWhitespace(line));
+}
+
+std::string HostName() {
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  return host;
+}
+
+struct MachineCli {
+  CollectorCli common;
+  /// Device id. Default: /etc/machine-id.
+  std::string device_id;
+};
+
+// The device id, or an empty string after reporting it missing.
+std::string MachineDeviceId(const MachineCli& cli, const char* mode) {
+  std::string id = cli.device_id.empty() ? ReadFirstLine("/etc/machine-id") : cli.device_id;
+  if (id.empty()) {
+    std::fprintf(stderr, "reclaim-agent-service %s: no device id: /etc/machine-id is missing; "
+                 "pass --device-id\n", mode);
+  }
+  return id;
+}
+
+int RunEnrollMode(MachineCli& cli) {
+  if (absl::Status s = reclaim::SetUpLogging(cli.common.logging); !s.ok()) {
+    std::fprintf(stderr, "reclaim-agent-service enroll: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  auto link = MakeLinkOptions(cli.common);
+  if (!link.ok()) {
+    std::fprintf(stderr, "reclaim-agent-service enroll: %s\n",
+                 std::string(link.status().message()).c_str());
+    return 2;
+  }
+  auto secret = LoadEnrollmentSecret(cli.common);
+  if (!secret.ok() || secret->empty()) {
+    std::fprintf(stderr, "reclaim-agent-service enroll: %s\n",
+                 !secret.ok() ? std::string(secret.status().message()).c_str()
+                              : "the enrollment secret is needed (--enrollment-secret-file or "
+                                "$RECLAIM_ENROLLMENT_SECRET)");
+    return 2;
+  }
+  const std::string device_id = MachineDeviceId(cli, "enroll");
+  if (device_id.empty()) return 2;
+  auto channel = reclaim::agent::MakeCollectorChannel(*link);
+  if (absl::Status s = reclaim::agent::AwaitCollector(*channel, link->target,
+                                                      link->connect_timeout, nullptr);
+      !s.ok()) {
+    reclaim::WipeSecret(*secret);
+    spdlog::error("{}", s.message());
+    return 1;
+  }
+  auto token = reclaim::agent::EnrollDevice(*channel, device_id, HostName(), std::move(*secret));
+  if (!token.ok()) {
+    spdlog::error("{}", token.status().message());
+    return 1;
+  }
+  const std::string& file = cli.common.credential_file;
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(file).parent_path(), ec);
+  absl::Status written = reclaim::WriteSecretFile(file, *token);
+  reclaim::WipeSecret(*token);
+  if (!written.ok()) {
+    spdlog::error("device {} enrolled, but its credential cannot be stored: {}", device_id,
+                  written);
+    return 1;
+  }
+  spdlog::info("device {} enrolled with collector {}; the machine credential is in {} (owner "
+               "only); restart reclaim-agent-service to use a new one",
+               device_id, link->target, file);
+  return 0;
+}
+
+struct RunCli {
+  MachineCli machine;
+  reclaim::agent::MachineServiceOptions service;
+  int hello_timeout_ms = 30000;
+};
+
+int RunMachineMode(RunCli& cli) {
+  auto refuse = [](const std::string& message) {
+    std::fprintf(stderr, "reclaim-agent-service run: %s\n", message.c_str());
+    return 2;
+  };
+  if (absl::Status s = reclaim::SetUpLogging(cli.machine.common.logging); !s.ok()) {
+    return refuse(std::string(s.message()));
+  }
+  spdlog::default_logger()->flush_on(spdlog::level::info);
+  auto link = MakeLinkOptions(cli.machine.common);
+  if (!link.ok()) return refuse(std::string(link.status().message()));
+  const std::string& file = cli.machine.common.credential_file;
+  auto token = reclaim::ReadSecretFile(file, "machine credential");
+  if (!token.ok()) {
+    if (token.status().code() == absl::StatusCode::kNotFound) {
+      return refuse(absl::StrCat("no machine credential in ", file,
+                                 ": run `reclaim-agent-service enroll` (as root) first"));
+    }
+    return refuse(std::string(token.status().message()));
+  }
+  if (absl::Status s = reclaim::CheckHeaderSafeSecret(*token, "machine credential"); !s.ok()) {
+    return refuse(absl::StrCat(file, ": ", s.message()));
+  }
+  reclaim::agent::MachineServiceOptions& options = cli.service;
+  options.device_id = MachineDeviceId(cli.machine, "run");
+  if (options.device_id.empty()) return 2;
+  options.hostname = HostName();
+  if (options.user_domain.empty()) {
+    // Local accounts belong to the machine's "domain", as on Windows (HOST\user).
+    options.user_domain = absl::AsciiStrToUpper(options.hostname.substr(0, options.hostname.find('.')));
+  }
+  options.hello_timeout = std::chrono::milliseconds(cli.hello_timeout_ms);
+  options.collector = std::move(*link);
+  options.token = std::move(*token);
+  auto service = reclaim::agent::MachineService::Start(std::move(options));
+  if (!service.ok()) {
+    spdlog::critical("{}", service.status().message());
+    return 1;
+  }
+  absl::Notification stop;
+  return WithSignals(
+      [&] {
+        stop.WaitForNotification();
+        (*service)->Stop();
+        return 0;
+      },
+      [&stop] { stop.Notify(); });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -237,11 +382,52 @@ int main(int argc, char** argv) {
   relay_cmd->add_option("--fd", relay.fd, "The inherited, connected UNIX stream socket")
       ->required();
   AddCollectorOptions(relay_cmd, &relay.common);
+  AddEnrollmentSecretOption(relay_cmd, &relay.common);
   relay_cmd->add_option("--credential-file", relay.common.credential_file,
                         "Owner-only file holding the device credential (default: none; a "
                         "credential from enrolling is kept in memory)");
   relay_cmd->add_flag("--enroll", relay.enroll,
                       "Enroll again with the enrollment secret although a credential exists");
+
+  MachineCli enroll;
+  enroll.common.credential_file = kMachineCredentialFile;
+  CLI::App* enroll_cmd = app.add_subcommand(
+      "enroll", "Once at install, as root: enroll this machine with the enrollment secret and "
+                "store its device credential");
+  AddCollectorOptions(enroll_cmd, &enroll.common);
+  AddEnrollmentSecretOption(enroll_cmd, &enroll.common);
+  enroll_cmd->add_option("--device-id", enroll.device_id, "Device id (default: /etc/machine-id)");
+  enroll_cmd->add_option("--credential-file", enroll.common.credential_file,
+                         "Where the machine credential is written (mode 0600)")
+      ->capture_default_str();
+
+  RunCli run;
+  run.machine.common.credential_file = kMachineCredentialFile;
+  CLI::App* run_cmd = app.add_subcommand(
+      "run", "The machine service (root): relay each local session's agent under the "
+             "machine's credential and the user the kernel attests");
+  AddCollectorOptions(run_cmd, &run.machine.common);
+  run_cmd->add_option("--device-id", run.machine.device_id,
+                      "Device id (default: /etc/machine-id; as given to enroll)");
+  run_cmd->add_option("--credential-file", run.machine.common.credential_file,
+                      "The machine credential written by enroll (owner-only)")
+      ->capture_default_str();
+  run_cmd->add_option("--socket", run.service.socket_path,
+                      "The local socket (mode 0666; users are attested by SO_PEERCRED)")
+      ->capture_default_str();
+  run_cmd->add_option("--user-domain", run.service.user_domain,
+                      "Domain of the attested users (default: the host name, upper case)");
+  run_cmd->add_option("--upn-suffix", run.service.upn_suffix,
+                      "When set, each user's UPN is LOGIN@SUFFIX (e.g. example.com)");
+  run_cmd->add_option("--max-connections-per-uid", run.service.max_connections_per_uid,
+                      "Connections one user may hold at once")
+      ->capture_default_str()->check(CLI::Range(1, 4096));
+  run_cmd->add_option("--max-connections", run.service.max_connections,
+                      "Connections in total")
+      ->capture_default_str()->check(CLI::Range(1, 65536));
+  run_cmd->add_option("--hello-timeout-ms", run.hello_timeout_ms,
+                      "How long a new connection may take to send its Hello, ms")
+      ->capture_default_str()->check(CLI::Range(100, 600000));
 
   try {
     app.parse(argc, argv);
@@ -249,5 +435,7 @@ int main(int argc, char** argv) {
     return reclaim::ReportParseError(app, e);
   }
   if (relay_cmd->parsed()) return RunRelayMode(relay);
+  if (enroll_cmd->parsed()) return RunEnrollMode(enroll);
+  if (run_cmd->parsed()) return RunMachineMode(run);
   return 2;
 }

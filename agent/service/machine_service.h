@@ -1,0 +1,120 @@
+// The machine service: `reclaim-agent-service run`, one per machine, as root.
+//
+// Listens on a UNIX stream socket (default /run/reclaim/agent.sock, mode
+// 0666: any local user may connect). Each connection is one session's
+// reclaim-agent; who it is comes from the kernel (SO_PEERCRED at connect
+// time, then the passwd entry of that uid), never from its messages. Per
+// connection it reads the first frame, which must be a Hello, OVERWRITES its
+// device id and hostname (the machine's) and user (the peer's login name and
+// uid, the configured domain, login@upn_suffix when a suffix is configured;
+// no SID), and relays it over one AgentService.Connect stream presenting the
+// machine's device credential (agent/service/session_relay.h). All streams
+// share one gRPC channel (HTTP/2 multiplexing).
+//
+// Ends a connection (LocalServiceMessage.end) with RESOURCE_EXHAUSTED when
+// the peer's uid already has max_connections_per_uid connections or the
+// service max_connections, or a frame is over max_frame_bytes;
+// INVALID_ARGUMENT when the first frame is not a Hello (or does not parse);
+// PERMISSION_DENIED when the peer's uid has no passwd entry; UNAVAILABLE when
+// no Hello came within hello_timeout, the collector cannot be reached, or the
+// service stops; else as the collector ended the stream (UNAUTHENTICATED
+// when it revoked the machine's credential).
+//
+// Threads: "svc-accept" plus one per connection (and its relay's
+// "relay-down"); all owned, and joined by Stop(). Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "agent/service/collector_link.h"
+
+namespace reclaim::agent {
+
+class SessionRelay;
+
+/// Options; every field documents its default.
+struct MachineServiceOptions {
+  /// The socket. Its directory is created (0755) when missing; a stale
+  /// socket is replaced; anything else at the path is refused. Default
+  /// /run/reclaim/agent.sock.
+  std::string socket_path = "/run/reclaim/agent.sock";
+  /// The machine's device id (Hello.device_id). Required.
+  std::string device_id;
+  /// The machine's host name (Hello.hostname). Required.
+  std::string hostname;
+  /// The domain of every attested user (Hello.user.domain). Required.
+  std::string user_domain;
+  /// When set, a user's UPN is "<login>@<upn_suffix>". Default none: no UPN.
+  std::string upn_suffix;
+  /// Connections one uid may hold at once. Default 8.
+  int max_connections_per_uid = 8;
+  /// Connections in total. Default 256.
+  int max_connections = 256;
+  /// Largest local frame, bytes. Default 4 MiB (kMaxLocalFrameBytes).
+  std::size_t max_frame_bytes = 4 << 20;
+  /// Longest wait for a connection's Hello. Default 30 s.
+  std::chrono::milliseconds hello_timeout{30000};
+  /// The collector. Required: target.
+  CollectorLinkOptions collector;
+  /// The machine's device credential. Required.
+  std::string token;
+};
+
+/// Counters for logs and tests.
+struct MachineServiceStats {
+  std::uint64_t accepted = 0;         ///< Connections accepted.
+  std::uint64_t over_limit = 0;       ///< Ended with RESOURCE_EXHAUSTED at accept.
+  std::uint64_t active = 0;           ///< Connections open now.
+};
+
+class MachineService {
+ public:
+  /// Binds the socket and starts accepting. Errors: INVALID_ARGUMENT (a
+  /// required option missing, a socket path too long), FAILED_PRECONDITION
+  /// (something other than a socket at the path, or a live service already
+  /// listening there), INTERNAL / PERMISSION_DENIED naming the path and errno.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<MachineService>> Start(
+      MachineServiceOptions options);
+  ~MachineService();
+  MachineService(const MachineService&) = delete;
+  MachineService& operator=(const MachineService&) = delete;
+
+  /// Stops accepting, ends every session (UNAVAILABLE), joins the threads
+  /// and removes the socket. Idempotent.
+  void Stop();
+
+  MachineServiceStats stats() const;
+
+ private:
+  struct Session;
+  MachineService(MachineServiceOptions options, int listen_fd, int wake_fd);
+  void AcceptLoop();
+  void Accept();
+  void Serve(Session* session);
+  void ReapLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Wake();
+
+  const MachineServiceOptions options_;
+  const int listen_fd_;
+  const int wake_fd_;  // eventfd: stop, or a session finished
+  std::shared_ptr<grpc::Channel> channel_;
+  std::thread accept_thread_;
+
+  mutable absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::list<std::unique_ptr<Session>> sessions_ ABSL_GUARDED_BY(mu_);
+  std::map<std::uint32_t, int> per_uid_ ABSL_GUARDED_BY(mu_);
+  MachineServiceStats stats_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace reclaim::agent

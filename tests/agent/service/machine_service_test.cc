@@ -1,0 +1,494 @@
+// `reclaim-agent-service enroll` and `run`: the real binary as root on a
+// socket in a temp dir, local clients forked as other users (nobody, daemon)
+// that forge their Hellos, a collector with device authentication.
+//
+// Must run as root (it switches users; CI runs the suite as root): the
+// fixture FAILS otherwise.
+#include <grp.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <cstring>
+#include <functional>
+#include <set>
+
+#include "common/secret_file.h"
+#include "tests/agent/service/service_test_env.h"
+
+namespace reclaim::testing {
+namespace {
+
+constexpr char kDevice[] = "test-machine-7f3a";
+constexpr std::uint32_t kNobody = 65534;
+constexpr std::uint32_t kDaemon = 1;
+
+std::string HostName() {
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  return host;
+}
+
+int ConnectTo(const std::string& path) {
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  SetReadTimeout(fd, std::chrono::seconds(30));
+  return fd;
+}
+
+/// A local client in a child process running as `uid`/`gid` (setresgid,
+/// setresuid: the kernel reports these through SO_PEERCRED). `body` returns
+/// an empty string on success, else what went wrong.
+class Child {
+ public:
+  Child(std::uint32_t uid, std::uint32_t gid, std::function<std::string(Child&)> body) {
+    EXPECT_EQ(pipe2(result_, O_CLOEXEC), 0);
+    EXPECT_EQ(pipe2(ready_, O_CLOEXEC), 0);
+    EXPECT_EQ(pipe2(release_, O_CLOEXEC), 0);
+    pid_ = fork();
+    if (pid_ == 0) {
+      close(result_[0]);
+      close(ready_[0]);
+      close(release_[1]);
+      std::string error;
+      if (setgroups(0, nullptr) != 0 || setresgid(gid, gid, gid) != 0 ||
+          setresuid(uid, uid, uid) != 0) {
+        error = std::string("cannot switch user: ") + std::strerror(errno);
+      } else if (getuid() != uid) {
+        error = "still not uid " + std::to_string(uid);
+      } else {
+        error = body(*this);
+      }
+      (void)!write(result_[1], error.data(), error.size());
+      _exit(error.empty() ? 0 : 1);
+    }
+    close(result_[1]);
+    close(ready_[1]);
+    close(release_[0]);
+  }
+  ~Child() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      Join();
+    }
+    close(result_[0]);
+    close(ready_[0]);
+    if (release_[1] >= 0) close(release_[1]);
+  }
+
+  // Child side.
+  void SignalReady() { (void)!write(ready_[1], "r", 1); }
+  void WaitForRelease() {
+    char c;
+    while (read(release_[0], &c, 1) > 0) {
+    }
+  }
+
+  // Parent side.
+  bool WaitReady() {
+    pollfd p{ready_[0], POLLIN, 0};
+    char c;
+    return poll(&p, 1, 30000) == 1 && read(ready_[0], &c, 1) == 1;
+  }
+  void Release() {
+    close(release_[1]);
+    release_[1] = -1;
+  }
+  pid_t pid() const { return pid_; }
+  /// Waits for the child; "" when it succeeded, else its failure.
+  std::string Join() {
+    if (pid_ <= 0) return joined_;
+    std::string out;
+    char buf[512];
+    ssize_t n;
+    while ((n = read(result_[0], buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    if (!WIFEXITED(status)) out += " (killed by signal " + std::to_string(WTERMSIG(status)) + ")";
+    if (out.empty() && WEXITSTATUS(status) != 0) out = "exit " + std::to_string(WEXITSTATUS(status));
+    joined_ = out;
+    return out;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int result_[2] = {-1, -1};
+  int ready_[2] = {-1, -1};
+  int release_[2] = {-1, -1};
+  std::string joined_;
+};
+
+/// One agent's connection, used in a child: the Hello it forges and batches.
+struct Session {
+  int fd = -1;
+  std::unique_ptr<agent::LocalFrameReader> reader;
+
+  std::string Open(const std::string& socket_path) {
+    fd = ConnectTo(socket_path);
+    if (fd < 0) return "cannot connect to " + socket_path + ": " + std::strerror(errno);
+    reader = std::make_unique<agent::LocalFrameReader>(fd);
+    return "";
+  }
+  std::string Send(const v1::AgentMessage& m) {
+    absl::Status s = agent::WriteLocalFrame(fd, m);
+    return s.ok() ? "" : "write: " + std::string(s.message());
+  }
+  // Sends the forged Hello and `batches` batches and waits for their ack.
+  std::string Relay(const std::string& instance, int batches) {
+    if (auto e = Send(AgentHello("other-device", "ceo", instance)); !e.empty()) return e;
+    for (int seq = 1; seq <= batches; ++seq) {
+      if (auto e = Send(AgentBatch(static_cast<std::uint64_t>(seq))); !e.empty()) return e;
+    }
+    v1::LocalStreamEnd end;
+    if (!ReadUntilAcked(*reader, static_cast<std::uint64_t>(batches), &end)) {
+      return "no ack; end " + std::to_string(end.code()) + ": " + end.message();
+    }
+    return "";
+  }
+  // Expects the end frame `code` next (after any collector messages).
+  std::string ExpectEnd(int code, const std::string& in_message = "") {
+    const auto end = ReadUntilEnd(*reader);
+    if (!end) return "no end frame";
+    if (end->code() != code || end->message().find(in_message) == std::string::npos) {
+      return "end " + std::to_string(end->code()) + ": " + end->message() + " (expected " +
+             std::to_string(code) + " with '" + in_message + "')";
+    }
+    return "";
+  }
+  ~Session() {
+    reader.reset();
+    if (fd >= 0) close(fd);
+  }
+};
+
+std::string Instance(int n) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "6f1c2d9e-0000-4000-8000-%012d", n);
+  return buf;
+}
+
+class MachineServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(geteuid(), 0u) << "this test switches users and must run as root (CI does)";
+    // Other users must reach the socket's directory.
+    ASSERT_EQ(chmod(dir_.path().c_str(), 0755), 0);
+    collector_ = std::make_unique<AuthCollector>(dir_);
+    socket_ = dir_.File("run/agent.sock");
+    credential_ = dir_.File("lib/machine-credential");
+    secret_ = dir_.File("enrollment.secret");
+    ASSERT_TRUE(WriteSecretFile(secret_, AuthCollector::EnrollmentSecret()).ok());
+    // Pre-initialise protobuf's descriptors before forking clients.
+    (void)AgentHello("x", "y", Instance(0)).SerializeAsString();
+  }
+
+  void Enroll() {
+    ServiceProcess enroll(dir_, {"enroll", "--collector", collector_->target(),
+                                 "--insecure-plaintext", "--enrollment-secret-file", secret_,
+                                 "--device-id", kDevice, "--credential-file", credential_});
+    ASSERT_EQ(enroll.Wait(), 0) << enroll.Stderr();
+    // The installer deletes the secret after enrolling.
+    ASSERT_EQ(unlink(secret_.c_str()), 0);
+  }
+
+  std::unique_ptr<ServiceProcess> StartService(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"run",          "--collector",    collector_->target(),
+                                     "--insecure-plaintext", "--device-id", kDevice,
+                                     "--credential-file", credential_, "--socket", socket_,
+                                     "--user-domain", "EXAMPLE", "--upn-suffix", "example.com",
+                                     "--connect-timeout-ms", "5000"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto service = std::make_unique<ServiceProcess>(dir_, args);
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          const int fd = ConnectTo(socket_);
+          if (fd >= 0) close(fd);
+          return fd >= 0 || !service->Running();
+        },
+        std::chrono::seconds(30)));
+    EXPECT_TRUE(service->Running()) << service->Stderr();
+    return service;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<AuthCollector> collector_;
+  std::string socket_, credential_, secret_;
+};
+
+TEST_F(MachineServiceTest, EnrollWritesAnOwnerOnlyCredentialAndRunServesTheSocket0666) {
+  Enroll();
+  struct stat st{};
+  ASSERT_EQ(stat(credential_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(st.st_uid, 0u);
+  auto service = StartService();
+  ASSERT_EQ(lstat(socket_.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0666u);
+  ASSERT_EQ(stat(dir_.File("run").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0755u);
+  // SIGTERM: a clean stop that removes the socket.
+  ASSERT_EQ(kill(service->pid(), SIGTERM), 0);
+  EXPECT_EQ(service->Wait(), 0) << service->Stderr();
+  EXPECT_NE(lstat(socket_.c_str(), &st), 0);
+  EXPECT_EQ(service->Stderr().find(AuthCollector::EnrollmentSecret()), std::string::npos);
+}
+
+TEST_F(MachineServiceTest, ForgedHellosAreStoredUnderTheMachineAndThePeersLoginName) {
+  Enroll();
+  auto service = StartService();
+  Child nobody(kNobody, kNobody, [&](Child&) {
+    Session s;
+    if (auto e = s.Open(socket_); !e.empty()) return e;
+    return s.Relay(Instance(1), 3);
+  });
+  Child daemon(kDaemon, kDaemon, [&](Child&) {
+    Session s;
+    if (auto e = s.Open(socket_); !e.empty()) return e;
+    return s.Relay(Instance(2), 2);
+  });
+  EXPECT_EQ(nobody.Join(), "");
+  EXPECT_EQ(daemon.Join(), "");
+
+  const auto agents = collector_->Agents();
+  ASSERT_EQ(agents.size(), 2u);
+  std::set<std::string> logins;
+  for (const auto& a : agents) {
+    EXPECT_EQ(a.device_id, kDevice);
+    EXPECT_EQ(a.hostname, HostName());
+    EXPECT_EQ(a.domain, "EXAMPLE");
+    EXPECT_EQ(a.upn, a.login_name + "@example.com");
+    ASSERT_TRUE(a.uid.has_value());
+    EXPECT_EQ(*a.uid, a.login_name == "nobody" ? kNobody : kDaemon);
+    logins.insert(a.login_name);
+  }
+  EXPECT_EQ(logins, (std::set<std::string>{"nobody", "daemon"}));
+  auto rows = collector_->get().store().QueryUsage({});
+  ASSERT_TRUE(rows.ok());
+  std::map<std::string, std::int64_t> focus_by_user;
+  for (const auto& r : *rows) focus_by_user[r.user] += r.focus_ms;
+  EXPECT_EQ(focus_by_user, (std::map<std::string, std::int64_t>{{"EXAMPLE\\nobody", 3000},
+                                                                 {"EXAMPLE\\daemon", 2000}}));
+  const std::string log = service->Stderr();
+  EXPECT_NE(log.find("connection from uid 65534 (nobody) pid"), std::string::npos) << log;
+  EXPECT_NE(log.find("connection from uid 1 (daemon) pid"), std::string::npos) << log;
+}
+
+TEST_F(MachineServiceTest, AFirstFrameThatIsNotAHelloAndAnOversizeFrameAreRefused) {
+  Enroll();
+  auto service = StartService();
+  Child not_hello(kNobody, kNobody, [&](Child&) {
+    Session s;
+    if (auto e = s.Open(socket_); !e.empty()) return e;
+    if (auto e = s.Send(AgentBatch(1)); !e.empty()) return e;
+    return s.ExpectEnd(grpc::StatusCode::INVALID_ARGUMENT, "must be a Hello");
+  });
+  EXPECT_EQ(not_hello.Join(), "");
+  Child oversize(kNobody, kNobody, [&](Child&) {
+    Session s;
+    if (auto e = s.Open(socket_); !e.empty()) return e;
+    if (auto e = s.Relay(Instance(3), 1); !e.empty()) return e;
+    // A frame header announcing 5 MiB (varint 0x500000), then a little of it.
+    const unsigned char header[] = {0x80, 0x80, 0xC0, 0x02, 0x0A, 0x00};
+    if (write(s.fd, header, sizeof(header)) != static_cast<ssize_t>(sizeof(header))) {
+      return std::string("write failed");
+    }
+    return s.ExpectEnd(grpc::StatusCode::RESOURCE_EXHAUSTED, "over the limit");
+  });
+  EXPECT_EQ(oversize.Join(), "");
+  EXPECT_TRUE(service->Running());
+  EXPECT_EQ(collector_->StoredFocusMs(), 1000);
+}
+
+TEST_F(MachineServiceTest, OverThePerUidLimitEndsResourceExhaustedAndOtherUsersStillConnect) {
+  Enroll();
+  auto service = StartService({"--max-connections-per-uid", "2"});
+  Child nobody(kNobody, kNobody, [&](Child& self) {
+    Session a, b, c;
+    if (auto e = a.Open(socket_); !e.empty()) return e;
+    if (auto e = a.Relay(Instance(1), 1); !e.empty()) return "first: " + e;
+    if (auto e = b.Open(socket_); !e.empty()) return e;
+    if (auto e = b.Relay(Instance(2), 1); !e.empty()) return "second: " + e;
+    if (auto e = c.Open(socket_); !e.empty()) return e;
+    if (auto e = c.ExpectEnd(grpc::StatusCode::RESOURCE_EXHAUSTED, "uid 65534 already has 2");
+        !e.empty()) {
+      return "third: " + e;
+    }
+    self.SignalReady();
+    self.WaitForRelease();  // holds its two connections meanwhile
+    return std::string();
+  });
+  ASSERT_TRUE(nobody.WaitReady()) << nobody.Join();
+  Child daemon(kDaemon, kDaemon, [&](Child&) {
+    Session s;
+    if (auto e = s.Open(socket_); !e.empty()) return e;
+    return s.Relay(Instance(3), 1);
+  });
+  EXPECT_EQ(daemon.Join(), "");
+  nobody.Release();
+  EXPECT_EQ(nobody.Join(), "");
+  EXPECT_EQ(collector_->StoredFocusMs(), 3000);
+}
+
+TEST_F(MachineServiceTest, RevokingTheMachineCredentialEndsEverySessionUnauthenticated) {
+  Enroll();
+  auto service = StartService();
+  auto session = [&](int n) {
+    return [this, n](Child& self) {
+      Session s;
+      if (auto e = s.Open(socket_); !e.empty()) return e;
+      if (auto e = s.Relay(Instance(n), 1); !e.empty()) return e;
+      self.SignalReady();
+      return s.ExpectEnd(grpc::StatusCode::UNAUTHENTICATED, "revoked");
+    };
+  };
+  Child nobody(kNobody, kNobody, session(1));
+  Child daemon(kDaemon, kDaemon, session(2));
+  ASSERT_TRUE(nobody.WaitReady()) << nobody.Join();
+  ASSERT_TRUE(daemon.WaitReady()) << daemon.Join();
+  EXPECT_EQ(collector_->Revoke(kDevice), 2u);
+  EXPECT_EQ(nobody.Join(), "");
+  EXPECT_EQ(daemon.Join(), "");
+  // New sessions are refused too; the service keeps running.
+  Child again(kNobody, kNobody, [&](Child&) {
+    Session s;
+    if (auto e = s.Open(socket_); !e.empty()) return e;
+    if (auto e = s.Send(AgentHello("x", "y", Instance(4))); !e.empty()) return e;
+    return s.ExpectEnd(grpc::StatusCode::UNAUTHENTICATED);
+  });
+  EXPECT_EQ(again.Join(), "");
+  EXPECT_TRUE(service->Running());
+}
+
+TEST_F(MachineServiceTest, AClientThatVanishesMidStreamLeavesTheServiceServingOthers) {
+  Enroll();
+  auto service = StartService();
+  Child vanishing(kNobody, kNobody, [&](Child& self) {
+    Session s;
+    if (auto e = s.Open(socket_); !e.empty()) return e;
+    if (auto e = s.Relay(Instance(1), 1); !e.empty()) return e;
+    // Half a frame, then gone (SIGKILL from the parent).
+    const unsigned char partial[] = {0x40, 0x12, 0x05};
+    (void)!write(s.fd, partial, sizeof(partial));
+    self.SignalReady();
+    pause();
+    return std::string();
+  });
+  ASSERT_TRUE(vanishing.WaitReady()) << vanishing.Join();
+  ASSERT_EQ(kill(vanishing.pid(), SIGKILL), 0);
+  vanishing.Join();
+  Child daemon(kDaemon, kDaemon, [&](Child&) {
+    Session s;
+    if (auto e = s.Open(socket_); !e.empty()) return e;
+    return s.Relay(Instance(2), 2);
+  });
+  EXPECT_EQ(daemon.Join(), "");
+  EXPECT_TRUE(service->Running());
+  EXPECT_EQ(collector_->StoredFocusMs(), 3000);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return service->Stderr().find("session of uid 65534 (nobody) pid") != std::string::npos &&
+               service->Stderr().find("closed by the agent") != std::string::npos;
+      },
+      std::chrono::seconds(10)))
+      << service->Stderr();
+}
+
+TEST_F(MachineServiceTest, AUidWithoutAPasswdEntryIsRefused) {
+  Enroll();
+  auto service = StartService();
+  Child stranger(54321, 54321, [&](Child&) {
+    Session s;
+    if (auto e = s.Open(socket_); !e.empty()) return e;
+    if (auto e = s.Send(AgentHello("other-device", "ceo", Instance(1))); !e.empty()) return e;
+    return s.ExpectEnd(grpc::StatusCode::PERMISSION_DENIED, "uid 54321 has no passwd entry");
+  });
+  EXPECT_EQ(stranger.Join(), "");
+  EXPECT_TRUE(collector_->Agents().empty());
+  EXPECT_TRUE(service->Running());
+}
+
+TEST_F(MachineServiceTest, RefusesANonSocketAtThePathAndALiveServiceAndReplacesAStaleSocket) {
+  Enroll();
+  // A regular file at the path: refused, left alone.
+  ASSERT_EQ(mkdir(dir_.File("run").c_str(), 0755), 0);
+  { std::ofstream(socket_) << "not a socket"; }
+  {
+    ServiceProcess p(dir_, {"run", "--collector", collector_->target(), "--insecure-plaintext",
+                            "--device-id", kDevice, "--credential-file", credential_,
+                            "--socket", socket_});
+    EXPECT_EQ(p.Wait(), 1);
+    EXPECT_NE(p.Stderr().find("exists and is not a socket"), std::string::npos) << p.Stderr();
+  }
+  ASSERT_EQ(unlink(socket_.c_str()), 0);
+  // A stale socket (bound, nobody listening): replaced.
+  {
+    const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, socket_.c_str(), sizeof(addr.sun_path) - 1);
+    ASSERT_EQ(bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)), 0);
+    close(fd);
+  }
+  auto service = StartService();
+  EXPECT_NE(service->Stderr().find("replaced the stale socket"), std::string::npos);
+  // A second service while the first listens: refused.
+  ServiceProcess second(dir_, {"run", "--collector", collector_->target(), "--insecure-plaintext",
+                               "--device-id", kDevice, "--credential-file", credential_,
+                               "--socket", socket_});
+  EXPECT_EQ(second.Wait(), 1);
+  EXPECT_NE(second.Stderr().find("another reclaim-agent-service is listening"), std::string::npos)
+      << second.Stderr();
+  EXPECT_TRUE(service->Running());
+}
+
+TEST_F(MachineServiceTest, AGroupReadableCredentialOrNoneIsRefusedAtStart) {
+  {
+    ServiceProcess p(dir_, {"run", "--collector", collector_->target(), "--insecure-plaintext",
+                            "--credential-file", credential_, "--socket", socket_});
+    EXPECT_EQ(p.Wait(), 2);
+    EXPECT_NE(p.Stderr().find("run `reclaim-agent-service enroll` (as root) first"),
+              std::string::npos)
+        << p.Stderr();
+  }
+  Enroll();
+  ASSERT_EQ(chmod(credential_.c_str(), 0640), 0);
+  ServiceProcess p(dir_, {"run", "--collector", collector_->target(), "--insecure-plaintext",
+                          "--credential-file", credential_, "--socket", socket_});
+  EXPECT_EQ(p.Wait(), 2);
+  EXPECT_NE(p.Stderr().find("0640"), std::string::npos) << p.Stderr();
+  struct stat st{};
+  EXPECT_NE(lstat(socket_.c_str(), &st), 0) << "it listened anyway";
+}
+
+TEST_F(MachineServiceTest, EnrollRefusesAWrongSecretAndAWorldReadableSecretFile) {
+  const std::string wrong = dir_.File("wrong.secret");
+  ASSERT_TRUE(WriteSecretFile(wrong, TestSecret("not-the-secret")).ok());
+  {
+    ServiceProcess p(dir_, {"enroll", "--collector", collector_->target(), "--insecure-plaintext",
+                            "--enrollment-secret-file", wrong, "--device-id", kDevice,
+                            "--credential-file", credential_});
+    EXPECT_EQ(p.Wait(), 1);
+    EXPECT_NE(p.Stderr().find("wrong enrollment secret"), std::string::npos) << p.Stderr();
+  }
+  ASSERT_EQ(chmod(secret_.c_str(), 0644), 0);
+  {
+    ServiceProcess p(dir_, {"enroll", "--collector", collector_->target(), "--insecure-plaintext",
+                            "--enrollment-secret-file", secret_, "--device-id", kDevice,
+                            "--credential-file", credential_});
+    EXPECT_EQ(p.Wait(), 2);
+    EXPECT_NE(p.Stderr().find("0644"), std::string::npos) << p.Stderr();
+  }
+  struct stat st{};
+  EXPECT_NE(stat(credential_.c_str(), &st), 0);
+}
+
+}  // namespace
+}  // namespace reclaim::testing
