@@ -200,7 +200,7 @@ class MachineServiceTest : public ::testing::Test {
 
   std::unique_ptr<ServiceProcess> StartService(std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {"run",          "--collector",    collector_->target(),
-                                     "--insecure-plaintext", "--device-id", kDevice,
+                                     "--insecure-plaintext", "--device-id", device_,
                                      "--credential-file", credential_, "--socket", socket_,
                                      "--user-domain", "EXAMPLE", "--upn-suffix", "example.com",
                                      "--connect-timeout-ms", "5000"};
@@ -220,6 +220,7 @@ class MachineServiceTest : public ::testing::Test {
   TempDir dir_;
   std::unique_ptr<AuthCollector> collector_;
   std::string socket_, credential_, secret_;
+  std::string device_ = kDevice;
 };
 
 TEST_F(MachineServiceTest, EnrollWritesAnOwnerOnlyCredentialAndRunServesTheSocket0666) {
@@ -488,6 +489,54 @@ TEST_F(MachineServiceTest, EnrollRefusesAWrongSecretAndAWorldReadableSecretFile)
   }
   struct stat st{};
   EXPECT_NE(stat(credential_.c_str(), &st), 0);
+}
+
+// deploy/install-agent.sh, staged with --destdir: installs the binary, the
+// system unit and the env file, enrolls as root with the secret file and
+// deletes it; the staged service then serves with that credential.
+TEST_F(MachineServiceTest, InstallAgentEnrollsAsRootDeletesTheSecretAndTheServiceUsesTheCredential) {
+  const std::string stage = dir_.File("stage");
+  ServiceProcess install(
+      dir_, {},  -1, {}, {"/bin/bash", RECLAIM_SOURCE_DIR "/deploy/install-agent.sh",
+                          "--build-dir", RECLAIM_BUILD_DIR, "--destdir", stage, "--prefix", "/usr",
+                          "--collector", collector_->target(), "--insecure-plaintext",
+                          "--enrollment-secret-file", secret_});
+  ASSERT_EQ(install.Wait(std::chrono::seconds(60)), 0) << install.Stderr();
+  struct stat st{};
+  EXPECT_NE(stat(secret_.c_str(), &st), 0) << "the enrollment secret was not deleted";
+  const std::string staged_credential = stage + "/var/lib/reclaim/machine-credential";
+  ASSERT_EQ(stat(staged_credential.c_str(), &st), 0) << install.Stderr();
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(st.st_uid, 0u);
+  ASSERT_EQ(stat((stage + "/var/lib/reclaim").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  ASSERT_EQ(stat((stage + "/usr/bin/reclaim-agent-service").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0755u);
+  std::ifstream unit(stage + "/usr/lib/systemd/system/reclaim-agent-service.service");
+  const std::string unit_text((std::istreambuf_iterator<char>(unit)), std::istreambuf_iterator<char>());
+  EXPECT_NE(unit_text.find("ExecStart=/usr/bin/reclaim-agent-service run $RECLAIM_COLLECTOR_ARGS"),
+            std::string::npos);
+  EXPECT_NE(unit_text.find("RuntimeDirectory=reclaim"), std::string::npos);
+  std::ifstream env(stage + "/etc/reclaim/agent-service.env");
+  const std::string env_text((std::istreambuf_iterator<char>(env)), std::istreambuf_iterator<char>());
+  EXPECT_NE(env_text.find("RECLAIM_COLLECTOR_ARGS=\"--collector " + collector_->target() +
+                          " --insecure-plaintext\""),
+            std::string::npos)
+      << env_text;
+  EXPECT_EQ(install.Stderr().find(AuthCollector::EnrollmentSecret()), std::string::npos);
+
+  // It enrolled the machine's own id (/etc/machine-id), as `run` uses by default.
+  std::ifstream machine_id("/etc/machine-id");
+  ASSERT_TRUE(std::getline(machine_id, device_)) << "no /etc/machine-id";
+  credential_ = staged_credential;
+  auto service = StartService();
+  Child nobody(kNobody, kNobody, [&](Child&) {
+    Session s;
+    if (auto e = s.Open(socket_); !e.empty()) return e;
+    return s.Relay(Instance(1), 1);
+  });
+  EXPECT_EQ(nobody.Join(), "");
+  EXPECT_EQ(collector_->StoredFocusMs(), 1000);
 }
 
 }  // namespace

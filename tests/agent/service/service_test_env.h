@@ -205,9 +205,11 @@ inline std::optional<v1::LocalStreamEnd> ReadUntilEnd(agent::LocalFrameReader& r
 /// while still running. Its standard error goes to a file (Stderr()).
 class ServiceProcess {
  public:
-  /// Starts `ServiceBinary() args...`; `inherit_fd`, when >= 0, becomes fd 3.
+  /// Starts `ServiceBinary() args...` (or `command`, when given, instead);
+  /// `inherit_fd`, when >= 0, becomes fd 3; `extra_env` ("NAME=value") is
+  /// added to this process's environment (less $RECLAIM_ENROLLMENT_SECRET).
   ServiceProcess(const TempDir& dir, std::vector<std::string> args, int inherit_fd = -1,
-                 std::vector<std::string> extra_env = {})
+                 std::vector<std::string> extra_env = {}, std::vector<std::string> command = {})
       : stderr_path_(dir.File("service-stderr-" + std::to_string(counter()++) + ".txt")) {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
@@ -216,6 +218,7 @@ class ServiceProcess {
                                      O_WRONLY | O_CREAT | O_TRUNC, 0600);
     std::vector<std::string> argv_s = {ServiceBinary()};
     argv_s.insert(argv_s.end(), args.begin(), args.end());
+    if (!command.empty()) argv_s = command;
     std::vector<char*> argv;
     for (std::string& a : argv_s) argv.push_back(a.data());
     argv.push_back(nullptr);
