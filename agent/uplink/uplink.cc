@@ -428,7 +428,11 @@ class GrpcUplink final : public Uplink {
         }
       }
       absl::MutexLock l(&mu_);
-      const std::uint64_t acked_before = acked_;
+      // Wake on any ack newer than the snapshot `acked` this pass decided
+      // with (room above), not than acked_ now: an ack that arrived since
+      // then already opened room, and waiting for the next one would hang
+      // with batches left in the spool (seen once in ~100 restarts).
+      const std::uint64_t acked_before = acked;
       auto wake = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return wake_ || stopping_ || stream_broken_ || acked_ != acked_before;
       };
