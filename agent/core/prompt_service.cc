@@ -111,6 +111,26 @@ void PromptService::Run() {
       held_by_dnd = true;
       d.show.clear();
     }
+    if (d.show.size() > 1) {
+      // A question the dialog cannot combine (an answer with '|', from a
+      // campaign stored before the collector checked answers) is asked on
+      // its own first; the rest wait for the next slot. Failing the whole
+      // combined dialog instead would block every question behind it.
+      for (size_t i = 0; i < pending.size(); ++i) {
+        if (std::find(d.show.begin(), d.show.end(), pending[i].command_id) == d.show.end()) {
+          continue;
+        }
+        v1::Command cmd;
+        cmd.ParseFromString(payloads[i]);
+        const auto& answers = cmd.consent_prompt().answers();
+        if (!prompter_.CanCombine({answers.begin(), answers.end()})) {
+          spdlog::info("prompt {} cannot be combined with others; asked on its own",
+                       pending[i].command_id);
+          d.show = {pending[i].command_id};
+          break;
+        }
+      }
+    }
     if (d.show.size() == 1) {
       for (size_t i = 0; i < pending.size(); ++i) {
         if (pending[i].command_id == d.show[0]) ShowOne(d.show[0], payloads[i], d.urgent);

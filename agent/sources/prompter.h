@@ -115,6 +115,13 @@ class ConsentPrompter {
   virtual ~ConsentPrompter() = default;
   virtual PromptReply Ask(const PromptRequest& request) = 0;
   virtual CombinedPromptReply AskCombined(const CombinedPromptRequest& request) = 0;
+  /// Whether an item with these answers can be offered in AskCombined (the
+  /// Linux dialog cannot offer an answer containing '|'); an item that cannot
+  /// is asked on its own with Ask(). Default: every item can.
+  virtual bool CanCombine(const std::vector<std::string>& answers) const {
+    (void)answers;
+    return true;
+  }
   virtual void Cancel() = 0;
 };
 

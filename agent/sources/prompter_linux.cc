@@ -78,11 +78,8 @@ class ZenityPrompter final : public ConsentPrompter {
     reply.error = CheckPromptRequest(req);
     if (reply.error.empty()) {
       for (const auto& item : req.items) {
-        for (const std::string& a : item.answers) {
-          // --combo-values splits at '|'.
-          if (a.find('|') != std::string::npos || a.find(kFormSeparator) != std::string::npos) {
-            reply.error = "answer '" + a + "' cannot be offered in a combined prompt";
-          }
+        if (!CanCombine(item.answers)) {
+          reply.error = "an answer of '" + item.label + "' cannot be offered in a combined prompt";
         }
       }
     }
@@ -124,6 +121,16 @@ class ZenityPrompter final : public ConsentPrompter {
       if (it != answers.end()) reply.answers[i] = static_cast<int>(it - answers.begin());
     }
     return reply;
+  }
+
+  bool CanCombine(const std::vector<std::string>& answers) const override {
+    // --combo-values splits at '|'; the form's output at kFormSeparator.
+    for (const std::string& a : answers) {
+      if (a.find('|') != std::string::npos || a.find(kFormSeparator) != std::string::npos) {
+        return false;
+      }
+    }
+    return true;
   }
 
   void Cancel() override {

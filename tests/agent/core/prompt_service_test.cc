@@ -43,6 +43,13 @@ class FakePrompter final : public ConsentPrompter {
     combined_.push_back(request);
     return combined_reply_;
   }
+  // Like the zenity form: an answer with '|' cannot be a combo value.
+  bool CanCombine(const std::vector<std::string>& answers) const override {
+    for (const std::string& a : answers) {
+      if (a.find('|') != std::string::npos) return false;
+    }
+    return true;
+  }
   void Cancel() override {
     absl::MutexLock l(&mu_);
     if (in_ask_) cancelled_ = true;
@@ -68,13 +75,13 @@ class PromptServiceTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.status();
     spool_ = std::move(*s);
   }
-  void Store(const std::string& id, const std::string& application, bool urgent = false) {
+  void Store(const std::string& id, const std::string& application, bool urgent = false,
+             std::vector<std::string> answers = {"Yes", "No"}) {
     v1::Command cmd;
     v1::ConsentPrompt* p = cmd.mutable_consent_prompt();
     p->set_sender_name("IT Service Desk");
     p->set_question("Do you still need " + (application.empty() ? id : application) + "?");
-    p->add_answers("Yes");
-    p->add_answers("No");
+    for (const std::string& a : answers) p->add_answers(a);
     p->set_urgent(urgent);
     p->set_application(application);
     auto stored = spool_->StorePrompt({id, cmd.SerializeAsString(), 0, 0});
@@ -148,6 +155,35 @@ TEST_F(PromptServiceTest, ReclamationQuestionsAreCombinedAndAnsweredPerCampaign)
   ASSERT_EQ(open->size(), 1u);
   EXPECT_EQ((*open)[0].command_id, "prompt-3");
   EXPECT_GT(notified_.load(), 0);
+}
+
+TEST_F(PromptServiceTest, AQuestionThatCannotBeCombinedIsAskedAloneAndBlocksNoOther) {
+  // A campaign stored before the collector refused '|' in answers: the
+  // combined dialog cannot offer it, so it is asked on its own, and the
+  // others are combined at the next slot instead of failing forever.
+  Store("prompt-1", "Microsoft Visio");
+  Store("prompt-2", "GIMP", false, {"Yes|keep", "No"});
+  Store("prompt-3", "Acrobat Pro");
+  {
+    absl::MutexLock l(&prompter_.mu_);
+    prompter_.single_ = {PromptReply::Outcome::kAnswered, 1, ""};
+    prompter_.combined_reply_ = {PromptReply::Outcome::kAnswered, {0, 0}, ""};
+  }
+  PromptServiceOptions options;
+  options.policy.min_not_urgent_interval = std::chrono::milliseconds(0);
+  Start(options);
+  ASSERT_TRUE(Eventually([&] { return Results("prompt-2").size() == 3; }));
+  EXPECT_EQ(Results("prompt-2").back(), "answered:No");
+  ASSERT_TRUE(Eventually([&] { return Results("prompt-3").size() == 3; }));
+  service_->Stop();
+  EXPECT_EQ(Results("prompt-1").back(), "answered:Yes");
+  EXPECT_EQ(Results("prompt-3").back(), "answered:Yes");
+  absl::MutexLock l(&prompter_.mu_);
+  EXPECT_EQ(prompter_.asked_, (std::vector<std::string>{"Do you still need GIMP?"}));
+  ASSERT_EQ(prompter_.combined_.size(), 1u);
+  ASSERT_EQ(prompter_.combined_[0].items.size(), 2u);
+  EXPECT_EQ(prompter_.combined_[0].items[0].label, "Microsoft Visio");
+  EXPECT_EQ(prompter_.combined_[0].items[1].label, "Acrobat Pro");
 }
 
 TEST_F(PromptServiceTest, CombinedPostponeAppliesToEveryCampaign) {
