@@ -25,6 +25,7 @@
 set -euo pipefail
 export RECLAIM_INSECURE_PLAINTEXT=1  # reclaimctl: the collector below listens without TLS
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/deploy/lib/collector.sh"
 
 if [ "${1:-}" != "--inside-namespace" ]; then
   [ "$(id -u)" -eq 0 ] || { echo "demo-ad.sh: run as root (the AD DC needs a network namespace)" >&2; exit 2; }
@@ -111,11 +112,9 @@ bind_dn = "$RECLAIM_AD_SERVICE_UPN"
 password_file = "$work/ad.pw"
 TOML
 sed -n '/^\[connectors/,$p' "$work/collector.toml" | sed 's/^/   /'
-"$collector" --config "$work/collector.toml" &
-cpid=$!
-for _ in $(seq 100); do [ -s "$work/ports" ] && break; sleep 0.1; done
-[ -s "$work/ports" ] || { echo "the collector did not start:" >&2; tail "$work/collector.log" >&2; exit 1; }
-read -r agent_port admin_port < "$work/ports"
+reclaim_collector_start "$work/ports" "$collector" --config "$work/collector.toml" ||
+  { echo "the collector did not start:" >&2; tail "$work/collector.log" >&2; exit 1; }
+cpid=$reclaim_collector_pid
 say "an admin token for reclaimctl (printed once; only its hash is stored)"
 echo "\$ reclaim-collector admin-token create --name demo-admin --role admin --token-file admin.token"
 "$collector" --db "$work/collector.db" --log-level warn admin-token create --name demo-admin \

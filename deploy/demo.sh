@@ -28,6 +28,7 @@
 #   --keep  leaves the collector running afterwards (the script prints the address)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/deploy/lib/collector.sh"
 build=${RECLAIM_BUILD_DIR:-$root/build}
 keep=0 seconds=60 replay=1 real=1 prompt=0 screenshot=$PWD/reclaim-prompt.png
 while [ $# -gt 0 ]; do
@@ -68,17 +69,15 @@ echo "== TLS: a test CA and a server certificate for 127.0.0.1 (deploy/make-test
 "$root/deploy/make-test-ca.sh" "$work/tls"
 (umask 077; openssl rand -hex 32 > "$work/enrollment.secret")
 export RECLAIM_CA_FILE="$work/tls/ca.pem"  # reclaimctl verifies the collector with it
-"$collector" --db "$work/collector.db" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+reclaim_collector_start "$work/ports" \
+  "$collector" --db "$work/collector.db" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
   --tls-cert "$work/tls/server.pem" --tls-key "$work/tls/server-key.pem" \
   --enrollment-secret-file "$work/enrollment.secret" \
-  --port-file "$work/ports" --log-file "$work/collector.log" &
-cpid=$!
-for _ in $(seq 100); do [ -s "$work/ports" ] && break; sleep 0.1; done
-[ -s "$work/ports" ] || { echo "collector did not start; see $work/collector.log" >&2; exit 1; }
-read -r agent_port admin_port < "$work/ports"
+  --port-file "$work/ports" --log-file "$work/collector.log" ||
+  { echo "collector did not start; see $work/collector.log" >&2; exit 1; }
+cpid=$reclaim_collector_pid
 # reclaimctl presents an admin token; a viewer may read usage and devices.
-"$collector" --db "$work/collector.db" --log-level warn admin-token create --name demo-viewer \
-  --role viewer --token-file "$work/viewer.token" >/dev/null
+reclaim_admin_token "$collector" "$work/collector.db" demo-viewer viewer "$work/viewer.token"
 
 # Waits (up to $2 tenths of a second) until the command in $1 succeeds.
 wait_until() { for _ in $(seq "$2"); do eval "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
@@ -124,8 +123,8 @@ if [ "$real" = 1 ]; then
     wait_until 'grep -q "connected to collector" "$work/agent-real.log"' 100 ||
       { echo "the agent did not connect; see $work/agent-real.log" >&2; exit 1; }
     # Campaigns need an operator's admin token.
-    "$collector" --db "$work/collector.db" --log-level warn admin-token create \
-      --name demo-operator --role operator --token-file "$work/operator.token" >/dev/null
+    reclaim_admin_token "$collector" "$work/collector.db" demo-operator operator \
+      "$work/operator.token"
     ctl_a() { "$ctl" --collector "127.0.0.1:$admin_port" --token-file "$work/operator.token" "$@"; }
     echo "== consent campaign: asking $me_domain\\$me_login on the screen"
     ctl_a campaigns create visio-review --sender "IT Service Desk" \

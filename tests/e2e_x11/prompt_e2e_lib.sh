@@ -6,6 +6,7 @@
 # and is stopped (by pid) at exit, so tests can run in parallel.
 # The caller sets `build` (the build dir) before sourcing.
 set -euo pipefail
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/deploy/lib/collector.sh"
 export RECLAIM_INSECURE_PLAINTEXT=1  # reclaimctl: the collectors here listen without TLS
 collector_bin="$build/collector/server/reclaim-collector"
 agent_bin="$build/agent/reclaim-agent"
@@ -78,15 +79,14 @@ campaign-housekeeping-ms = 200
 prompt-min-interval = ${collector_min_interval:-0}
 prompt-quiet-after-urgent = ${collector_quiet_after_urgent:-0}
 TOML
-  "$collector_bin" --config "$work/collector.toml" &
-  collector_pid=$!
-  poll 10 test -s "$work/ports" || fail "collector did not start"
-  read -r agent_port admin_port < "$work/ports"
+  reclaim_collector_start "$work/ports" "$collector_bin" --config "$work/collector.toml" \
+    || fail "collector did not start"
+  collector_pid=$reclaim_collector_pid
   # An operator admin token for reclaimctl (hash in the database; the token
   # in an owner-only file), made once.
-  [ -s "$work/e2e.token" ] || "$collector_bin" --db "$work/collector.db" --log-level warn \
-    admin-token create --name e2e --role operator --token-file "$work/e2e.token" >/dev/null 2>&1 \
-    || fail "cannot create the admin token"
+  [ -s "$work/e2e.token" ] ||
+    reclaim_admin_token "$collector_bin" "$work/collector.db" e2e operator "$work/e2e.token" ||
+    fail "cannot create the admin token"
 }
 stop_collector() {
   kill -TERM "$collector_pid"; wait "$collector_pid" || true; collector_pid=""

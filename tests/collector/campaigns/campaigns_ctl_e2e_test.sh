@@ -5,6 +5,7 @@
 # after a collector restart.
 # Usage: campaigns_ctl_e2e_test.sh <build dir>
 set -euo pipefail
+. "$(cd "$(dirname "$0")/../../.." && pwd)/deploy/lib/collector.sh"
 export RECLAIM_INSECURE_PLAINTEXT=1  # reclaimctl: the collector below listens without TLS
 build=$1
 collector="$build/collector/server/reclaim-collector"
@@ -30,19 +31,16 @@ log-file = "$work/collector.log"
 TOML
 
 start_collector() {
-  rm -f "$work/ports"
-  "$collector" --config "$work/collector.toml" &
-  cpid=$!
-  for _ in $(seq 100); do [ -s "$work/ports" ] && break; sleep 0.1; done
-  [ -s "$work/ports" ] || fail "collector did not start"
-  read -r _ admin_port < "$work/ports"
+  reclaim_collector_start "$work/ports" "$collector" --config "$work/collector.toml" \
+    || fail "collector did not start"
+  cpid=$reclaim_collector_pid
 }
 stop_collector() { kill "$cpid"; wait "$cpid" || true; cpid=""; }
 # Admin tokens (hashes in the collector's database; each token in an
 # owner-only file): NAME ROLE -> $work/NAME.token
 mk_token() {
-  "$collector" --db "$work/collector.db" --log-level warn admin-token create --name "$1" --role "$2" \
-    --token-file "$work/$1.token" >/dev/null 2>&1 || fail "cannot create admin token $1"
+  reclaim_admin_token "$collector" "$work/collector.db" "$1" "$2" "$work/$1.token" \
+    || fail "cannot create admin token $1"
 }
 mk_token e2e-operator operator
 rc() { "$ctl" --collector "127.0.0.1:$admin_port" --token-file "$work/e2e-operator.token" "$@"; }
