@@ -45,11 +45,18 @@ absl::Status AwaitCollector(grpc::Channel& channel, const std::string& target,
                             std::chrono::milliseconds timeout,
                             const std::function<bool()>& stopping) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  grpc_connectivity_state state = channel.GetState(/*try_to_connect=*/true);
+  // A channel that failed earlier (the machine service's shared channel after
+  // a collector outage) waits out gRPC's reconnect backoff, up to 30 s: try
+  // again at once and judge only that fresh attempt.
+  bool earlier_failure = state == GRPC_CHANNEL_TRANSIENT_FAILURE;
+  if (earlier_failure) grpc::experimental::ChannelResetConnectionBackoff(&channel);
   while (true) {
-    const grpc_connectivity_state state = channel.GetState(/*try_to_connect=*/true);
     if (state == GRPC_CHANNEL_READY) return absl::OkStatus();
     if (stopping && stopping()) return absl::CancelledError("stopping");
-    if (state == GRPC_CHANNEL_TRANSIENT_FAILURE) {
+    if (state != GRPC_CHANNEL_TRANSIENT_FAILURE) {
+      earlier_failure = false;
+    } else if (!earlier_failure) {
       return absl::UnavailableError(
           absl::StrCat("cannot connect to collector ", target, ": ", ConnectError(channel)));
     }
@@ -59,6 +66,7 @@ absl::Status AwaitCollector(grpc::Channel& channel, const std::string& target,
     }
     channel.WaitForStateChange(state,
                                std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+    state = channel.GetState(/*try_to_connect=*/true);
   }
 }
 
@@ -82,10 +90,9 @@ absl::StatusOr<std::string> EnrollDevice(grpc::Channel& channel, const std::stri
                         absl::StrCat("the collector refused to enroll device ", device_id, ": ",
                                      status.error_message()));
   }
-  if (absl::Status s = CheckHeaderSafeSecret(resp.device_token(), "device credential");
-      !s.ok()) {
-    return absl::InternalError(absl::StrCat("the collector's device credential is unusable: ",
-                                            s.message()));
+  if (absl::Status s = CheckHeaderSafeSecret(resp.device_token(), "device credential"); !s.ok()) {
+    return absl::InternalError(
+        absl::StrCat("the collector's device credential is unusable: ", s.message()));
   }
   return std::move(*resp.mutable_device_token());
 }

@@ -41,19 +41,19 @@ absl::StatusOr<int> Listen(const std::string& path) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
-    return absl::InvalidArgumentError(absl::StrCat("socket path '", path, "' is empty or longer than ",
-                                                   sizeof(addr.sun_path) - 1, " bytes"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "socket path '", path, "' is empty or longer than ", sizeof(addr.sun_path) - 1, " bytes"));
   }
   std::memcpy(addr.sun_path, path.c_str(), path.size());
   const std::filesystem::path dir = std::filesystem::path(path).parent_path();
   if (!dir.empty()) {
-    struct stat st{};
+    struct stat st {};
     if (stat(dir.c_str(), &st) != 0) {
       std::error_code ec;
       std::filesystem::create_directories(dir, ec);
       if (ec) {
-        return absl::InternalError(
-            absl::StrCat("cannot create the socket's directory ", dir.string(), ": ", ec.message()));
+        return absl::InternalError(absl::StrCat("cannot create the socket's directory ",
+                                                dir.string(), ": ", ec.message()));
       }
       if (chmod(dir.c_str(), 0755) != 0) return Errno("chmod", dir.string());
     } else if (!S_ISDIR(st.st_mode)) {
@@ -62,7 +62,7 @@ absl::StatusOr<int> Listen(const std::string& path) {
   }
   const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return Errno("socket for", path);
-  struct stat st{};
+  struct stat st {};
   if (lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
       close(fd);
@@ -103,8 +103,8 @@ struct MachineService::Session {
   int fd = -1;
   PeerCredentials peer;
   std::thread thread;
-  bool done = false;                 // guarded by MachineService::mu_
-  SessionRelay* relay = nullptr;     // guarded by MachineService::mu_
+  bool done = false;              // guarded by MachineService::mu_
+  SessionRelay* relay = nullptr;  // guarded by MachineService::mu_
 };
 
 absl::StatusOr<std::unique_ptr<MachineService>> MachineService::Start(
@@ -130,15 +130,18 @@ absl::StatusOr<std::unique_ptr<MachineService>> MachineService::Start(
     pthread_setname_np(pthread_self(), "svc-accept");
     s->AcceptLoop();
   });
-  spdlog::info("listening on {} for the sessions of device {} (limits: {} connections per uid, "
-               "{} in total)",
-               service->options_.socket_path, service->options_.device_id,
-               service->options_.max_connections_per_uid, service->options_.max_connections);
+  spdlog::info(
+      "listening on {} for the sessions of device {} (limits: {} connections per uid, "
+      "{} in total)",
+      service->options_.socket_path, service->options_.device_id,
+      service->options_.max_connections_per_uid, service->options_.max_connections);
   return service;
 }
 
 MachineService::MachineService(MachineServiceOptions options, int listen_fd, int wake_fd)
-    : options_(std::move(options)), listen_fd_(listen_fd), wake_fd_(wake_fd),
+    : options_(std::move(options)),
+      listen_fd_(listen_fd),
+      wake_fd_(wake_fd),
       channel_(MakeCollectorChannel(options_.collector)) {}
 
 MachineService::~MachineService() {

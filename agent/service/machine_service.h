@@ -72,9 +72,9 @@ struct MachineServiceOptions {
 
 /// Counters for logs and tests.
 struct MachineServiceStats {
-  std::uint64_t accepted = 0;         ///< Connections accepted.
-  std::uint64_t over_limit = 0;       ///< Ended with RESOURCE_EXHAUSTED at accept.
-  std::uint64_t active = 0;           ///< Connections open now.
+  std::uint64_t accepted = 0;    ///< Connections accepted.
+  std::uint64_t over_limit = 0;  ///< Ended with RESOURCE_EXHAUSTED at accept.
+  std::uint64_t active = 0;      ///< Connections open now.
 };
 
 class MachineService {

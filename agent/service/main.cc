@@ -9,23 +9,20 @@
 // Flags are read here only (CLI11). Exit codes: 0 done, 1 runtime error
 // (message in the log), 2 bad options.
 #include <fcntl.h>
-#include <malloc.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <string>
-#include <thread>
 
 #include "CLI/CLI.hpp"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "agent/platform/process_platform.h"
 #include "agent/service/collector_link.h"
 #include "agent/service/machine_service.h"
 #include "agent/service/relay.h"
@@ -73,7 +70,8 @@ void AddCollectorOptions(CLI::App* app, CollectorCli* c) {
   app->add_option("--connect-timeout-ms", c->connect_timeout_ms,
                   "Longest wait for a connection to the collector before a session is ended "
                   "with UNAVAILABLE, ms")
-      ->capture_default_str()->check(CLI::Range(100, 600000));
+      ->capture_default_str()
+      ->check(CLI::Range(100, 600000));
   app->add_option("--log-level", c->logging.level, "trace|debug|info|warn|error|off")
       ->capture_default_str();
   app->add_option("--log-file", c->logging.file, "Log file (default: standard error)");
@@ -116,9 +114,9 @@ absl::StatusOr<DeviceCredential> LoadDeviceCredential(const CollectorCli& c, boo
   auto secret = LoadEnrollmentSecret(c);
   if (!secret.ok()) return secret.status();
   if (secret->empty() && enroll) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--enroll needs the enrollment secret (--enrollment-secret-file or $",
-        kEnrollmentSecretEnv, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--enroll needs the enrollment secret (--enrollment-secret-file or $",
+                     kEnrollmentSecretEnv, ")"));
   }
   dev.enrollment_secret = std::move(*secret);
   return dev;
@@ -132,8 +130,9 @@ absl::StatusOr<reclaim::agent::CollectorLinkOptions> MakeLinkOptions(const Colle
                         absl::StrCat("TLS: ", credentials.status().message()));
   }
   if (c.tls.insecure_plaintext) {
-    spdlog::warn("WARNING: connecting to the collector WITHOUT TLS (insecure-plaintext): usage "
-                 "data and the device credential cross the network in clear text");
+    spdlog::warn(
+        "WARNING: connecting to the collector WITHOUT TLS (insecure-plaintext): usage "
+        "data and the device credential cross the network in clear text");
   }
   reclaim::agent::CollectorLinkOptions link;
   link.target = c.collector;
@@ -142,23 +141,14 @@ absl::StatusOr<reclaim::agent::CollectorLinkOptions> MakeLinkOptions(const Colle
   return link;
 }
 
-// Runs `body` with SIGINT/SIGTERM (blocked in every thread) calling `stop`.
-int WithSignals(const std::function<int()>& body, const std::function<void()>& stop) {
-  std::thread signals([&stop] {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGUSR1);
-    int sig = 0;
-    sigwait(&set, &sig);
-    if (sig == SIGUSR1) return;
-    spdlog::info("signal {}: stopping", sig);
+// Runs `body` while the platform's stop requests (SIGINT, SIGTERM) call `stop`.
+int WithStopRequests(const std::function<int()>& body, const std::function<void()>& stop) {
+  auto watcher = reclaim::agent::WatchStopRequests([&stop](const std::string& reason) {
+    spdlog::info("{}: stopping", reason);
     stop();
   });
   const int rc = body();
-  kill(getpid(), SIGUSR1);  // wakes the signal thread when no signal came
-  signals.join();
+  watcher->Close();
   return rc;
 }
 
@@ -188,11 +178,11 @@ int RunRelayMode(RelayCli& cli) {
   // Bad options: said on stderr and, for the agent's log, as the end frame.
   auto refuse = [fd](absl::Status s) {
     std::fprintf(stderr, "reclaim-agent-service relay: %s\n", std::string(s.message()).c_str());
-    (void)reclaim::agent::SendLocalEnd(
-        fd,
-        s.code() == absl::StatusCode::kFailedPrecondition ? s.raw_code()
-                                                          : static_cast<int>(absl::StatusCode::kInvalidArgument),
-        std::string(s.message()));
+    (void)reclaim::agent::SendLocalEnd(fd,
+                                       s.code() == absl::StatusCode::kFailedPrecondition
+                                           ? s.raw_code()
+                                           : static_cast<int>(absl::StatusCode::kInvalidArgument),
+                                       std::string(s.message()));
     return 2;
   };
   if (absl::Status s = reclaim::SetUpLogging(cli.common.logging); !s.ok()) return refuse(s);
@@ -205,16 +195,17 @@ int RunRelayMode(RelayCli& cli) {
                                absl::StrCat("device credential: ", device.status().message())));
   }
   if (device->token.empty() && device->enrollment_secret.empty()) {
-    spdlog::warn("no device credential{} and no enrollment secret: a collector that "
-                 "authenticates devices will refuse this agent",
-                 cli.common.credential_file.empty() ? "" : " (" + cli.common.credential_file + ")");
+    spdlog::warn(
+        "no device credential{} and no enrollment secret: a collector that "
+        "authenticates devices will refuse this agent",
+        cli.common.credential_file.empty() ? "" : " (" + cli.common.credential_file + ")");
   }
   reclaim::agent::RelayOptions options;
   options.fd = fd;
   options.collector = std::move(*link);
   options.device = std::move(*device);
   reclaim::agent::PersonalRelay relay(std::move(options));
-  const int rc = WithSignals([&relay] { return relay.Run(); }, [&relay] { relay.Stop(); });
+  const int rc = WithStopRequests([&relay] { return relay.Run(); }, [&relay] { relay.Stop(); });
   close(fd);
   return rc;
 }
@@ -222,19 +213,6 @@ int RunRelayMode(RelayCli& cli) {
 // --- enroll and run: the machine's credential -----------------------------------
 
 constexpr char kMachineCredentialFile[] = "/var/lib/reclaim/machine-credential";
-
-std::string ReadFirstLine(const std::string& path) {
-  std::ifstream f(path);
-  std::string line;
-  std::getline(f, line);
-  return std::string(absl::StripAsciiWhitespace(line));
-}
-
-std::string HostName() {
-  char host[256] = {};
-  gethostname(host, sizeof(host) - 1);
-  return host;
-}
 
 struct MachineCli {
   CollectorCli common;
@@ -244,10 +222,12 @@ struct MachineCli {
 
 // The device id, or an empty string after reporting it missing.
 std::string MachineDeviceId(const MachineCli& cli, const char* mode) {
-  std::string id = cli.device_id.empty() ? ReadFirstLine("/etc/machine-id") : cli.device_id;
+  std::string id = cli.device_id.empty() ? reclaim::agent::ReadDeviceId() : cli.device_id;
   if (id.empty()) {
-    std::fprintf(stderr, "reclaim-agent-service %s: no device id: /etc/machine-id is missing; "
-                 "pass --device-id\n", mode);
+    std::fprintf(stderr,
+                 "reclaim-agent-service %s: no device id: %s cannot be read; pass "
+                 "--device-id\n",
+                 mode, reclaim::agent::DeviceIdSource().c_str());
   }
   return id;
 }
@@ -274,14 +254,15 @@ int RunEnrollMode(MachineCli& cli) {
   const std::string device_id = MachineDeviceId(cli, "enroll");
   if (device_id.empty()) return 2;
   auto channel = reclaim::agent::MakeCollectorChannel(*link);
-  if (absl::Status s = reclaim::agent::AwaitCollector(*channel, link->target,
-                                                      link->connect_timeout, nullptr);
+  if (absl::Status s =
+          reclaim::agent::AwaitCollector(*channel, link->target, link->connect_timeout, nullptr);
       !s.ok()) {
     reclaim::WipeSecret(*secret);
     spdlog::error("{}", s.message());
     return 1;
   }
-  auto token = reclaim::agent::EnrollDevice(*channel, device_id, HostName(), std::move(*secret));
+  auto token = reclaim::agent::EnrollDevice(*channel, device_id, reclaim::agent::HostName(),
+                                            std::move(*secret));
   if (!token.ok()) {
     spdlog::error("{}", token.status().message());
     return 1;
@@ -296,9 +277,10 @@ int RunEnrollMode(MachineCli& cli) {
                   written);
     return 1;
   }
-  spdlog::info("device {} enrolled with collector {}; the machine credential is in {} (owner "
-               "only); restart reclaim-agent-service to use a new one",
-               device_id, link->target, file);
+  spdlog::info(
+      "device {} enrolled with collector {}; the machine credential is in {} (owner "
+      "only); restart reclaim-agent-service to use a new one",
+      device_id, link->target, file);
   return 0;
 }
 
@@ -334,10 +316,11 @@ int RunMachineMode(RunCli& cli) {
   reclaim::agent::MachineServiceOptions& options = cli.service;
   options.device_id = MachineDeviceId(cli.machine, "run");
   if (options.device_id.empty()) return 2;
-  options.hostname = HostName();
+  options.hostname = reclaim::agent::HostName();
   if (options.user_domain.empty()) {
     // Local accounts belong to the machine's "domain", as on Windows (HOST\user).
-    options.user_domain = absl::AsciiStrToUpper(options.hostname.substr(0, options.hostname.find('.')));
+    options.user_domain =
+        absl::AsciiStrToUpper(options.hostname.substr(0, options.hostname.find('.')));
   }
   options.hello_timeout = std::chrono::milliseconds(cli.hello_timeout_ms);
   options.collector = std::move(*link);
@@ -348,7 +331,7 @@ int RunMachineMode(RunCli& cli) {
     return 1;
   }
   absl::Notification stop;
-  return WithSignals(
+  return WithStopRequests(
       [&] {
         stop.WaitForNotification();
         (*service)->Stop();
@@ -360,20 +343,14 @@ int RunMachineMode(RunCli& cli) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // A handful of sessions per machine: keep glibc from giving each of
-  // gRPC's threads its own malloc arena.
-  mallopt(M_ARENA_MAX, 2);
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGUSR1);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  reclaim::agent::TuneProcessMemory();
+  reclaim::agent::PrepareForStopRequests();
 
-  CLI::App app{"reclaim-agent-service: the endpoint's link to the Reclaim collector. The "
-               "machine service (run) relays each local session's agent under the machine's "
-               "device credential and the user the kernel attests; relay serves one agent in "
-               "direct mode."};
+  CLI::App app{
+      "reclaim-agent-service: the endpoint's link to the Reclaim collector. The "
+      "machine service (run) relays each local session's agent under the machine's "
+      "device credential and the user the kernel attests; relay serves one agent in "
+      "direct mode."};
   app.require_subcommand(1);
 
   RelayCli relay;
@@ -392,42 +369,51 @@ int main(int argc, char** argv) {
   MachineCli enroll;
   enroll.common.credential_file = kMachineCredentialFile;
   CLI::App* enroll_cmd = app.add_subcommand(
-      "enroll", "Once at install, as root: enroll this machine with the enrollment secret and "
-                "store its device credential");
+      "enroll",
+      "Once at install, as root: enroll this machine with the enrollment secret and "
+      "store its device credential");
   AddCollectorOptions(enroll_cmd, &enroll.common);
   AddEnrollmentSecretOption(enroll_cmd, &enroll.common);
   enroll_cmd->add_option("--device-id", enroll.device_id, "Device id (default: /etc/machine-id)");
-  enroll_cmd->add_option("--credential-file", enroll.common.credential_file,
-                         "Where the machine credential is written (mode 0600)")
+  enroll_cmd
+      ->add_option("--credential-file", enroll.common.credential_file,
+                   "Where the machine credential is written (mode 0600)")
       ->capture_default_str();
 
   RunCli run;
   run.machine.common.credential_file = kMachineCredentialFile;
-  CLI::App* run_cmd = app.add_subcommand(
-      "run", "The machine service (root): relay each local session's agent under the "
-             "machine's credential and the user the kernel attests");
+  CLI::App* run_cmd =
+      app.add_subcommand("run",
+                         "The machine service (root): relay each local session's agent under the "
+                         "machine's credential and the user the kernel attests");
   AddCollectorOptions(run_cmd, &run.machine.common);
   run_cmd->add_option("--device-id", run.machine.device_id,
                       "Device id (default: /etc/machine-id; as given to enroll)");
-  run_cmd->add_option("--credential-file", run.machine.common.credential_file,
-                      "The machine credential written by enroll (owner-only)")
+  run_cmd
+      ->add_option("--credential-file", run.machine.common.credential_file,
+                   "The machine credential written by enroll (owner-only)")
       ->capture_default_str();
-  run_cmd->add_option("--socket", run.service.socket_path,
-                      "The local socket (mode 0666; users are attested by SO_PEERCRED)")
+  run_cmd
+      ->add_option("--socket", run.service.socket_path,
+                   "The local socket (mode 0666; users are attested by SO_PEERCRED)")
       ->capture_default_str();
   run_cmd->add_option("--user-domain", run.service.user_domain,
                       "Domain of the attested users (default: the host name, upper case)");
   run_cmd->add_option("--upn-suffix", run.service.upn_suffix,
                       "When set, each user's UPN is LOGIN@SUFFIX (e.g. example.com)");
-  run_cmd->add_option("--max-connections-per-uid", run.service.max_connections_per_uid,
-                      "Connections one user may hold at once")
-      ->capture_default_str()->check(CLI::Range(1, 4096));
-  run_cmd->add_option("--max-connections", run.service.max_connections,
-                      "Connections in total")
-      ->capture_default_str()->check(CLI::Range(1, 65536));
-  run_cmd->add_option("--hello-timeout-ms", run.hello_timeout_ms,
-                      "How long a new connection may take to send its Hello, ms")
-      ->capture_default_str()->check(CLI::Range(100, 600000));
+  run_cmd
+      ->add_option("--max-connections-per-uid", run.service.max_connections_per_uid,
+                   "Connections one user may hold at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  run_cmd->add_option("--max-connections", run.service.max_connections, "Connections in total")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65536));
+  run_cmd
+      ->add_option("--hello-timeout-ms", run.hello_timeout_ms,
+                   "How long a new connection may take to send its Hello, ms")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 600000));
 
   try {
     app.parse(argc, argv);

@@ -66,12 +66,12 @@ int PersonalRelay::Run() {
   DeviceCredential& device = options_.device;
   if (device.token.empty() && !device.enrollment_secret.empty()) {
     const std::string& device_id = hello.hello().device_id();
-    if (absl::Status s = AwaitCollector(*channel_, target, options_.collector.connect_timeout,
-                                        stopping);
+    if (absl::Status s =
+            AwaitCollector(*channel_, target, options_.collector.connect_timeout, stopping);
         !s.ok()) {
-      return end(absl::StatusCode::kUnavailable,
-                 s.code() == absl::StatusCode::kCancelled ? "reclaim-agent-service is stopping"
-                                                          : std::string(s.message()));
+      return end(absl::StatusCode::kUnavailable, s.code() == absl::StatusCode::kCancelled
+                                                     ? "reclaim-agent-service is stopping"
+                                                     : std::string(s.message()));
     }
     auto token = EnrollDevice(*channel_, device_id, hello.hello().hostname(),
                               std::exchange(device.enrollment_secret, std::string()));
@@ -84,9 +84,10 @@ int PersonalRelay::Run() {
       spdlog::info("device {} enrolled with collector {}; the credential is kept in memory only",
                    device_id, target);
     } else if (absl::Status w = WriteSecretFile(device.file, device.token); !w.ok()) {
-      spdlog::error("device {} enrolled, but its credential cannot be stored ({}); it is kept "
-                    "in memory and the next relay enrolls again",
-                    device_id, w);
+      spdlog::error(
+          "device {} enrolled, but its credential cannot be stored ({}); it is kept "
+          "in memory and the next relay enrolls again",
+          device_id, w);
     } else {
       spdlog::info("device {} enrolled with collector {}; credential stored in {}", device_id,
                    target, device.file);

@@ -1,12 +1,11 @@
 #include "agent/service/session_relay.h"
 
+#include <grpcpp/grpcpp.h>
 #include <pthread.h>
 #include <sys/socket.h>
 
 #include <thread>
 #include <utility>
-
-#include <grpcpp/grpcpp.h>
 
 #include "agent/local/local_frames.h"
 #include "agent/service/collector_link.h"
@@ -31,8 +30,11 @@ absl::Status SendLocalEnd(int fd, int code, const std::string& message) {
 
 SessionRelay::SessionRelay(int fd, std::shared_ptr<grpc::Channel> channel, std::string target,
                            std::string token, std::chrono::milliseconds connect_timeout)
-    : fd_(fd), channel_(std::move(channel)), target_(std::move(target)),
-      token_(std::move(token)), connect_timeout_(connect_timeout) {}
+    : fd_(fd),
+      channel_(std::move(channel)),
+      target_(std::move(target)),
+      token_(std::move(token)),
+      connect_timeout_(connect_timeout) {}
 
 SessionRelay::~SessionRelay() { WipeToken(); }
 
@@ -76,16 +78,16 @@ SessionOutcome SessionRelay::Run(const v1::AgentMessage& hello, LocalFrameReader
     return stopping_;
   });
   if (!connected.ok()) {
-    return end_local(grpc::StatusCode::UNAVAILABLE,
-                     connected.code() == absl::StatusCode::kCancelled
-                         ? "reclaim-agent-service is stopping"
-                         : std::string(connected.message()));
+    return end_local(grpc::StatusCode::UNAVAILABLE, connected.code() == absl::StatusCode::kCancelled
+                                                        ? "reclaim-agent-service is stopping"
+                                                        : std::string(connected.message()));
   }
   grpc::ClientContext context;
   if (!token_.empty()) context.AddMetadata("authorization", "Bearer " + token_);
   {
     absl::MutexLock l(&mu_);
-    if (stopping_) return end_local(grpc::StatusCode::UNAVAILABLE, "reclaim-agent-service is stopping");
+    if (stopping_)
+      return end_local(grpc::StatusCode::UNAVAILABLE, "reclaim-agent-service is stopping");
     context_ = &context;
     collector_ended_ = false;
     local_gone_ = false;
@@ -156,8 +158,8 @@ SessionOutcome SessionRelay::Run(const v1::AgentMessage& hello, LocalFrameReader
     outcome.local_closed = true;
     return outcome;
   }
-  return end_local(status.error_code(), status.ok() ? "the collector ended the stream"
-                                                    : status.error_message());
+  return end_local(status.error_code(),
+                   status.ok() ? "the collector ended the stream" : status.error_message());
 }
 
 }  // namespace reclaim::agent

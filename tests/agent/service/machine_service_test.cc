@@ -112,7 +112,8 @@ class Child {
     waitpid(pid_, &status, 0);
     pid_ = -1;
     if (!WIFEXITED(status)) out += " (killed by signal " + std::to_string(WTERMSIG(status)) + ")";
-    if (out.empty() && WEXITSTATUS(status) != 0) out = "exit " + std::to_string(WEXITSTATUS(status));
+    if (out.empty() && WEXITSTATUS(status) != 0)
+      out = "exit " + std::to_string(WEXITSTATUS(status));
     joined_ = out;
     return out;
   }
@@ -199,11 +200,11 @@ class MachineServiceTest : public ::testing::Test {
   }
 
   std::unique_ptr<ServiceProcess> StartService(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"run",          "--collector",    collector_->target(),
-                                     "--insecure-plaintext", "--device-id", device_,
-                                     "--credential-file", credential_, "--socket", socket_,
-                                     "--user-domain", "EXAMPLE", "--upn-suffix", "example.com",
-                                     "--connect-timeout-ms", "5000"};
+    std::vector<std::string> args = {
+        "run",          "--collector", collector_->target(),   "--insecure-plaintext",
+        "--device-id",  device_,       "--credential-file",    credential_,
+        "--socket",     socket_,       "--user-domain",        "EXAMPLE",
+        "--upn-suffix", "example.com", "--connect-timeout-ms", "5000"};
     args.insert(args.end(), extra.begin(), extra.end());
     auto service = std::make_unique<ServiceProcess>(dir_, args);
     EXPECT_TRUE(WaitFor(
@@ -225,7 +226,7 @@ class MachineServiceTest : public ::testing::Test {
 
 TEST_F(MachineServiceTest, EnrollWritesAnOwnerOnlyCredentialAndRunServesTheSocket0666) {
   Enroll();
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(stat(credential_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_EQ(st.st_uid, 0u);
@@ -276,7 +277,7 @@ TEST_F(MachineServiceTest, ForgedHellosAreStoredUnderTheMachineAndThePeersLoginN
   std::map<std::string, std::int64_t> focus_by_user;
   for (const auto& r : *rows) focus_by_user[r.user] += r.focus_ms;
   EXPECT_EQ(focus_by_user, (std::map<std::string, std::int64_t>{{"EXAMPLE\\nobody", 3000},
-                                                                 {"EXAMPLE\\daemon", 2000}}));
+                                                                {"EXAMPLE\\daemon", 2000}}));
   const std::string log = service->Stderr();
   EXPECT_NE(log.find("connection from uid 65534 (nobody) pid"), std::string::npos) << log;
   EXPECT_NE(log.find("connection from uid 1 (daemon) pid"), std::string::npos) << log;
@@ -368,6 +369,55 @@ TEST_F(MachineServiceTest, RevokingTheMachineCredentialEndsEverySessionUnauthent
   EXPECT_TRUE(service->Running());
 }
 
+TEST_F(MachineServiceTest, ACollectorOutageEndsSessionsUnavailableAndTheyResumeWhenItIsBack) {
+  Enroll();
+  auto service = StartService();
+  Child before(kNobody, kNobody, [&](Child& self) {
+    Session s;
+    if (auto e = s.Open(socket_); !e.empty()) return e;
+    if (auto e = s.Relay(Instance(1), 1); !e.empty()) return e;
+    self.SignalReady();
+    return s.ExpectEnd(grpc::StatusCode::UNAVAILABLE);
+  });
+  ASSERT_TRUE(before.WaitReady()) << before.Join();
+  collector_->get().Stop();
+  EXPECT_EQ(before.Join(), "");
+  // While it is down: UNAVAILABLE, nothing acknowledged.
+  Child during(kNobody, kNobody, [&](Child&) {
+    Session s;
+    if (auto e = s.Open(socket_); !e.empty()) return e;
+    if (auto e = s.Send(AgentHello("x", "y", Instance(2))); !e.empty()) return e;
+    if (auto e = s.Send(AgentBatch(1)); !e.empty()) return e;
+    int acks = 0;
+    const auto end = ReadUntilEnd(*s.reader, &acks);
+    if (!end || end->code() != grpc::StatusCode::UNAVAILABLE || acks != 0) {
+      return "expected UNAVAILABLE without acks, got " +
+             (end ? std::to_string(end->code()) + ": " + end->message() : "no end") + " after " +
+             std::to_string(acks) + " acks";
+    }
+    return std::string();
+  });
+  EXPECT_EQ(during.Join(), "");
+  collector_->get().Start();
+  ASSERT_TRUE(collector_->get().ok());
+  // Back: an agent retrying with its backoff gets through within seconds.
+  Child after(kNobody, kNobody, [&](Child&) {
+    std::string last;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    while (std::chrono::steady_clock::now() < deadline) {
+      Session s;
+      if (auto e = s.Open(socket_); !e.empty()) return e;
+      last = s.Relay(Instance(2), 1);
+      if (last.empty()) return last;
+      usleep(300 * 1000);
+    }
+    return "still refused after 15 s: " + last;
+  });
+  EXPECT_EQ(after.Join(), "");
+  EXPECT_EQ(collector_->StoredFocusMs(), 2000);
+  EXPECT_TRUE(service->Running());
+}
+
 TEST_F(MachineServiceTest, AClientThatVanishesMidStreamLeavesTheServiceServingOthers) {
   Enroll();
   auto service = StartService();
@@ -422,9 +472,9 @@ TEST_F(MachineServiceTest, RefusesANonSocketAtThePathAndALiveServiceAndReplacesA
   ASSERT_EQ(mkdir(dir_.File("run").c_str(), 0755), 0);
   { std::ofstream(socket_) << "not a socket"; }
   {
-    ServiceProcess p(dir_, {"run", "--collector", collector_->target(), "--insecure-plaintext",
-                            "--device-id", kDevice, "--credential-file", credential_,
-                            "--socket", socket_});
+    ServiceProcess p(
+        dir_, {"run", "--collector", collector_->target(), "--insecure-plaintext", "--device-id",
+               kDevice, "--credential-file", credential_, "--socket", socket_});
     EXPECT_EQ(p.Wait(), 1);
     EXPECT_NE(p.Stderr().find("exists and is not a socket"), std::string::npos) << p.Stderr();
   }
@@ -441,9 +491,9 @@ TEST_F(MachineServiceTest, RefusesANonSocketAtThePathAndALiveServiceAndReplacesA
   auto service = StartService();
   EXPECT_NE(service->Stderr().find("replaced the stale socket"), std::string::npos);
   // A second service while the first listens: refused.
-  ServiceProcess second(dir_, {"run", "--collector", collector_->target(), "--insecure-plaintext",
-                               "--device-id", kDevice, "--credential-file", credential_,
-                               "--socket", socket_});
+  ServiceProcess second(
+      dir_, {"run", "--collector", collector_->target(), "--insecure-plaintext", "--device-id",
+             kDevice, "--credential-file", credential_, "--socket", socket_});
   EXPECT_EQ(second.Wait(), 1);
   EXPECT_NE(second.Stderr().find("another reclaim-agent-service is listening"), std::string::npos)
       << second.Stderr();
@@ -465,7 +515,7 @@ TEST_F(MachineServiceTest, AGroupReadableCredentialOrNoneIsRefusedAtStart) {
                           "--credential-file", credential_, "--socket", socket_});
   EXPECT_EQ(p.Wait(), 2);
   EXPECT_NE(p.Stderr().find("0640"), std::string::npos) << p.Stderr();
-  struct stat st{};
+  struct stat st {};
   EXPECT_NE(lstat(socket_.c_str(), &st), 0) << "it listened anyway";
 }
 
@@ -487,22 +537,23 @@ TEST_F(MachineServiceTest, EnrollRefusesAWrongSecretAndAWorldReadableSecretFile)
     EXPECT_EQ(p.Wait(), 2);
     EXPECT_NE(p.Stderr().find("0644"), std::string::npos) << p.Stderr();
   }
-  struct stat st{};
+  struct stat st {};
   EXPECT_NE(stat(credential_.c_str(), &st), 0);
 }
 
 // deploy/install-agent.sh, staged with --destdir: installs the binary, the
 // system unit and the env file, enrolls as root with the secret file and
 // deletes it; the staged service then serves with that credential.
-TEST_F(MachineServiceTest, InstallAgentEnrollsAsRootDeletesTheSecretAndTheServiceUsesTheCredential) {
+TEST_F(MachineServiceTest,
+       InstallAgentEnrollsAsRootDeletesTheSecretAndTheServiceUsesTheCredential) {
   const std::string stage = dir_.File("stage");
   ServiceProcess install(
-      dir_, {},  -1, {}, {"/bin/bash", RECLAIM_SOURCE_DIR "/deploy/install-agent.sh",
-                          "--build-dir", RECLAIM_BUILD_DIR, "--destdir", stage, "--prefix", "/usr",
-                          "--collector", collector_->target(), "--insecure-plaintext",
-                          "--enrollment-secret-file", secret_});
+      dir_, {}, -1, {},
+      {"/bin/bash", RECLAIM_SOURCE_DIR "/deploy/install-agent.sh", "--build-dir", RECLAIM_BUILD_DIR,
+       "--destdir", stage, "--prefix", "/usr", "--collector", collector_->target(),
+       "--insecure-plaintext", "--enrollment-secret-file", secret_});
   ASSERT_EQ(install.Wait(std::chrono::seconds(60)), 0) << install.Stderr();
-  struct stat st{};
+  struct stat st {};
   EXPECT_NE(stat(secret_.c_str(), &st), 0) << "the enrollment secret was not deleted";
   const std::string staged_credential = stage + "/var/lib/reclaim/machine-credential";
   ASSERT_EQ(stat(staged_credential.c_str(), &st), 0) << install.Stderr();
@@ -513,12 +564,14 @@ TEST_F(MachineServiceTest, InstallAgentEnrollsAsRootDeletesTheSecretAndTheServic
   ASSERT_EQ(stat((stage + "/usr/bin/reclaim-agent-service").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0755u);
   std::ifstream unit(stage + "/usr/lib/systemd/system/reclaim-agent-service.service");
-  const std::string unit_text((std::istreambuf_iterator<char>(unit)), std::istreambuf_iterator<char>());
+  const std::string unit_text((std::istreambuf_iterator<char>(unit)),
+                              std::istreambuf_iterator<char>());
   EXPECT_NE(unit_text.find("ExecStart=/usr/bin/reclaim-agent-service run $RECLAIM_COLLECTOR_ARGS"),
             std::string::npos);
   EXPECT_NE(unit_text.find("RuntimeDirectory=reclaim"), std::string::npos);
   std::ifstream env(stage + "/etc/reclaim/agent-service.env");
-  const std::string env_text((std::istreambuf_iterator<char>(env)), std::istreambuf_iterator<char>());
+  const std::string env_text((std::istreambuf_iterator<char>(env)),
+                             std::istreambuf_iterator<char>());
   EXPECT_NE(env_text.find("RECLAIM_COLLECTOR_ARGS=\"--collector " + collector_->target() +
                           " --insecure-plaintext\""),
             std::string::npos)

@@ -25,8 +25,8 @@ class RelayTest : public ::testing::Test {
     if (agent_fd_ >= 0) close(agent_fd_);
     agent_fd_ = fds[0];
     SetReadTimeout(agent_fd_, std::chrono::seconds(30));
-    std::vector<std::string> args = {"relay", "--fd", "3", "--insecure-plaintext",
-                                     "--collector", collector_->target()};
+    std::vector<std::string> args = {
+        "relay", "--fd", "3", "--insecure-plaintext", "--collector", collector_->target()};
     args.insert(args.end(), options.begin(), options.end());
     auto p = std::make_unique<ServiceProcess>(dir_, args, fds[1], env);
     close(fds[1]);
@@ -67,7 +67,7 @@ TEST_F(RelayTest, EnrollsWithASecretFileAndRelaysBatchesAckedEndToEnd) {
     EXPECT_EQ(relay->Wait(), 0) << relay->Stderr();
   }
   EXPECT_EQ(collector_->StoredFocusMs(), 3000);
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(stat(credential.c_str(), &st), 0) << "the credential was not stored";
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 
