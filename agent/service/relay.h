@@ -25,6 +25,10 @@
 // LocalServiceMessage.end{code, message}, then closes. The Hello is relayed
 // unchanged (the collector checks its device id against the credential).
 //
+// The relay may close its end right after the end frame, while the agent is
+// still writing: a write that fails (EPIPE) is followed by reading the end
+// frame, which is still there to read.
+//
 // One relay serves ONE connection and then exits; the agent starts a new one
 // (with its own backoff) for its next stream. Enrollment (Enroll RPC) happens
 // after the Hello arrives, with the Hello's device id and hostname, when
