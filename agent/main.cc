@@ -34,7 +34,7 @@
 #include "agent/sources/session_source.h"
 #include "agent/sources/suspend_detector.h"
 #include "agent/spool/spool.h"
-#include "agent/uplink/uplink.h"
+#include "agent/uplink/grpc_uplink.h"
 #include "common/clock.h"
 #include "common/grpc_tls.h"
 #include "common/log_format.h"
@@ -382,16 +382,17 @@ int Run(const AgentOptions& opt) {
                  "authenticates devices will refuse this agent",
                  device->file);
   }
+  reclaim::agent::GrpcUplinkOptions grpc_up;
+  grpc_up.target = opt.collector;
+  grpc_up.credentials = std::move(*credentials);
+  grpc_up.device = std::move(*device);
   reclaim::agent::UplinkOptions up;
-  up.target = opt.collector;
-  up.credentials = std::move(*credentials);
-  up.device = std::move(*device);
   up.backoff.initial = std::chrono::milliseconds(opt.backoff_initial_ms);
   up.backoff.max = std::chrono::milliseconds(opt.backoff_max_ms);
   up.on_prompts_changed = [&prompts] {
     if (prompts) prompts->Wake();
   };
-  uplink = reclaim::agent::MakeUplink(**spool, identity, up);
+  uplink = reclaim::agent::MakeGrpcUplink(**spool, identity, up, std::move(grpc_up));
   uplink->Start();
   if (prompts) prompts->Start();  // after the uplink exists: it notifies it
 

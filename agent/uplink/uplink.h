@@ -1,7 +1,9 @@
 // The uplink: streams the spool's batches to the collector over one long-lived
-// gRPC stream (reclaim.v1.AgentService.Connect) and deletes a batch from the
+// stream (reclaim.v1.AgentService.Connect, or the same messages relayed by
+// reclaim-agent-service over a local socket) and deletes a batch from the
 // spool only when the collector acknowledged it.
 //
+// One protocol engine (MakeUplink) drives any transport (UplinkTransport):
 // - Sends a Hello first and resumes after the collector's first Ack, so a
 //   batch stored before a lost ack is not sent again needlessly (and if it is,
 //   the collector dedupes it on (device, instance, seq)).
@@ -10,8 +12,7 @@
 //   limits: streams per device, rate) leaves the refused batches in the
 //   spool; consecutive such endings keep growing the backoff (a successful
 //   connect does not reset it), so an over-rate agent slows down.
-// - Reconnects with jittered exponential backoff (common/backoff.h); gRPC
-//   keepalive pings detect a dead connection.
+// - Reconnects with jittered exponential backoff (common/backoff.h).
 // - Sends the spool's cumulative drop counters in the Hello and whenever they
 //   change (reclaim.v1.DroppedDataReport).
 // - Campaign prompts: a received ConsentPrompt is stored in the spool (with
@@ -20,13 +21,16 @@
 //   stream until the collector's CommandResultAck deletes them, so neither an
 //   agent restart nor a collector outage loses an answer. Call Notify() after
 //   recording an outcome.
+// - A stream ended with UNAUTHENTICATED or PERMISSION_DENIED (credential
+//   refused or revoked) is counted and logged as an error with the
+//   transport's hint; the spool keeps everything and the engine retries with
+//   backoff.
 //
-// - Device identity: presents the device credential on every stream
-//   ("authorization: Bearer <token>"); without one, and given the enrollment
-//   secret, enrolls first (AgentService.Enroll) and stores the credential in
-//   an owner-only file. A refused credential (revoked, unknown) is logged as
-//   an error and retried with backoff; the spool keeps everything. It never
-//   re-enrolls by itself: after a revocation the administrator decides.
+// Transports: LocalUplink (agent/local/local_uplink.h: frames of
+// proto/reclaim/v1/local.proto on a UNIX socket to reclaim-agent-service; what
+// the Linux reclaim-agent uses) and the in-process gRPC transport
+// (agent/uplink/grpc_uplink.h, for the Windows agent and tests). This header
+// and the engine never include gRPC.
 //
 // Owns two threads ("uplink", "uplink-read"), started by Start() and joined by
 // Stop(). Thread-safe.
@@ -39,26 +43,17 @@
 #include <optional>
 #include <string>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "agent/spool/spool.h"
 #include "common/backoff.h"
 
-namespace grpc {
-class ChannelCredentials;
-}
+namespace reclaim::v1 {
+class AgentMessage;
+class CollectorMessage;
+}  // namespace reclaim::v1
 
 namespace reclaim::agent {
-
-/// The device credential and how to get one; every field documents its default.
-struct DeviceCredentialOptions {
-  /// The credential (a token from Enroll). Default none.
-  std::string token;
-  /// Where a credential obtained by enrolling is stored (owner-only, atomic).
-  /// Default none: kept in memory only.
-  std::string file;
-  /// The enrollment secret: when set and `token` is empty, the uplink
-  /// enrolls before its first stream. Default none.
-  std::string enrollment_secret;
-};
 
 /// The session user (reclaim.v1.SessionUser).
 struct SessionUserInfo {
@@ -78,28 +73,21 @@ struct AgentIdentity {
   SessionUserInfo user;
 };
 
-/// Options; every field documents its default.
+/// Options of the engine; every field documents its default.
 struct UplinkOptions {
-  /// Collector address, "host:port". Required.
-  std::string target;
   /// Reconnect backoff. Default 1 s doubling to 60 s, jittered.
   BackoffOptions backoff;
   /// Batches sent but not yet acknowledged. Default 64.
   size_t max_in_flight = 64;
-  /// gRPC keepalive ping interval. Default 30 s.
-  std::chrono::milliseconds keepalive{30000};
   /// A stream with unacknowledged batches and no ack for this long is
   /// abandoned and reconnected. Default 120 s.
   std::chrono::milliseconds ack_timeout{120000};
+  /// How long to wait for the collector's first ack after the Hello. Default 30 s.
+  std::chrono::milliseconds hello_timeout{30000};
   /// Called on the uplink's read thread after a prompt was stored or
   /// withdrawn (the spool's open prompts changed); must not block. Default
   /// none.
   std::function<void()> on_prompts_changed;
-  /// Transport credentials (common/grpc_tls.h MakeChannelCredentials).
-  /// Default null: plaintext (tests).
-  std::shared_ptr<grpc::ChannelCredentials> credentials;
-  /// Device credential. Default none: streams carry no credential.
-  DeviceCredentialOptions device;
 };
 
 /// Counters for status and tests.
@@ -129,8 +117,59 @@ class Uplink {
   virtual UplinkStats stats() const = 0;
 };
 
-/// An uplink over a real gRPC channel to `options.target` with
-/// `options.credentials`. `spool` must outlive the uplink.
-std::unique_ptr<Uplink> MakeUplink(Spool& spool, AgentIdentity identity, UplinkOptions options);
+/// One open stream to the collector, as a transport carries it. Write() is
+/// called from one thread, Read() from another; Cancel() from any.
+class UplinkStream {
+ public:
+  virtual ~UplinkStream() = default;
+  /// Sends one message, blocking. False when the stream is over.
+  virtual bool Write(const reclaim::v1::AgentMessage& message) = 0;
+  /// Blocks for the next message from the collector. False when the stream
+  /// ended (Finish() then says why).
+  virtual bool Read(reclaim::v1::CollectorMessage* message) = 0;
+  /// Ends the stream from our side; blocked Read()/Write() return false.
+  virtual void Cancel() = 0;
+  /// After Read() returned false: how the stream ended. The collector's
+  /// status (absl codes are numbered as gRPC's), OK or CANCELLED when we
+  /// ended it, UNAVAILABLE when the path to the collector broke.
+  virtual absl::Status Finish() = 0;
+};
+
+/// What a transport tells the engine while it opens a stream.
+class UplinkEvents {
+ public:
+  virtual ~UplinkEvents() = default;
+  /// Connecting keeps failing for `why` (visible in stats at once; the
+  /// transport logged it).
+  virtual void ConnectFailing(const std::string& why) = 0;
+  /// The collector refused an enrollment or credential.
+  virtual void AuthFailure() = 0;
+  /// This transport enrolled the device and holds a new credential.
+  virtual void Enrolled() = 0;
+};
+
+/// Opens streams to the collector: a gRPC channel, or a local socket to
+/// reclaim-agent-service. Used by the engine's thread only, except Interrupt().
+class UplinkTransport {
+ public:
+  virtual ~UplinkTransport() = default;
+  /// Opens one stream (connects, enrolls when needed). Blocks; Interrupt()
+  /// makes it return soon. Errors: why no stream could be opened (logged by
+  /// the engine); UNAVAILABLE "cannot connect" when the transport already
+  /// logged why.
+  virtual absl::StatusOr<std::unique_ptr<UplinkStream>> Open(UplinkEvents& events) = 0;
+  /// From any thread (Stop()): ends a blocked Open().
+  virtual void Interrupt() = 0;
+  /// Where streams go, for logs: "collector HOST:PORT", "reclaim-agent-service
+  /// at PATH".
+  virtual std::string Describe() const = 0;
+  /// What the administrator can do when the collector refuses this device's
+  /// credential (appended to the error log line).
+  virtual std::string AuthHint() const = 0;
+};
+
+/// The engine over `transport`. `spool` must outlive the uplink.
+std::unique_ptr<Uplink> MakeUplink(Spool& spool, AgentIdentity identity, UplinkOptions options,
+                                   std::unique_ptr<UplinkTransport> transport);
 
 }  // namespace reclaim::agent

@@ -7,7 +7,7 @@
 #include <atomic>
 #include <functional>
 
-#include "agent/uplink/uplink.h"
+#include "agent/uplink/grpc_uplink.h"
 #include "reclaim/v1/agent.pb.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_collector.h"
@@ -59,11 +59,12 @@ class UplinkPromptsTest : public ::testing::Test {
   }
   std::unique_ptr<Uplink> StartUplink() {
     UplinkOptions o;
-    o.target = collector_->target();
     o.backoff.initial = std::chrono::milliseconds(20);
     o.backoff.max = std::chrono::milliseconds(200);
     o.on_prompts_changed = [this] { ++prompt_changes_; };
-    auto u = MakeUplink(*spool_, Identity(), o);
+    GrpcUplinkOptions g;
+    g.target = collector_->target();
+    auto u = MakeGrpcUplink(*spool_, Identity(), o, g);
     u->Start();
     return u;
   }

@@ -1,7 +1,7 @@
 // The uplink against a real collector stack over loopback: acks delete from
 // the spool, outages keep data, restarts count nothing twice, drop counters
 // arrive exactly.
-#include "agent/uplink/uplink.h"
+#include "agent/uplink/grpc_uplink.h"
 
 #include <gtest/gtest.h>
 
@@ -41,12 +41,14 @@ AgentIdentity Identity() {
   return id;
 }
 
-UplinkOptions FastOptions(const std::string& target) {
+// The engine over an in-process gRPC channel to `target`, with fast backoff.
+std::unique_ptr<Uplink> MakeTestUplink(Spool& spool, const std::string& target) {
   UplinkOptions o;
-  o.target = target;
   o.backoff.initial = std::chrono::milliseconds(20);
   o.backoff.max = std::chrono::milliseconds(200);
-  return o;
+  GrpcUplinkOptions g;
+  g.target = target;
+  return MakeGrpcUplink(spool, Identity(), o, g);
 }
 
 class UplinkTest : public ::testing::Test {
@@ -75,7 +77,7 @@ class UplinkTest : public ::testing::Test {
 
 TEST_F(UplinkTest, AckedBatchesLeaveTheSpool) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(spool_->Append(MakeBatch(10)).ok());
-  auto uplink = MakeUplink(*spool_, Identity(), FastOptions(collector_->target()));
+  auto uplink = MakeTestUplink(*spool_, collector_->target());
   uplink->Start();
   ASSERT_TRUE(uplink->WaitForAck(5, std::chrono::seconds(20)));
   EXPECT_EQ(spool_->pending_batches(), 0);
@@ -92,7 +94,7 @@ TEST_F(UplinkTest, AckedBatchesLeaveTheSpool) {
 TEST_F(UplinkTest, CollectorDownKeepsEverythingAndDeliversLater) {
   collector_->Stop();
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(spool_->Append(MakeBatch(5)).ok());
-  auto uplink = MakeUplink(*spool_, Identity(), FastOptions(collector_->target()));
+  auto uplink = MakeTestUplink(*spool_, collector_->target());
   uplink->Start();
   EXPECT_FALSE(uplink->WaitForAck(1, std::chrono::milliseconds(500)));
   EXPECT_EQ(spool_->pending_batches(), 4);
@@ -107,7 +109,7 @@ TEST_F(UplinkTest, CollectorDownKeepsEverythingAndDeliversLater) {
 }
 
 TEST_F(UplinkTest, CollectorRestartsWhileUploadingCountNothingTwice) {
-  auto uplink = MakeUplink(*spool_, Identity(), FastOptions(collector_->target()));
+  auto uplink = MakeTestUplink(*spool_, collector_->target());
   uplink->Start();
   std::uint64_t last = 0;
   for (int round = 0; round < 10; ++round) {
@@ -142,7 +144,7 @@ TEST_F(UplinkTest, DroppedCountsReachTheCollectorExactly) {
   const SpoolDropCounters drops = small->drop_counters();
   ASSERT_GT(drops.dropped_batches, 0u);
   collector_->Start();
-  auto uplink = MakeUplink(*small, Identity(), FastOptions(collector_->target()));
+  auto uplink = MakeTestUplink(*small, collector_->target());
   uplink->Start();
   ASSERT_TRUE(uplink->WaitForAck(last, std::chrono::seconds(20)));
   uplink->Stop();
@@ -169,7 +171,7 @@ TEST_F(UplinkTest, OverRateDeviceKeepsItsDataAndDeliversItLater) {
   ASSERT_TRUE(collector_->ok());
   constexpr int kBatches = 8;
   for (int i = 0; i < kBatches; ++i) ASSERT_TRUE(spool_->Append(MakeBatch(50)).ok());
-  auto uplink = MakeUplink(*spool_, Identity(), FastOptions(collector_->target()));
+  auto uplink = MakeTestUplink(*spool_, collector_->target());
   uplink->Start();
   // 400 intervals at 100/s with a burst of 100: at least one refusal, and
   // the refused batches still in the spool at that moment.

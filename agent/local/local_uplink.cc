@@ -1,0 +1,155 @@
+#include "agent/local/local_uplink.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "agent/local/local_frames.h"
+#include "reclaim/v1/agent.pb.h"
+#include "reclaim/v1/local.pb.h"
+
+namespace reclaim::agent {
+namespace {
+
+namespace v1 = ::reclaim::v1;
+
+class LocalStream final : public UplinkStream {
+ public:
+  LocalStream(int fd, LocalConnector& connector)
+      : fd_(fd), connector_(connector), reader_(fd) {}
+  ~LocalStream() override {
+    close(fd_);
+    absl::MutexLock l(&mu_);
+    if (!closed_) connector_.Closed(clean_end_);
+  }
+
+  bool Write(const v1::AgentMessage& message) override {
+    return WriteLocalFrame(fd_, message).ok();
+  }
+
+  bool Read(v1::CollectorMessage* message) override {
+    v1::LocalServiceMessage frame;
+    absl::Status s = reader_.Read(&frame);
+    absl::MutexLock l(&mu_);
+    if (s.ok() && frame.has_collector()) {
+      *message = std::move(*frame.mutable_collector());
+      return true;
+    }
+    if (cancelled_) {
+      end_ = absl::CancelledError("stream closed by the agent");
+    } else if (s.ok() && frame.has_end()) {
+      clean_end_ = true;
+      end_ = absl::Status(static_cast<absl::StatusCode>(frame.end().code()), frame.end().message());
+    } else if (s.ok()) {
+      end_ = absl::UnavailableError("reclaim-agent-service sent a frame of an unknown kind");
+    } else if (absl::IsOutOfRange(s)) {
+      end_ = absl::UnavailableError("reclaim-agent-service closed the connection");
+    } else {
+      end_ = absl::UnavailableError(absl::StrCat("reclaim-agent-service connection: ", s.message()));
+    }
+    return false;
+  }
+
+  void Cancel() override {
+    absl::MutexLock l(&mu_);
+    cancelled_ = true;
+    shutdown(fd_, SHUT_RDWR);
+  }
+
+  // Called once the read thread is done: ends the connection and tells the
+  // connector (a relay that died says how; the note joins the error).
+  absl::Status Finish() override {
+    absl::MutexLock l(&mu_);
+    shutdown(fd_, SHUT_RDWR);
+    const std::string note = connector_.Closed(clean_end_);
+    closed_ = true;
+    if (!clean_end_ && !cancelled_ && !note.empty()) {
+      return absl::Status(end_.code(), absl::StrCat(end_.message(), " (", note, ")"));
+    }
+    return end_;
+  }
+
+ private:
+  const int fd_;
+  LocalConnector& connector_;
+  LocalFrameReader reader_;  // the read thread's
+  absl::Mutex mu_;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool clean_end_ ABSL_GUARDED_BY(mu_) = false;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status end_ ABSL_GUARDED_BY(mu_) = absl::UnavailableError("stream not read");
+};
+
+class LocalTransport final : public UplinkTransport {
+ public:
+  explicit LocalTransport(std::unique_ptr<LocalConnector> connector)
+      : connector_(std::move(connector)) {}
+
+  absl::StatusOr<std::unique_ptr<UplinkStream>> Open(UplinkEvents&) override {
+    absl::StatusOr<int> fd = connector_->Connect();
+    if (!fd.ok()) return fd.status();
+    return std::make_unique<LocalStream>(*fd, *connector_);
+  }
+  void Interrupt() override { connector_->Interrupt(); }
+  std::string Describe() const override { return connector_->Describe(); }
+  std::string AuthHint() const override { return connector_->AuthHint(); }
+
+ private:
+  std::unique_ptr<LocalConnector> connector_;
+};
+
+class ServiceSocketConnector final : public LocalConnector {
+ public:
+  explicit ServiceSocketConnector(std::string path) : path_(std::move(path)) {}
+
+  absl::StatusOr<int> Connect() override {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path_.size() >= sizeof(addr.sun_path)) {
+      return absl::InvalidArgumentError(absl::StrCat("socket path too long: ", path_));
+    }
+    std::memcpy(addr.sun_path, path_.c_str(), path_.size() + 1);
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return absl::UnavailableError(absl::StrCat("socket: ", std::strerror(errno)));
+    if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
+      const int e = errno;
+      close(fd);
+      return absl::UnavailableError(absl::StrCat("cannot connect to reclaim-agent-service at ",
+                                                 path_, ": ", std::strerror(e)));
+    }
+    return fd;
+  }
+  std::string Closed(bool) override { return ""; }
+  void Interrupt() override {}
+  std::string Describe() const override {
+    return absl::StrCat("collector (through reclaim-agent-service at ", path_, ")");
+  }
+  std::string AuthHint() const override {
+    return "the machine's credential was refused: enroll the machine again as root with "
+           "`reclaim-agent-service enroll`";
+  }
+
+ private:
+  const std::string path_;
+};
+
+}  // namespace
+
+std::unique_ptr<LocalConnector> MakeServiceSocketConnector(std::string path) {
+  return std::make_unique<ServiceSocketConnector>(std::move(path));
+}
+
+std::unique_ptr<Uplink> MakeLocalUplink(Spool& spool, AgentIdentity identity,
+                                        UplinkOptions options,
+                                        std::unique_ptr<LocalConnector> connector) {
+  return MakeUplink(spool, std::move(identity), std::move(options),
+                    std::make_unique<LocalTransport>(std::move(connector)));
+}
+
+}  // namespace reclaim::agent
