@@ -1,8 +1,6 @@
 // The uplink's protocol engine (uplink.h), independent of the transport.
 #include "agent/uplink/uplink.h"
 
-#include <pthread.h>
-
 #include <set>
 #include <thread>
 #include <utility>
@@ -11,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "agent/platform/process_platform.h"
 #include "common/log_format.h"
 #include "reclaim/v1/agent.pb.h"
 #include "spdlog/spdlog.h"
@@ -29,14 +28,6 @@ void FillDropped(const SpoolDropCounters& c, v1::DroppedDataReport* out) {
   out->set_corrupt_spools(c.corrupt_spools);
 }
 
-void SetThreadName(const char* name) {
-#if defined(__linux__)
-  pthread_setname_np(pthread_self(), name);
-#else
-  (void)name;
-#endif
-}
-
 class UplinkEngine final : public Uplink, private UplinkEvents {
  public:
   UplinkEngine(Spool& spool, AgentIdentity identity, UplinkOptions options,
@@ -50,7 +41,7 @@ class UplinkEngine final : public Uplink, private UplinkEvents {
 
   void Start() override {
     thread_ = std::thread([this] {
-      SetThreadName("uplink");
+      SetCurrentThreadName("uplink");
       RunLoop();
     });
   }
@@ -167,7 +158,7 @@ class UplinkEngine final : public Uplink, private UplinkEvents {
       error = "cannot open the stream";
     } else {
       reader = std::thread([this, s = stream.get()] {
-        SetThreadName("uplink-read");
+        SetCurrentThreadName("uplink-read");
         ReadLoop(s);
       });
       error = SendLoop(*stream, &reported);
