@@ -281,6 +281,68 @@ TEST_F(MachineServiceTest, ForgedHellosAreStoredUnderTheMachineAndThePeersLoginN
   const std::string log = service->Stderr();
   EXPECT_NE(log.find("connection from uid 65534 (nobody) pid"), std::string::npos) << log;
   EXPECT_NE(log.find("connection from uid 1 (daemon) pid"), std::string::npos) << log;
+  auto credential = ReadSecretFile(credential_);
+  ASSERT_TRUE(credential.ok());
+  EXPECT_EQ(log.find(*credential), std::string::npos) << "the machine credential was logged";
+}
+
+TEST_F(MachineServiceTest, OverTheTotalLimitEndsResourceExhausted) {
+  Enroll();
+  auto service = StartService({"--max-connections", "1"});
+  Child nobody(kNobody, kNobody, [&](Child& self) {
+    // The fixture's probe connection holds the only slot until the service
+    // has seen it close: retry as an agent does.
+    std::unique_ptr<Session> s;
+    std::string last = "not tried";
+    for (int attempt = 0; attempt < 50 && !last.empty(); ++attempt) {
+      s = std::make_unique<Session>();
+      if (auto e = s->Open(socket_); !e.empty()) return e;
+      last = s->Relay(Instance(1), 1);
+      if (!last.empty()) usleep(100 * 1000);
+    }
+    if (!last.empty()) return last;
+    self.SignalReady();
+    self.WaitForRelease();
+    return std::string();
+  });
+  ASSERT_TRUE(nobody.WaitReady()) << nobody.Join();
+  Child daemon(kDaemon, kDaemon, [&](Child&) {
+    Session s;
+    if (auto e = s.Open(socket_); !e.empty()) return e;
+    return s.ExpectEnd(grpc::StatusCode::RESOURCE_EXHAUSTED, "already has 1 connections");
+  });
+  EXPECT_EQ(daemon.Join(), "");
+  nobody.Release();
+  EXPECT_EQ(nobody.Join(), "");
+  // The slot is free again once the first session is gone.
+  Child again(kDaemon, kDaemon, [&](Child&) {
+    std::string last;
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      Session s;
+      if (auto e = s.Open(socket_); !e.empty()) return e;
+      last = s.Relay(Instance(2), 1);
+      if (last.empty()) return last;
+      usleep(100 * 1000);
+    }
+    return last;
+  });
+  EXPECT_EQ(again.Join(), "");
+}
+
+TEST_F(MachineServiceTest, SigtermEndsOpenSessionsUnavailableAndExits) {
+  Enroll();
+  auto service = StartService();
+  Child nobody(kNobody, kNobody, [&](Child& self) {
+    Session s;
+    if (auto e = s.Open(socket_); !e.empty()) return e;
+    if (auto e = s.Relay(Instance(1), 1); !e.empty()) return e;
+    self.SignalReady();
+    return s.ExpectEnd(grpc::StatusCode::UNAVAILABLE, "stopping");
+  });
+  ASSERT_TRUE(nobody.WaitReady()) << nobody.Join();
+  ASSERT_EQ(kill(service->pid(), SIGTERM), 0);
+  EXPECT_EQ(nobody.Join(), "");
+  EXPECT_EQ(service->Wait(std::chrono::seconds(10)), 0) << service->Stderr();
 }
 
 TEST_F(MachineServiceTest, AFirstFrameThatIsNotAHelloAndAnOversizeFrameAreRefused) {
