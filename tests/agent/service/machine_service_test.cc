@@ -13,6 +13,8 @@
 #include <functional>
 #include <set>
 
+#include "agent/local/local_uplink.h"
+#include "agent/spool/spool.h"
 #include "common/secret_file.h"
 #include "tests/agent/service/service_test_env.h"
 
@@ -343,6 +345,54 @@ TEST_F(MachineServiceTest, SigtermEndsOpenSessionsUnavailableAndExits) {
   ASSERT_EQ(kill(service->pid(), SIGTERM), 0);
   EXPECT_EQ(nobody.Join(), "");
   EXPECT_EQ(service->Wait(std::chrono::seconds(10)), 0) << service->Stderr();
+}
+
+// The session agent's real uplink (agent/local/local_uplink.h: spool, engine,
+// service socket) as `nobody`, claiming to be "ceo" on "other-device".
+TEST_F(MachineServiceTest, ASessionsLocalUplinkDeliversItsSpoolUnderItsRealUser) {
+  Enroll();
+  auto service = StartService();
+  const std::string spool_dir = dir_.File("nobody-state");
+  ASSERT_EQ(mkdir(spool_dir.c_str(), 0700), 0);
+  ASSERT_EQ(chown(spool_dir.c_str(), kNobody, kNobody), 0);
+  Child nobody(kNobody, kNobody, [&](Child&) {
+    SystemClock clock;
+    auto spool = agent::Spool::Open({.path = spool_dir + "/spool.db", .max_bytes = 1 << 20}, clock);
+    if (!spool.ok()) return "spool: " + std::string(spool.status().message());
+    for (std::uint64_t seq = 1; seq <= 3; ++seq) {
+      v1::UsageBatch batch = AgentBatch(seq, 1500).batch();
+      if (!(*spool)->Append(agent::SpoolBatch{batch.SerializeAsString(), 1, 1500}).ok()) {
+        return std::string("append failed");
+      }
+    }
+    agent::UplinkOptions options;
+    options.backoff.initial = std::chrono::milliseconds(50);
+    options.backoff.max = std::chrono::milliseconds(500);
+    agent::AgentIdentity identity;
+    identity.device_id = "other-device";
+    identity.hostname = "forged-host";
+    identity.user.login_name = "ceo";
+    identity.user.domain = "FORGED";
+    auto uplink = agent::MakeLocalUplink(**spool, identity, options,
+                                         agent::MakeServiceSocketConnector(socket_));
+    uplink->Start();
+    const bool acked = uplink->WaitForAck(3, std::chrono::seconds(30));
+    const std::string error = uplink->stats().last_error;
+    uplink->Stop();
+    if (!acked) return "not acknowledged: " + error;
+    if ((*spool)->pending_batches() != 0) return std::string("batches left in the spool");
+    return std::string();
+  });
+  EXPECT_EQ(nobody.Join(), "");
+  auto rows = collector_->get().store().QueryUsage({});
+  ASSERT_TRUE(rows.ok());
+  std::map<std::string, std::int64_t> focus_by_user;
+  for (const auto& r : *rows) focus_by_user[r.user] += r.focus_ms;
+  EXPECT_EQ(focus_by_user, (std::map<std::string, std::int64_t>{{"EXAMPLE\\nobody", 4500}}));
+  const auto agents = collector_->Agents();
+  ASSERT_EQ(agents.size(), 1u);
+  EXPECT_EQ(agents[0].device_id, kDevice);
+  EXPECT_EQ(agents[0].acked_through, 3u);
 }
 
 TEST_F(MachineServiceTest, AFirstFrameThatIsNotAHelloAndAnOversizeFrameAreRefused) {
