@@ -122,6 +122,10 @@ SessionOutcome SessionRelay::Run(const v1::AgentMessage& hello, LocalFrameReader
       if (!stream->Write(message)) break;  // the stream ended; its status follows
     }
   }
+  {
+    absl::MutexLock l(&mu_);
+    if (stopping_) why = Why::kStopping;  // Stop() cancelled a blocked Write
+  }
   if (why == Why::kLocalClosed) {
     // The session is gone: let the collector finish what it has (it ends a
     // half-closed stream once its pending batches are acknowledged).
