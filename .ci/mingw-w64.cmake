@@ -17,5 +17,7 @@ set(CMAKE_EXE_LINKER_FLAGS_INIT "-static")
 # Only the standard-C++ parts and the Win32 layer: no gRPC, protobuf, abseil or SQLite here.
 set(RECLAIM_WINDOWS_LAYER_ONLY ON CACHE BOOL "")
 set(RECLAIM_GTEST_SOURCE_DIR /usr/src/googletest CACHE PATH "")
+# spdlog and fmt header-only for the metering loop (agent/windows/windows_layer.cmake).
+set(RECLAIM_HEADER_ONLY_DIRS /usr/include/spdlog /usr/include/fmt CACHE STRING "")
 # CTest runs the .exe tests through Wine (with a prefix, no debug noise, a virtual desktop).
 set(CMAKE_CROSSCOMPILING_EMULATOR ${CMAKE_CURRENT_LIST_DIR}/../tests/windows/wine-run.sh)

@@ -25,6 +25,7 @@
 #include "agent/core/desktop_state.h"
 #include "agent/core/prompt_service.h"
 #include "agent/core/replay_driver.h"
+#include "agent/core/spool_batch_store.h"
 #include "agent/platform/process_platform.h"
 #include "agent/sources/do_not_disturb.h"
 #include "agent/sources/focus_source.h"
@@ -199,7 +200,8 @@ int RunLive(const AgentOptions& opt, const reclaim::Clock& clock, reclaim::agent
     spdlog::info("web sites: keeping the page {} the extension's policy allows (--web-detail)",
                  opt.web_detail);
   }
-  MeteringLoop loop(lo, spool, clock, &ReadAwakeClock, [&uplink] { uplink.Notify(); });
+  MeteringLoop loop(lo, SpoolBatchStore(spool, clock), clock, &ReadAwakeClock,
+                    [&uplink] { uplink.Notify(); });
   // Focus events pass through the web focus resolver: a browser in front is
   // metered as the site of its active tab (agent/browser/).
   WebFocusResolver web(loop.sink(), clock);

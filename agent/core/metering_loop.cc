@@ -1,9 +1,8 @@
 #include "agent/core/metering_loop.h"
 
-#include "absl/time/time.h"
-#include "agent/core/batch_codec.h"
+#include <algorithm>
+
 #include "agent/platform/process_platform.h"
-#include "common/log_format.h"
 #include "spdlog/spdlog.h"
 
 namespace reclaim::agent {
@@ -14,11 +13,11 @@ MeterOptions MakeMeterOptions(std::chrono::milliseconds idle_threshold,
   return {.heartbeat = heartbeat, .settle_delay = idle_threshold + margin};
 }
 
-MeteringLoop::MeteringLoop(MeteringLoopOptions options, Spool& spool, const Clock& clock,
+MeteringLoop::MeteringLoop(MeteringLoopOptions options, BatchStore store, const Clock& clock,
                            std::function<MonoTime()> awake_clock,
                            std::function<void()> on_batch)
     : options_(std::move(options)),
-      spool_(spool),
+      store_(std::move(store)),
       clock_(clock),
       awake_clock_(std::move(awake_clock)),
       on_batch_(std::move(on_batch)),
@@ -29,9 +28,12 @@ MeteringLoop::~MeteringLoop() { Stop(); }
 
 EventSink MeteringLoop::sink() {
   return [this](const MeterEvent& e) {
-    absl::MutexLock l(&mu_);
-    queue_.push_back(e);
-    ++stats_.events;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      queue_.push_back(e);
+      ++stats_.events;
+    }
+    wake_.notify_one();
   };
 }
 
@@ -47,19 +49,23 @@ void MeteringLoop::Start() {
 void MeteringLoop::Stop() {
   if (!thread_.joinable()) return;
   {
-    absl::MutexLock l(&mu_);
+    std::lock_guard<std::mutex> l(mu_);
     stop_ = true;
   }
+  wake_.notify_one();
   thread_.join();
 }
 
 void MeteringLoop::FlushNow() {
-  absl::MutexLock l(&mu_);
-  flush_ = true;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    flush_ = true;
+  }
+  wake_.notify_one();
 }
 
 MeteringLoopStats MeteringLoop::stats() const {
-  absl::MutexLock l(&mu_);
+  std::lock_guard<std::mutex> l(mu_);
   return stats_;
 }
 
@@ -67,13 +73,9 @@ void MeteringLoop::Run() {
   while (true) {
     bool stop = false, flush = false;
     {
-      absl::MutexLock l(&mu_);
+      std::unique_lock<std::mutex> l(mu_);
       // Wake on an event, a flush request, stop, or the tick.
-      auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-        return !queue_.empty() || stop_ || flush_;
-      };
-      mu_.AwaitWithTimeout(absl::Condition(&ready),
-                           absl::Milliseconds(options_.tick.count()));
+      wake_.wait_for(l, options_.tick, [this] { return !queue_.empty() || stop_ || flush_; });
       stop = stop_;
       flush = flush_;
       flush_ = false;
@@ -90,7 +92,7 @@ void MeteringLoop::Run() {
 void MeteringLoop::Step(bool finish) {
   std::deque<MeterEvent> events;
   {
-    absl::MutexLock l(&mu_);
+    std::lock_guard<std::mutex> l(mu_);
     events.swap(queue_);
   }
   bool resumed = false;
@@ -112,7 +114,7 @@ void MeteringLoop::Step(bool finish) {
       if (e.kind == MeterEvent::Kind::kSuspend) {
         spdlog::info("suspend of {} s detected (boot-time clock ran ahead)",
                      (now - e.at).count() / 1000.0);
-        absl::MutexLock l(&mu_);
+        std::lock_guard<std::mutex> l(mu_);
         ++stats_.suspends_detected;
       }
     }
@@ -120,7 +122,8 @@ void MeteringLoop::Step(bool finish) {
   const UtcMs wall = clock_.WallUtcMs();
   std::vector<FocusInterval> out = finish ? meter_.Finish(now, wall) : meter_.Poll(now, wall);
   for (FocusInterval& i : out) unstored_.push_back(std::move(i));
-  absl::MutexLock l(&mu_);
+  std::lock_guard<std::mutex> l(mu_);
+  stats_.recorded += events.size();
   stats_.late_events = meter_.late_events();
 }
 
@@ -133,7 +136,7 @@ void MeteringLoop::Store(bool force) {
     const size_t drop = unstored_.size() - options_.max_unstored_intervals;
     unstored_.erase(unstored_.begin(), unstored_.begin() + static_cast<std::ptrdiff_t>(drop));
     spdlog::error("the spool refused usage for too long: dropped the {} oldest intervals", drop);
-    absl::MutexLock l(&mu_);
+    std::lock_guard<std::mutex> l(mu_);
     stats_.dropped_intervals += drop;
   }
   // The collector accepts at most 10,000 intervals per batch.
@@ -142,18 +145,18 @@ void MeteringLoop::Store(bool force) {
     const size_t n = std::min(kMaxPerBatch, unstored_.size());
     std::vector<FocusInterval> part(unstored_.begin(),
                                     unstored_.begin() + static_cast<std::ptrdiff_t>(n));
-    auto seq = spool_.Append(EncodeBatch(part, clock_.WallUtcMs()));
-    if (!seq.ok()) {
+    const std::string error = store_(part);
+    if (!error.empty()) {
       // Kept in memory and retried at the next heartbeat.
       spdlog::error("cannot store usage in the spool ({}); retrying at the next heartbeat",
-                    seq.status());
-      absl::MutexLock l(&mu_);
+                    error);
+      std::lock_guard<std::mutex> l(mu_);
       ++stats_.spool_errors;
       return;
     }
     unstored_.erase(unstored_.begin(), unstored_.begin() + static_cast<std::ptrdiff_t>(n));
     {
-      absl::MutexLock l(&mu_);
+      std::lock_guard<std::mutex> l(mu_);
       stats_.intervals += n;
       ++stats_.batches;
     }

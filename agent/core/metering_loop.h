@@ -2,8 +2,9 @@
 //
 // Sources report MeterEvents through sink() from their own threads; the loop's
 // thread ("meter") records them into the Meter, polls it, and every
-// `heartbeat` appends the emitted focus intervals to the spool as one batch
-// (one durable transaction) and calls `on_batch` (the uplink's Notify). Stop()
+// `heartbeat` hands the emitted focus intervals to its BatchStore as one batch
+// (the agent's is SpoolBatchStore: one durable spool transaction,
+// spool_batch_store.h) and calls `on_batch` (the uplink's Notify). Stop()
 // settles everything (Meter::Finish), stores the last batch and joins.
 //
 // Before every Poll the loop runs the D-Bus-free SuspendDetector (boot-time
@@ -21,21 +22,25 @@
 // kept when `send_web_page_detail`.
 //
 // Thread-safe: sink() may be called from any thread; Start/Stop from the owner.
+//
+// Standard C++ (and spdlog) only, no abseil, protobuf or SQLite: the loop is
+// also built with mingw-w64 and tested under Wine (tests/windows), so its
+// lock is a std::mutex rather than absl::Mutex.
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "agent/meter/meter.h"
 #include "agent/sources/event_sink.h"
 #include "agent/sources/suspend_detector.h"
-#include "agent/spool/spool.h"
 #include "common/clock.h"
 
 namespace reclaim::agent {
@@ -72,8 +77,15 @@ MeterOptions MakeMeterOptions(std::chrono::milliseconds idle_threshold,
                               std::chrono::milliseconds heartbeat,
                               std::chrono::milliseconds margin = std::chrono::milliseconds(1000));
 
+/// Stores one batch of focus intervals durably (at most 10,000, the
+/// collector's limit per batch). Returns an empty string on success, else
+/// the error for the log: the loop keeps the intervals in memory and tries
+/// again at the next heartbeat. Called from the loop's thread only.
+using BatchStore = std::function<std::string(const std::vector<FocusInterval>& intervals)>;
+
 struct MeteringLoopStats {
   std::uint64_t events = 0;          ///< Events received from sources.
+  std::uint64_t recorded = 0;        ///< Of those, recorded into the meter so far.
   std::uint64_t late_events = 0;     ///< Meter::late_events().
   std::uint64_t intervals = 0;       ///< Intervals stored in the spool.
   std::uint64_t batches = 0;         ///< Batches stored.
@@ -84,9 +96,10 @@ struct MeteringLoopStats {
 
 class MeteringLoop {
  public:
-  /// `spool` and `clock` must outlive the loop. `on_batch` is called after
-  /// each stored batch, from the loop's thread.
-  MeteringLoop(MeteringLoopOptions options, Spool& spool, const Clock& clock,
+  /// `clock` must outlive the loop. `store` keeps the batches (the agent:
+  /// SpoolBatchStore). `on_batch` is called after each stored batch, from
+  /// the loop's thread.
+  MeteringLoop(MeteringLoopOptions options, BatchStore store, const Clock& clock,
                std::function<MonoTime()> awake_clock, std::function<void()> on_batch);
   ~MeteringLoop();
   MeteringLoop(const MeteringLoop&) = delete;
@@ -112,7 +125,7 @@ class MeteringLoop {
   void Store(bool force);
 
   const MeteringLoopOptions options_;
-  Spool& spool_;
+  const BatchStore store_;
   const Clock& clock_;
   const std::function<MonoTime()> awake_clock_;
   const std::function<void()> on_batch_;
@@ -122,11 +135,12 @@ class MeteringLoop {
   MonoTime last_store_{0};       // loop thread only
   std::thread thread_;
 
-  mutable absl::Mutex mu_;
-  std::deque<MeterEvent> queue_ ABSL_GUARDED_BY(mu_);
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  bool flush_ ABSL_GUARDED_BY(mu_) = false;
-  MeteringLoopStats stats_ ABSL_GUARDED_BY(mu_);
+  mutable std::mutex mu_;
+  std::condition_variable wake_;         // queue_, stop_ or flush_ changed
+  std::deque<MeterEvent> queue_;         // guarded by mu_
+  bool stop_ = false;                    // guarded by mu_
+  bool flush_ = false;                   // guarded by mu_
+  MeteringLoopStats stats_;              // guarded by mu_
 };
 
 }  // namespace reclaim::agent

@@ -3,7 +3,12 @@
 # cross build of .ci/mingw-w64.cmake, whose tests CTest runs under Wine).
 #   reclaim_common_std, reclaim_meter   the same sources as on Linux, unchanged
 #   reclaim_suspend_detector           the pure detector + the Windows awake clock
+#   reclaim_metering_loop              the real-time metering loop (agent/core), with
+#                                      spdlog header-only
+#   reclaim_prompt_policy              when consent prompts may show (agent/core)
 #   reclaim_platform_sources           Win32 focus, idle and session sources
+#   reclaim_process_platform           agent/platform for Windows (user, OS, device
+#                                      id, stop requests)
 #   reclaim_windows_prompt             the consent prompt dialog (ConsentPrompter)
 # Tests: GoogleTest from find_package(GTest) or, when absent (cross builds),
 # built from source at RECLAIM_GTEST_SOURCE_DIR.
@@ -17,6 +22,39 @@ add_library(reclaim_suspend_detector STATIC agent/sources/suspend_detector.cc
   agent/sources/suspend_detector_windows.cc)
 target_link_libraries(reclaim_suspend_detector PUBLIC reclaim_meter)
 find_package(Threads REQUIRED)
+
+# spdlog (and fmt) header-only: an installed package when the toolchain has
+# one, else the header directories RECLAIM_HEADER_ONLY_DIRS names (the mingw
+# toolchain file: Debian's /usr/include/spdlog and /usr/include/fmt), linked
+# into one include directory of the build tree so that no other host header
+# is on the cross compiler's path.
+find_package(spdlog CONFIG QUIET)
+if(NOT TARGET spdlog::spdlog)
+  set(RECLAIM_HEADER_ONLY_DIRS "" CACHE STRING "Header-only library directories (spdlog, fmt)")
+  set(_ho ${CMAKE_BINARY_DIR}/header-only-include)
+  file(MAKE_DIRECTORY ${_ho})
+  foreach(_d ${RECLAIM_HEADER_ONLY_DIRS})
+    if(NOT IS_DIRECTORY ${_d})
+      message(FATAL_ERROR "header-only library directory ${_d} is missing (libspdlog-dev, libfmt-dev)")
+    endif()
+    get_filename_component(_n ${_d} NAME)
+    file(CREATE_LINK ${_d} ${_ho}/${_n} SYMBOLIC)
+  endforeach()
+  if(NOT EXISTS ${_ho}/spdlog/spdlog.h)
+    message(FATAL_ERROR "spdlog not found: set RECLAIM_HEADER_ONLY_DIRS or spdlog_DIR")
+  endif()
+  add_library(reclaim_spdlog_header_only INTERFACE)
+  target_include_directories(reclaim_spdlog_header_only SYSTEM INTERFACE ${_ho})
+  target_compile_definitions(reclaim_spdlog_header_only INTERFACE FMT_HEADER_ONLY)
+  add_library(spdlog::spdlog ALIAS reclaim_spdlog_header_only)
+endif()
+
+# The consent prompts' pacing rules (pure).
+add_library(reclaim_prompt_policy STATIC agent/core/prompt_policy.cc)
+target_link_libraries(reclaim_prompt_policy PUBLIC reclaim_common_std)
+add_library(reclaim_metering_loop STATIC agent/core/metering_loop.cc)
+target_link_libraries(reclaim_metering_loop PUBLIC reclaim_meter reclaim_suspend_detector
+  spdlog::spdlog Threads::Threads PRIVATE reclaim_process_platform)
 add_subdirectory(agent/windows)
 
 if(RECLAIM_BUILD_TESTS)

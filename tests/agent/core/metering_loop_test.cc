@@ -6,6 +6,7 @@
 #include <map>
 #include <thread>
 
+#include "agent/core/spool_batch_store.h"
 #include "gtest/gtest.h"
 #include "reclaim/v1/agent.pb.h"
 #include "tests/testing/temp_dir.h"
@@ -41,7 +42,8 @@ class MeteringLoopTest : public ::testing::Test {
   }
   std::unique_ptr<MeteringLoop> MakeLoop(MeteringLoopOptions o) {
     return std::make_unique<MeteringLoop>(
-        o, *spool_, clock_, [this] { return MonoTime(awake_.load()); }, [this] { ++batches_; });
+        o, SpoolBatchStore(*spool_, clock_), clock_, [this] { return MonoTime(awake_.load()); },
+        [this] { ++batches_; });
   }
   static MeteringLoopOptions Options(milliseconds threshold = seconds(60)) {
     MeteringLoopOptions o;
