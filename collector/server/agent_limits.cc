@@ -37,19 +37,14 @@ AgentLimits::Device& AgentLimits::DeviceLocked(absl::string_view device_id) {
   const MonoTime now = clock_.Monotonic();
   ForgetIdleLocked(now);
   Device& d = devices_[device_id];
-  d.intervals.tokens = options_.intervals_burst;
-  d.bytes.tokens = options_.bytes_burst;
-  d.refilled_at = now;
+  d.intervals = {options_.intervals_burst, now};
+  d.bytes = {options_.bytes_burst, now};
   return d;
 }
 
 void AgentLimits::RefillLocked(Device& d, MonoTime now) {
-  const double seconds = static_cast<double>((now - d.refilled_at).count()) / 1000.0;
-  if (seconds <= 0) return;
-  d.intervals.tokens =
-      std::min(options_.intervals_burst, d.intervals.tokens + seconds * options_.intervals_per_s);
-  d.bytes.tokens = std::min(options_.bytes_burst, d.bytes.tokens + seconds * options_.bytes_per_s);
-  d.refilled_at = now;
+  d.intervals.Refill(now, options_.intervals_per_s, options_.intervals_burst);
+  d.bytes.Refill(now, options_.bytes_per_s, options_.bytes_burst);
 }
 
 bool AgentLimits::IdleLocked(const Device& d) const {
@@ -95,7 +90,8 @@ void AgentLimits::ReleaseStream(absl::string_view device_id) {
 }
 
 absl::Status AgentLimits::ChargeBatch(absl::string_view device_id, std::int64_t intervals,
-                                      std::int64_t bytes) {
+                                      std::int64_t bytes,
+                                      std::chrono::milliseconds* retry_after) {
   absl::MutexLock l(&mu_);
   Device& d = DeviceLocked(device_id);
   RefillLocked(d, clock_.Monotonic());
@@ -106,19 +102,22 @@ absl::Status AgentLimits::ChargeBatch(absl::string_view device_id, std::int64_t 
                             d.intervals.tokens >= options_.intervals_burst;
   const bool bytes_ok = options_.bytes_per_s <= 0 || d.bytes.tokens >= nb ||
                         d.bytes.tokens >= options_.bytes_burst;
-  if (!intervals_ok) {
-    ++counters_[kLimitRateIntervals];
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "device is over its rate limit of ", options_.intervals_per_s,
-        " intervals/s (intervals_per_s, burst ", options_.intervals_burst,
-        "); the batch was not stored: retry later"));
-  }
-  if (!bytes_ok) {
-    ++counters_[kLimitRateBytes];
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "device is over its rate limit of ", options_.bytes_per_s,
-        " bytes/s (bytes_per_s, burst ", options_.bytes_burst,
-        "); the batch was not stored: retry later"));
+  if (!intervals_ok || !bytes_ok) {
+    // The batch passes once each bucket holds its cost, or is full.
+    const std::chrono::milliseconds wait = std::max(
+        {std::chrono::milliseconds(1),
+         d.intervals.TimeUntil(std::min(ni, options_.intervals_burst), options_.intervals_per_s),
+         d.bytes.TimeUntil(std::min(nb, options_.bytes_burst), options_.bytes_per_s)});
+    if (retry_after != nullptr) *retry_after = wait;
+    ++counters_[intervals_ok ? kLimitRateBytes : kLimitRateIntervals];
+    return absl::ResourceExhaustedError(
+        intervals_ok
+            ? absl::StrCat("device is over its rate limit of ", options_.bytes_per_s,
+                           " bytes/s (bytes_per_s, burst ", options_.bytes_burst,
+                           "); the batch was not stored: retry in ", wait.count(), " ms")
+            : absl::StrCat("device is over its rate limit of ", options_.intervals_per_s,
+                           " intervals/s (intervals_per_s, burst ", options_.intervals_burst,
+                           "); the batch was not stored: retry in ", wait.count(), " ms"));
   }
   if (options_.intervals_per_s > 0) d.intervals.tokens -= ni;
   if (options_.bytes_per_s > 0) d.bytes.tokens -= nb;

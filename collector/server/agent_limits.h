@@ -22,7 +22,8 @@
 // full (so a batch larger than the burst still gets through, the bucket then
 // going into debt that must refill before the next batch): a legitimate agent
 // can never be stuck forever, and the long-run rate stays bounded. A refused
-// batch takes no tokens. State of a device whose buckets have refilled and
+// batch takes no tokens, and its refusal says how long until the batch would
+// be admitted (the agent's earliest sensible retry). State of a device whose buckets have refilled and
 // that has no open stream is forgotten (identical to a fresh device), so the
 // table holds only devices that are active or were recently.
 //
@@ -30,6 +31,7 @@
 // monotonic face.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -39,6 +41,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "collector/server/token_bucket.h"
 #include "common/clock.h"
 
 namespace reclaim::collector {
@@ -97,11 +100,14 @@ class AgentLimits {
   void ReleaseStream(absl::string_view device_id);
 
   /// Charges one batch of `intervals` intervals and `bytes` message bytes to
-  /// `device_id`'s buckets. Errors: kResourceExhausted naming the limit
-  /// (counted as kLimitRateIntervals or kLimitRateBytes); nothing is charged
-  /// then.
+  /// `device_id`'s buckets. Errors: kResourceExhausted naming the limit and
+  /// ending "retry in N ms" (counted as kLimitRateIntervals or
+  /// kLimitRateBytes); nothing is charged then, and `*retry_after` (when
+  /// given) is set to the time until both buckets would admit this batch
+  /// (at least 1 ms).
   [[nodiscard]] absl::Status ChargeBatch(absl::string_view device_id, std::int64_t intervals,
-                                         std::int64_t bytes);
+                                         std::int64_t bytes,
+                                         std::chrono::milliseconds* retry_after = nullptr);
 
   /// Counts one refusal for `reason` (one of the kLimit* strings).
   void Count(absl::string_view reason);
@@ -111,14 +117,10 @@ class AgentLimits {
   size_t TrackedDevices() const;
 
  private:
-  struct Bucket {
-    double tokens = 0;
-  };
   struct Device {
     int streams = 0;
-    Bucket intervals;
-    Bucket bytes;
-    MonoTime refilled_at{0};
+    TokenBucket intervals;
+    TokenBucket bytes;
   };
   Device& DeviceLocked(absl::string_view device_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RefillLocked(Device& d, MonoTime now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -27,6 +27,7 @@
 #include "collector/campaigns/prompt_router.h"
 #include "collector/server/agent_limits.h"
 #include "collector/server/device_registry.h"
+#include "collector/server/enrollment_limits.h"
 #include "collector/server/services.h"
 #include "common/log_format.h"
 #include "reclaim/v1/agent.grpc.pb.h"
@@ -61,10 +62,10 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
                           public std::enable_shared_from_this<AgentStream> {
  public:
   AgentStream(IngestPipeline& pipeline, const Clock& clock, const AgentServiceOptions& options,
-              SharedStats& stats, AgentLimits& limits, std::string peer,
+              SharedStats& stats, AgentLimits& limits, grpc::CallbackServerContext* context,
               CampaignStore* campaigns, PromptRouter* router)
       : pipeline_(pipeline), clock_(clock), options_(options), stats_(stats), limits_(limits),
-        peer_(std::move(peer)), campaigns_(campaigns), router_(router) {}
+        context_(context), peer_(context->peer()), campaigns_(campaigns), router_(router) {}
 
   // Authenticates the stream (when the service requires device credentials)
   // before anything is read: a refused stream ends with UNAUTHENTICATED.
@@ -254,13 +255,19 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
                            last_seq_received_, " on this stream")));
           return;
         }
-        // ---- limits: per-device rate (the batch is not stored, not acked).
+        // ---- limits: per-device rate (the batch is not stored, not acked;
+        // the status tells the agent when to retry).
+        std::chrono::milliseconds retry_after{0};
         if (absl::Status rate = limits_.ChargeBatch(
                 agent_->device_id, request_.batch().intervals_size(),
-                static_cast<std::int64_t>(message_bytes));
+                static_cast<std::int64_t>(message_bytes), &retry_after);
             !rate.ok()) {
           spdlog::warn("agent {}/{} batch {}: {}", EscapeForLog(agent_->device_id),
                        EscapeForLog(agent_->agent_instance_id), seq, rate.message());
+          if (!finish_requested_) {
+            context_->AddTrailingMetadata(kRetryAfterMsMetadata,
+                                          std::to_string(retry_after.count()));
+          }
           RequestFinishLocked(
               grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, std::string(rate.message())));
           return;
@@ -585,6 +592,8 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
   const AgentServiceOptions& options_;
   SharedStats& stats_;
   AgentLimits& limits_;
+  // Valid until OnDone (gRPC owns it).
+  grpc::CallbackServerContext* const context_;
   const std::string peer_;
   CampaignStore* const campaigns_;
   PromptRouter* const router_;
@@ -634,20 +643,23 @@ class AgentServiceImpl final
   AgentServiceImpl(IngestPipeline& pipeline, const Clock& clock, AgentServiceOptions options,
                    CampaignStore* campaigns, PromptRouter* router)
       : pipeline_(pipeline), clock_(clock), options_(std::move(options)),
-        campaigns_(campaigns), router_(router), limits_(clock, options_.agent_limits) {}
+        campaigns_(campaigns), router_(router),
+        limits_clock_(options_.limits_clock != nullptr ? *options_.limits_clock : clock),
+        limits_(limits_clock_, options_.agent_limits),
+        enrollment_limits_(limits_clock_, options_.enrollment_limits) {}
 
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Connect(
       grpc::CallbackServerContext* context) override {
-    auto stream =
-        std::make_shared<AgentStream>(pipeline_, clock_, options_, stats_, limits_,
-                                      context->peer(), campaigns_, router_);
+    auto stream = std::make_shared<AgentStream>(pipeline_, clock_, options_, stats_, limits_,
+                                                context, campaigns_, router_);
     AgentStream* raw = stream.get();
     raw->Start(std::move(stream), BearerToken(*context));
     return raw;
   }
 
   // Enrollment runs on the pipeline's thread (it writes to the database),
-  // never in this callback.
+  // never in this callback; the per-peer limits are checked here first
+  // (enrollment_limits.h).
   grpc::ServerUnaryReactor* Enroll(grpc::CallbackServerContext* context,
                                    const v1::EnrollRequest* request,
                                    v1::EnrollResponse* response) override {
@@ -659,11 +671,22 @@ class AgentServiceImpl final
       return reactor;
     }
     std::string peer = context->peer();
-    pipeline_.SubmitTask([devices, request, response, reactor, peer](UsageStore&) {
+    if (EnrollmentAdmission a = enrollment_limits_.Admit(peer); !a.status.ok()) {
+      limits_.Count(a.reason);
+      context->AddTrailingMetadata(kRetryAfterMsMetadata, std::to_string(a.retry_after.count()));
+      reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                   std::string(a.status.message())));
+      return reactor;
+    }
+    pipeline_.SubmitTask([this, devices, request, response, reactor, peer](UsageStore&) {
       absl::StatusOr<std::string> token =
           devices->Enroll(request->device_id(), request->enrollment_secret(),
                           request->hostname());
       if (!token.ok()) {
+        if (absl::IsUnauthenticated(token.status())) {
+          enrollment_limits_.RecordFailure(peer);
+          limits_.Count(kLimitEnrollWrongSecret);
+        }
         spdlog::warn("enrollment from {} refused: {}", peer, token.status().message());
         reactor->Finish(grpc::Status(static_cast<grpc::StatusCode>(token.status().code()),
                                      std::string(token.status().message())));
@@ -689,7 +712,9 @@ class AgentServiceImpl final
   CampaignStore* const campaigns_;
   PromptRouter* const router_;
   SharedStats stats_;
+  const Clock& limits_clock_;
   AgentLimits limits_;
+  EnrollmentLimits enrollment_limits_;
 };
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include "collector/ingest/validation.h"
 #include "collector/server/agent_limits.h"
+#include "collector/server/enrollment_limits.h"
 #include "collector/server/ingest_pipeline.h"
 #include "collector/store/usage_store.h"
 #include "common/clock.h"
@@ -33,6 +34,14 @@ struct AgentServiceOptions {
   int max_in_flight_batches = 64;
   /// Streams per device and the per-device rate limit (agent_limits.h).
   AgentLimitsOptions agent_limits;
+  /// Enrollment attempts and failed attempts per peer address
+  /// (enrollment_limits.h).
+  EnrollmentLimitsOptions enrollment_limits;
+  /// The clock of the input limits' token buckets (agent_limits,
+  /// enrollment_limits); must outlive the service. Default null: the
+  /// service's clock. Tests pass a ManualClock to move the buckets' time
+  /// without sleeping while batches are still validated against real time.
+  const Clock* limits_clock = nullptr;
   /// Longest CommandResult.command_id and .outcome, bytes; a longer one is
   /// acknowledged (so the agent stops resending it) but not applied, and
   /// counted as "command_result_too_long". Default 256.
@@ -60,6 +69,11 @@ struct AgentServiceStats {
   /// Hellos naming another device than the stream's credential.
   std::uint64_t identity_mismatches = 0;
 };
+
+/// Trailing metadata of a RESOURCE_EXHAUSTED status from the agent service
+/// (a rate limit on batches or enrollment): milliseconds until a retry would
+/// be admitted, decimal. The status message ends "retry in N ms" too.
+inline constexpr char kRetryAfterMsMetadata[] = "reclaim-retry-after-ms";
 
 /// reclaim.v1.AgentService on gRPC's callback API: no thread per agent. The
 /// stream's reactor validates input, hands batches to `pipeline`, and acks

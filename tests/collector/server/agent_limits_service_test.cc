@@ -9,6 +9,8 @@
 
 #include <thread>
 
+#include "common/clock.h"
+
 #include "absl/synchronization/notification.h"
 
 #include "collector/server/agent_limits.h"
@@ -232,11 +234,16 @@ TEST_F(AgentLimitsServiceTest, FloodOfStreamsFromOneDeviceIsRefusedWhileOthersWo
   EXPECT_EQ(TotalFocusMs(), 4000);
 }
 
-TEST_F(AgentLimitsServiceTest, OverRateBatchIsRefusedUnstoredAndAcceptedLater) {
+TEST_F(AgentLimitsServiceTest, OverRateBatchIsRefusedUnstoredWithARetryTimeAndAcceptedThen) {
+  // The buckets run on a manual clock (batches are still validated against
+  // real time): refilling is a clock step, not a sleep.
+  ManualClock bucket_clock;
   AgentServiceOptions o;
   o.agent_limits.intervals_per_s = 10;
   o.agent_limits.intervals_burst = 40;
+  o.limits_clock = &bucket_clock;
   StartCollector(o);
+  std::string retry_after_ms;
   {
     grpc::ClientContext ctx;
     auto s = stub_->Connect(&ctx);
@@ -248,24 +255,35 @@ TEST_F(AgentLimitsServiceTest, OverRateBatchIsRefusedUnstoredAndAcceptedLater) {
     EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
     EXPECT_NE(st.error_message().find("intervals_per_s"), std::string::npos)
         << st.error_message();
+    // 30 tokens at 10/s: the agent is told to come back in 3 s, in the
+    // trailing metadata and in the message.
+    EXPECT_NE(st.error_message().find("retry in 3000 ms"), std::string::npos)
+        << st.error_message();
+    const auto& trailers = ctx.GetServerTrailingMetadata();
+    auto it = trailers.find(kRetryAfterMsMetadata);
+    ASSERT_NE(it, trailers.end());
+    retry_after_ms = std::string(it->second.data(), it->second.size());
   }
+  EXPECT_EQ(retry_after_ms, "3000");
   EXPECT_EQ(TotalFocusMs(), 40 * 1000);
   EXPECT_EQ(Refusals(kLimitRateIntervals), 1u);
-  // The agent retries after backing off; once the bucket refilled (30 tokens
-  // at 10/s: 3 s) the batch is stored and acked.
-  std::uint64_t acked = 0;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (acked < 2 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));  // the agent's backoff
+  // Retrying early is refused again (and takes nothing from the bucket).
+  const auto resend = [this] {
     grpc::ClientContext ctx;
     auto s = stub_->Connect(&ctx);
-    ASSERT_TRUE(s->Write(Hello()));
-    ASSERT_TRUE(s->Write(Batch(2, 30)));
+    EXPECT_TRUE(s->Write(Hello()));
+    EXPECT_TRUE(s->Write(Batch(2, 30)));
     s->WritesDone();
-    acked = DrainAcks(s.get());
+    const std::uint64_t acked = DrainAcks(s.get());
     s->Finish();
-  }
-  EXPECT_EQ(acked, 2u);
+    return acked;
+  };
+  bucket_clock.Advance(std::chrono::milliseconds(2500));
+  EXPECT_EQ(resend(), 1u);
+  EXPECT_EQ(Refusals(kLimitRateIntervals), 2u);
+  // At the time the collector named, the batch is stored and acked.
+  bucket_clock.Advance(std::chrono::milliseconds(500));
+  EXPECT_EQ(resend(), 2u);
   EXPECT_EQ(TotalFocusMs(), 70 * 1000);
 }
 

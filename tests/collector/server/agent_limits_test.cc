@@ -71,6 +71,26 @@ TEST(AgentLimitsTest, BatchLargerThanTheBurstPassesOnAFullBucketAndLeavesDebt) {
   EXPECT_TRUE(limits.ChargeBatch("dev-1", 50, 1).ok());
 }
 
+TEST(AgentLimitsTest, RefusalSaysWhenTheBatchWouldPass) {
+  ManualClock clock;
+  AgentLimits limits(clock, Options());
+  ASSERT_TRUE(limits.ChargeBatch("dev-1", 100, 10000).ok());  // both buckets empty
+  milliseconds retry_after{0};
+  // 30 intervals at 10/s: 3 s; 2,500 bytes at 1,000/s: 2.5 s. The longer wins.
+  const absl::Status over = limits.ChargeBatch("dev-1", 30, 2500, &retry_after);
+  EXPECT_TRUE(absl::IsResourceExhausted(over)) << over;
+  EXPECT_EQ(retry_after, milliseconds(3000));
+  EXPECT_NE(over.message().find("retry in 3000 ms"), absl::string_view::npos) << over;
+  // The byte bucket needs longer here.
+  ASSERT_FALSE(limits.ChargeBatch("dev-1", 1, 5000, &retry_after).ok());
+  EXPECT_EQ(retry_after, milliseconds(5000));
+  // A batch over the burst waits for a full bucket, not forever.
+  ASSERT_FALSE(limits.ChargeBatch("dev-1", 500, 1, &retry_after).ok());
+  EXPECT_EQ(retry_after, milliseconds(10000));
+  clock.Advance(retry_after);
+  EXPECT_TRUE(limits.ChargeBatch("dev-1", 500, 1).ok());
+}
+
 TEST(AgentLimitsTest, ZeroTurnsALimitOff) {
   ManualClock clock;
   AgentLimitsOptions o;

@@ -72,7 +72,29 @@ class DeviceAuthTest : public ::testing::Test {
   }
   void TearDown() override { collector_.reset(); }
 
-  grpc::Status Enroll(const std::string& device, const std::string& secret, std::string* token) {
+  // Restarts the collector stack on the same registry with `options`
+  // (devices filled in).
+  void Restart(AgentServiceOptions options) {
+    collector_.reset();
+    options.devices = registry_.get();
+    collector_ = std::make_unique<testing::TestCollector>(dir_.File("collector.db"), options);
+    ASSERT_TRUE(collector_->ok());
+    channel_ = grpc::CreateChannel(collector_->target(), grpc::InsecureChannelCredentials());
+    agent_stub_ = v1::AgentService::NewStub(channel_);
+    admin_stub_ = v1::AdminService::NewStub(channel_);
+  }
+
+  std::uint64_t Refusals(const std::string& reason) {
+    grpc::ClientContext ctx;
+    collector_->AuthorizeAdmin(&ctx, AdminRole::kViewer);
+    v1::AgentChannelStats stats;
+    EXPECT_TRUE(admin_stub_->GetAgentChannelStats(&ctx, {}, &stats).ok());
+    auto it = stats.refusals().find(reason);
+    return it == stats.refusals().end() ? 0 : it->second;
+  }
+
+  grpc::Status Enroll(const std::string& device, const std::string& secret, std::string* token,
+                      std::string* retry_after_ms = nullptr) {
     grpc::ClientContext ctx;
     v1::EnrollRequest req;
     req.set_device_id(device);
@@ -81,6 +103,12 @@ class DeviceAuthTest : public ::testing::Test {
     v1::EnrollResponse resp;
     grpc::Status s = agent_stub_->Enroll(&ctx, req, &resp);
     *token = resp.device_token();
+    if (retry_after_ms != nullptr) {
+      const auto& trailers = ctx.GetServerTrailingMetadata();
+      auto it = trailers.find(kRetryAfterMsMetadata);
+      *retry_after_ms =
+          it == trailers.end() ? "" : std::string(it->second.data(), it->second.size());
+    }
     return s;
   }
 
@@ -283,6 +311,55 @@ TEST_F(DeviceAuthTest, RevokingAnUnknownDeviceIsNotFound) {
   v1::RevokeDeviceResponse resp;
   EXPECT_EQ(admin_stub_->RevokeDevice(&ctx, req, &resp).error_code(),
             grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(DeviceAuthTest, EnrollmentAttemptsArePerAddressRateLimitedWithARetryTime) {
+  ManualClock bucket_clock;
+  AgentServiceOptions o;
+  o.enrollment_limits.attempts_per_minute = 6;  // a token per 10 s
+  o.enrollment_limits.attempts_burst = 3;
+  o.limits_clock = &bucket_clock;
+  Restart(o);
+  std::string token, retry_after;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(Enroll("laptop-" + std::to_string(i), kSecret, &token).ok()) << i;
+  }
+  const grpc::Status over = Enroll("laptop-3", kSecret, &token, &retry_after);
+  EXPECT_EQ(over.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << over.error_message();
+  EXPECT_NE(over.error_message().find("too many enrollment attempts from this address"),
+            std::string::npos)
+      << over.error_message();
+  EXPECT_EQ(retry_after, "10000");
+  EXPECT_TRUE(token.empty());
+  EXPECT_EQ(registry_->List().size(), 3u) << "a refused attempt enrolled nothing";
+  EXPECT_EQ(Refusals(kLimitEnrollRate), 1u);
+  bucket_clock.Advance(std::chrono::milliseconds(10000));
+  EXPECT_TRUE(Enroll("laptop-3", kSecret, &token).ok());
+}
+
+TEST_F(DeviceAuthTest, WrongSecretsLockTheAddressOutUntilItsFailureBucketRefills) {
+  ManualClock bucket_clock;
+  AgentServiceOptions o;
+  o.enrollment_limits.attempts_per_minute = 0;
+  o.enrollment_limits.failures_per_hour = 6;  // a token per 10 min
+  o.enrollment_limits.failures_burst = 2;
+  o.limits_clock = &bucket_clock;
+  Restart(o);
+  std::string token, retry_after;
+  for (const char* guess : {"guess-1", "guess-2"}) {
+    EXPECT_EQ(Enroll("laptop-1", guess, &token).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+  // Locked out: not even the right secret is checked now.
+  const grpc::Status locked = Enroll("laptop-1", kSecret, &token, &retry_after);
+  EXPECT_EQ(locked.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << locked.error_message();
+  EXPECT_NE(locked.error_message().find("failed enrollment attempts"), std::string::npos)
+      << locked.error_message();
+  EXPECT_EQ(retry_after, "600000");
+  EXPECT_EQ(registry_->stats().enrollments_refused, 2u) << "the locked-out try reached the secret";
+  EXPECT_EQ(Refusals(kLimitEnrollWrongSecret), 2u);
+  EXPECT_EQ(Refusals(kLimitEnrollFailures), 1u);
+  bucket_clock.Advance(std::chrono::minutes(10));
+  EXPECT_TRUE(Enroll("laptop-1", kSecret, &token).ok());
 }
 
 TEST_F(DeviceAuthTest, EnrollmentIsRefusedWhenTheCollectorHasNoSecret) {
