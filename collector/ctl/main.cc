@@ -33,8 +33,11 @@
 // records as the caller. The token never appears in output or errors.
 //
 // TLS: --ca-file (or $RECLAIM_CA_FILE) verifies the collector's certificate;
-// --client-cert/--client-key for mutual TLS; --insecure-plaintext (or
-// RECLAIM_INSECURE_PLAINTEXT=1) for a collector listening without TLS.
+// --client-cert/--client-key for mutual TLS (a collector started with
+// --admin-tls-client-ca requires them); --insecure-plaintext (or
+// RECLAIM_INSECURE_PLAINTEXT=1) for a collector listening without TLS. A flag
+// wins over the environment: --insecure-plaintext with $RECLAIM_CA_FILE set
+// is plaintext.
 //
 // Exit codes: 0 success, 1 the collector answered with an error or could not
 // be reached (message on stderr), 2 bad flags.
@@ -51,6 +54,7 @@
 
 #include "CLI/CLI.hpp"
 #include "collector/ctl/table.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -69,6 +73,29 @@ using reclaim::ctl::Table;
 
 // Environment variable holding the admin token when --token-file is not given.
 constexpr char kTokenEnv[] = "RECLAIM_ADMIN_TOKEN";
+// Environment defaults of --ca-file and --insecure-plaintext.
+constexpr char kCaFileEnv[] = "RECLAIM_CA_FILE";
+constexpr char kPlaintextEnv[] = "RECLAIM_INSECURE_PLAINTEXT";
+
+// Fills `tls` from the environment when the command line chose neither a CA
+// bundle nor plaintext: a flag always wins over the environment (so
+// --insecure-plaintext works with $RECLAIM_CA_FILE set, and --ca-file with
+// $RECLAIM_INSECURE_PLAINTEXT set). Errors: kInvalidArgument for a value of
+// $RECLAIM_INSECURE_PLAINTEXT other than 1/true/yes/on or 0/false/no/off/"".
+absl::Status TlsFromEnvironment(reclaim::ClientTlsOptions* tls) {
+  if (!tls->ca_file.empty() || tls->insecure_plaintext) return absl::OkStatus();
+  if (const char* ca = std::getenv(kCaFileEnv); ca != nullptr) tls->ca_file = ca;
+  if (const char* plain = std::getenv(kPlaintextEnv); plain != nullptr) {
+    const std::string v = absl::AsciiStrToLower(plain);
+    if (v == "1" || v == "true" || v == "yes" || v == "on") {
+      tls->insecure_plaintext = true;
+    } else if (!(v.empty() || v == "0" || v == "false" || v == "no" || v == "off")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "$", kPlaintextEnv, " is '", plain, "'; use 1 (plaintext) or 0"));
+    }
+  }
+  return absl::OkStatus();
+}
 
 // "1h 02m 03s" for a duration in ms.
 std::string HumanDuration(std::int64_t ms) {
@@ -360,15 +387,18 @@ int main(int argc, char** argv) {
   app.add_option("--timeout", timeout_s, "Seconds to wait for the collector")
       ->capture_default_str()->check(CLI::Range(1, 3600));
   reclaim::ClientTlsOptions tls;
+  // $RECLAIM_CA_FILE and $RECLAIM_INSECURE_PLAINTEXT apply only when neither
+  // flag is given (TlsFromEnvironment): a flag on the command line always
+  // wins over the environment.
   app.add_option("--ca-file", tls.ca_file,
-                 "PEM bundle of the CAs that may sign the collector's certificate")
-      ->envname("RECLAIM_CA_FILE");
+                 std::string("PEM bundle of the CAs that may sign the collector's certificate "
+                             "(default: $") + kCaFileEnv + ")");
   app.add_option("--client-cert", tls.cert_file, "Mutual TLS: your PEM certificate");
   app.add_option("--client-key", tls.key_file,
                  "Mutual TLS: the key of --client-cert (owner-only file)");
   app.add_flag("--insecure-plaintext", tls.insecure_plaintext,
-               "Talk to a collector listening WITHOUT TLS (trusted test networks only)")
-      ->envname("RECLAIM_INSECURE_PLAINTEXT");
+               std::string("Talk to a collector listening WITHOUT TLS (trusted test networks "
+                           "only; default: $") + kPlaintextEnv + "=1); overrides $" + kCaFileEnv);
   std::string tls_server_name;
   app.add_option("--tls-server-name", tls_server_name,
                  "Name to expect in the collector's certificate when it differs from the "
@@ -629,6 +659,10 @@ int main(int argc, char** argv) {
     }
   }
 
+  if (absl::Status s = TlsFromEnvironment(&tls); !s.ok()) {
+    std::fprintf(stderr, "reclaimctl: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
   auto credentials = reclaim::MakeChannelCredentials(tls);
   if (!credentials.ok()) {
     std::fprintf(stderr, "reclaimctl: TLS: %s\n",
@@ -638,9 +672,14 @@ int main(int argc, char** argv) {
   connect_hint = tls.insecure_plaintext
                      ? "is it running? a collector with TLS needs --ca-file, not "
                        "--insecure-plaintext"
-                     : "is it running with TLS, does --ca-file hold the CA that signed its "
-                       "certificate, and is the --collector host (or --tls-server-name) a "
-                       "name in that certificate?";
+                     : std::string("is it running with TLS, does --ca-file hold the CA that "
+                                   "signed its certificate, and is the --collector host (or "
+                                   "--tls-server-name) a name in that certificate?") +
+                           (tls.cert_file.empty()
+                                ? " Does it require a client certificate (--client-cert, "
+                                  "--client-key)?"
+                                : " Does the CA of its --admin-tls-client-ca bundle sign "
+                                  "--client-cert?");
   grpc::ChannelArguments channel_args;
   if (!tls_server_name.empty()) channel_args.SetSslTargetNameOverride(tls_server_name);
   auto channel = grpc::CreateCustomChannel(target, *credentials, channel_args);

@@ -70,6 +70,10 @@ struct CollectorOptions {
   /// 1,000 intervals/s with a burst of 20,000; 256 KiB/s with a burst of
   /// 8 MiB), CommandResult strings (default 256 bytes).
   reclaim::collector::AgentLimitsOptions agent_limits;
+  /// Enrollment attempts per peer address (enrollment_limits.h): defaults
+  /// 10 per minute with a burst of 20; failed attempts (wrong secret) 30
+  /// per hour with a burst of 5.
+  reclaim::collector::EnrollmentLimitsOptions enrollment_limits;
   int max_command_result_bytes = 256;
   /// Quarantine rows kept (oldest dropped and counted beyond). Default 100,000.
   std::int64_t max_quarantine_rows = 100000;
@@ -96,6 +100,10 @@ struct CollectorOptions {
   /// (mutual TLS) applies to the agent listener only. Default none: start-up
   /// fails unless `tls.insecure_plaintext`.
   reclaim::ServerTlsOptions tls;
+  /// Mutual TLS on the admin listener: reclaimctl must present a certificate
+  /// signed by a CA in this PEM bundle (besides its admin token). Default
+  /// none (no client certificate asked for).
+  std::string admin_tls_client_ca_file;
   /// Owner-only file holding the enrollment secret agents present once to
   /// get a device credential. Default none: $RECLAIM_ENROLLMENT_SECRET, and
   /// without it new agents cannot enroll.
@@ -103,6 +111,11 @@ struct CollectorOptions {
   /// Accept agent streams without a device credential (no device identity:
   /// test setups only). Default false.
   bool allow_unenrolled_agents = false;
+  /// Ms between checks of the database for device credentials enrolled or
+  /// revoked by other collectors sharing it (device_registry.h); a device
+  /// revoked elsewhere has its streams here ended within about this long.
+  /// Default 2000.
+  int device_registry_poll_ms = 2000;
 };
 
 /// Environment variable holding the enrollment secret when no file is given.
@@ -239,39 +252,65 @@ int RunAdminTokenCommand(const CollectorOptions& opt, const std::string& verb,
   return 0;
 }
 
+// "plaintext", "TLS", or "TLS, ... need client certificates" for the log.
+std::string ListenerSecurity(const CollectorOptions& opt) {
+  if (opt.tls.insecure_plaintext) return "plaintext";
+  std::vector<std::string> mutual;
+  if (!opt.tls.client_ca_file.empty()) mutual.push_back("agents");
+  if (!opt.admin_tls_client_ca_file.empty()) mutual.push_back("reclaimctl");
+  if (mutual.empty()) return "TLS";
+  return "TLS, " + (mutual.size() == 2 ? mutual[0] + " and " + mutual[1] : mutual[0]) +
+         " need client certificates";
+}
+
 int Run(const CollectorOptions& opt) {
   reclaim::SystemClock clock;
-  reclaim::collector::SqliteUsageStoreOptions store_options;
-  store_options.path = opt.db_path;
-  store_options.max_quarantine_rows = opt.max_quarantine_rows;
-  store_options.clip_overlaps = opt.clip_overlapping_focus;
-  auto store = reclaim::collector::SqliteUsageStore::Open(store_options);
-  if (!store.ok()) {
-    spdlog::critical("cannot open the usage store {}: {}", opt.db_path, store.status());
+  // All configuration is checked before the database is opened or created:
+  // a collector that cannot start leaves nothing behind.
+  // Transport security: checked before anything listens. Mutual TLS on the
+  // admin listener has a CA bundle of its own (administrators' certificates
+  // usually come from another CA than the agents').
+  reclaim::ServerTlsOptions admin_tls = opt.tls;
+  admin_tls.client_ca_file = opt.admin_tls_client_ca_file;
+  auto agent_creds = reclaim::MakeServerCredentials(opt.tls);
+  auto admin_creds = agent_creds.ok() ? reclaim::MakeServerCredentials(admin_tls)
+                                      : agent_creds;
+  if (!agent_creds.ok() || !admin_creds.ok()) {
+    spdlog::critical("TLS: {}", (agent_creds.ok() ? admin_creds : agent_creds).status());
     return 1;
   }
-  // Admin tokens (hashes only) in the same file.
-  auto admin_tokens = reclaim::collector::SqliteAdminTokenStore::Open(opt.db_path);
-  if (!admin_tokens.ok()) {
-    spdlog::critical("cannot open the admin token store {}: {}", opt.db_path,
-                     admin_tokens.status());
-    return 1;
+  if (opt.tls.insecure_plaintext) {
+    spdlog::warn("WARNING: listening WITHOUT TLS (insecure-plaintext): usage data, device "
+                 "credentials and admin calls cross the network in clear text; use only on a "
+                 "trusted network for testing");
   }
-  // Reclamation: its tables live in the same database file (opened after the
-  // usage store, which owns the file's creation).
-  auto reclaim_store = reclaim::collector::SqliteReclamationStore::Open(opt.db_path);
-  if (!reclaim_store.ok()) {
-    spdlog::critical("cannot open the reclamation store {}: {}", opt.db_path,
-                     reclaim_store.status());
-    return 1;
+
+  // The enrollment secret (read now, so that a bad secret file stops the
+  // start before anything is created).
+  std::string secret;
+  if (!opt.allow_unenrolled_agents) {
+    if (!opt.enrollment_secret_file.empty()) {
+      auto s = reclaim::ReadSecretFile(opt.enrollment_secret_file, "enrollment secret");
+      if (!s.ok()) {
+        spdlog::critical("enrollment secret: {}", s.status());
+        return 1;
+      }
+      secret = std::move(*s);
+    } else if (const char* env = std::getenv(kEnrollmentSecretEnv); env != nullptr) {
+      auto s = reclaim::ReadSecretEnv(kEnrollmentSecretEnv, "enrollment secret");
+      if (!s.ok()) {
+        spdlog::critical("enrollment secret: {}", s.status());
+        return 1;
+      }
+      secret = std::move(*s);
+    }
+    if (secret.empty()) {
+      spdlog::warn("no enrollment secret configured (enrollment-secret-file or ${}): enrolled "
+                   "devices are served, new agents cannot enroll",
+                   kEnrollmentSecretEnv);
+    }
   }
-  // Consent campaigns: their tables ("cp_") live in the same file too.
-  auto campaign_store = reclaim::collector::SqliteCampaignStore::Open(opt.db_path);
-  if (!campaign_store.ok()) {
-    spdlog::critical("cannot open the campaign store {}: {}", opt.db_path,
-                     campaign_store.status());
-    return 1;
-  }
+
   reclaim::collector::ConnectorFactory connectors;
   // Connector kinds: "file" (a JSON directory for demos/tests) and "ad"
   // (Active Directory over LDAP; keys in ldap_connector.h and
@@ -310,6 +349,38 @@ int Run(const CollectorOptions& opt) {
     }
     spdlog::info("connector '{}' (kind {}) configured", c.name, c.kind);
   }
+  // The stores (all tables live in one database file).
+  reclaim::collector::SqliteUsageStoreOptions store_options;
+  store_options.path = opt.db_path;
+  store_options.max_quarantine_rows = opt.max_quarantine_rows;
+  store_options.clip_overlaps = opt.clip_overlapping_focus;
+  auto store = reclaim::collector::SqliteUsageStore::Open(store_options);
+  if (!store.ok()) {
+    spdlog::critical("cannot open the usage store {}: {}", opt.db_path, store.status());
+    return 1;
+  }
+  // Admin tokens (hashes only) in the same file.
+  auto admin_tokens = reclaim::collector::SqliteAdminTokenStore::Open(opt.db_path);
+  if (!admin_tokens.ok()) {
+    spdlog::critical("cannot open the admin token store {}: {}", opt.db_path,
+                     admin_tokens.status());
+    return 1;
+  }
+  // Reclamation: its tables live in the same database file (opened after the
+  // usage store, which owns the file's creation).
+  auto reclaim_store = reclaim::collector::SqliteReclamationStore::Open(opt.db_path);
+  if (!reclaim_store.ok()) {
+    spdlog::critical("cannot open the reclamation store {}: {}", opt.db_path,
+                     reclaim_store.status());
+    return 1;
+  }
+  // Consent campaigns: their tables ("cp_") live in the same file too.
+  auto campaign_store = reclaim::collector::SqliteCampaignStore::Open(opt.db_path);
+  if (!campaign_store.ok()) {
+    spdlog::critical("cannot open the campaign store {}: {}", opt.db_path,
+                     campaign_store.status());
+    return 1;
+  }
   // Delivery of campaign prompts to the agents' streams (and ask-for-
   // permission runs launch their campaigns through it).
   reclaim::collector::PromptRouter prompt_router(reclaim::collector::PromptPacing{
@@ -320,49 +391,12 @@ int Run(const CollectorOptions& opt) {
   reclaim::collector::Scheduler scheduler(
       reclaimer, clock, {.poll_interval = std::chrono::seconds(opt.reclaim_poll_s)});
 
-  // Transport security: checked before anything listens.
-  reclaim::ServerTlsOptions admin_tls = opt.tls;
-  admin_tls.client_ca_file.clear();
-  auto agent_creds = reclaim::MakeServerCredentials(opt.tls);
-  auto admin_creds = agent_creds.ok() ? reclaim::MakeServerCredentials(admin_tls)
-                                      : agent_creds;
-  if (!agent_creds.ok() || !admin_creds.ok()) {
-    spdlog::critical("TLS: {}", (agent_creds.ok() ? admin_creds : agent_creds).status());
-    return 1;
-  }
-  if (opt.tls.insecure_plaintext) {
-    spdlog::warn("WARNING: listening WITHOUT TLS (insecure-plaintext): usage data, device "
-                 "credentials and admin calls cross the network in clear text; use only on a "
-                 "trusted network for testing");
-  }
-
   // Device identity: enrollment and device credentials.
   std::unique_ptr<reclaim::collector::DeviceRegistry> devices;
   if (opt.allow_unenrolled_agents) {
     spdlog::warn("WARNING: agents are not authenticated (allow-unenrolled-agents): any client "
                  "can upload usage under any device id; use only for testing");
   } else {
-    std::string secret;
-    if (!opt.enrollment_secret_file.empty()) {
-      auto s = reclaim::ReadSecretFile(opt.enrollment_secret_file, "enrollment secret");
-      if (!s.ok()) {
-        spdlog::critical("enrollment secret: {}", s.status());
-        return 1;
-      }
-      secret = std::move(*s);
-    } else if (const char* env = std::getenv(kEnrollmentSecretEnv); env != nullptr) {
-      auto s = reclaim::ReadSecretEnv(kEnrollmentSecretEnv, "enrollment secret");
-      if (!s.ok()) {
-        spdlog::critical("enrollment secret: {}", s.status());
-        return 1;
-      }
-      secret = std::move(*s);
-    }
-    if (secret.empty()) {
-      spdlog::warn("no enrollment secret configured (enrollment-secret-file or ${}): enrolled "
-                   "devices are served, new agents cannot enroll",
-                   kEnrollmentSecretEnv);
-    }
     auto registry =
         reclaim::collector::DeviceRegistry::Open(opt.db_path, std::move(secret), clock);
     if (!registry.ok()) {
@@ -371,6 +405,7 @@ int Run(const CollectorOptions& opt) {
       return 1;
     }
     devices = std::move(*registry);
+    devices->StartWatching(std::chrono::milliseconds(opt.device_registry_poll_ms));
     spdlog::info("device authentication on: {} device(s) enrolled", devices->List().size());
   }
 
@@ -381,6 +416,7 @@ int Run(const CollectorOptions& opt) {
   agent_opts.limits.max_future_skew_ms = static_cast<std::int64_t>(opt.max_future_skew_s) * 1000;
   agent_opts.limits.max_intervals_per_batch = opt.max_intervals_per_batch;
   agent_opts.agent_limits = opt.agent_limits;
+  agent_opts.enrollment_limits = opt.enrollment_limits;
   agent_opts.max_command_result_bytes = static_cast<size_t>(opt.max_command_result_bytes);
   // Time-outs and re-asks after "Remind me later", pushed to the agents.
   reclaim::collector::CampaignHousekeeper campaign_housekeeper(
@@ -416,10 +452,7 @@ int Run(const CollectorOptions& opt) {
   }
   spdlog::info("reclaim-collector listening: agents on port {}, admin on port {} ({}), store {}",
                agent_port, admin_port,
-               opt.tls.insecure_plaintext           ? "plaintext"
-               : opt.tls.client_ca_file.empty()     ? "TLS"
-                                                    : "TLS, agents need client certificates",
-               opt.db_path);
+               ListenerSecurity(opt), opt.db_path);
   if (!opt.port_file.empty()) {
     const std::string tmp = opt.port_file + ".tmp";
     {
@@ -441,6 +474,7 @@ int Run(const CollectorOptions& opt) {
   sigwait(&set, &sig);
   spdlog::info("signal {}: stopping (in-flight batches are stored and acked first)", sig);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  if (devices) devices->StopWatching();
   scheduler.Stop();  // between run items; an unfinished run resumes at the next start
   campaign_housekeeper.Stop();
   pipeline.Stop();
@@ -508,6 +542,22 @@ int main(int argc, char** argv) {
   app.add_option("--rate-bytes-burst", opt.agent_limits.bytes_burst,
                  "Message bytes a device may send at once above the sustained rate")
       ->capture_default_str()->check(CLI::Range(1.0, 1e15));
+  app.add_option("--enroll-attempts-per-minute",
+                 opt.enrollment_limits.attempts_per_minute,
+                 "Sustained enrollment attempts per minute per peer address (IPv4 address or "
+                 "IPv6 /64); beyond it Enroll answers RESOURCE_EXHAUSTED with the time to "
+                 "wait; 0 = no limit")
+      ->capture_default_str()->check(CLI::Range(0.0, 1e6));
+  app.add_option("--enroll-attempts-burst", opt.enrollment_limits.attempts_burst,
+                 "Enrollment attempts a peer address may make at once")
+      ->capture_default_str()->check(CLI::Range(1.0, 1e6));
+  app.add_option("--enroll-failures-per-hour", opt.enrollment_limits.failures_per_hour,
+                 "Sustained failed enrollment attempts (wrong secret) per hour per peer "
+                 "address; beyond it every attempt of that address is refused; 0 = no limit")
+      ->capture_default_str()->check(CLI::Range(0.0, 1e6));
+  app.add_option("--enroll-failures-burst", opt.enrollment_limits.failures_burst,
+                 "Failed enrollment attempts a peer address may make at once")
+      ->capture_default_str()->check(CLI::Range(1.0, 1e6));
   app.add_option("--max-command-result-bytes", opt.max_command_result_bytes,
                  "Longest command id or outcome in an agent's CommandResult, bytes; a longer "
                  "one is acknowledged but not applied")
@@ -541,6 +591,9 @@ int main(int argc, char** argv) {
   app.add_option("--tls-client-ca", opt.tls.client_ca_file,
                  "Mutual TLS on the agent listener: agents must present a certificate signed "
                  "by a CA in this PEM bundle");
+  app.add_option("--admin-tls-client-ca", opt.admin_tls_client_ca_file,
+                 "Mutual TLS on the admin listener: reclaimctl must present a certificate "
+                 "(--client-cert/--client-key) signed by a CA in this PEM bundle");
   app.add_flag("--insecure-plaintext", opt.tls.insecure_plaintext,
                "Listen WITHOUT TLS (trusted test networks only; logs a warning)");
   app.add_option("--enrollment-secret-file", opt.enrollment_secret_file,
@@ -548,6 +601,10 @@ int main(int argc, char** argv) {
                      kEnrollmentSecretEnv + ")");
   app.add_flag("--allow-unenrolled-agents", opt.allow_unenrolled_agents,
                "Accept agents without a device credential (no device identity; testing only)");
+  app.add_option("--device-registry-poll-ms", opt.device_registry_poll_ms,
+                 "Ms between checks of the database for devices enrolled or revoked by other "
+                 "collectors sharing it (their streams here end within about this long)")
+      ->capture_default_str()->check(CLI::Range(50, 600000));
   app.add_option("--log-level", opt.logging.level, "trace|debug|info|warn|error|off")
       ->capture_default_str();
   app.add_option("--log-file", opt.logging.file, "Log file (default: standard error)");
@@ -576,6 +633,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return reclaim::ReportParseError(app, e);
   }
+  // admin-token prints what was asked for; the stores' info lines (schema
+  // migrations) would only clutter it: warnings and errors unless a level
+  // was asked for.
+  if (*tokens && app.get_option("--log-level")->count() == 0) opt.logging.level = "warn";
   if (absl::Status s = reclaim::SetUpLogging(opt.logging); !s.ok()) {
     std::fprintf(stderr, "reclaim-collector: %s\n", std::string(s.message()).c_str());
     return 2;

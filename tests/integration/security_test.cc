@@ -4,6 +4,7 @@
 // collector, mutual TLS, a world-readable secret file, a forged credential,
 // and a revoked device that keeps its spool and delivers it after enrolling
 // again.
+#include <stdlib.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -155,6 +156,9 @@ TEST_F(SecurityTest, CollectorWithoutTlsMaterialRefusesToStartAndPlaintextWarns)
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_THAT(r.err, HasSubstr("no TLS certificate and key configured"));
   EXPECT_THAT(r.err, HasSubstr("insecure-plaintext"));
+  // Configuration is checked before anything is created.
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("collector.db")))
+      << "a collector that refused to start created its database";
 
   // A key readable by others is refused too.
   ASSERT_EQ(chmod(Tls("server-key.pem").c_str(), 0644), 0);
@@ -167,6 +171,7 @@ TEST_F(SecurityTest, CollectorWithoutTlsMaterialRefusesToStartAndPlaintextWarns)
   EXPECT_EQ(k.exit_code, 1) << k.err;
   EXPECT_THAT(k.err, HasSubstr(Tls("server-key.pem")));
   EXPECT_THAT(k.err, Not(HasSubstr("PRIVATE KEY")));
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("collector.db")));
 
   CollectorProcess plain(bin_.collector, dir_.path().string(), dir_.File("collector.db"),
                          {"--insecure-plaintext", "--allow-unenrolled-agents"});
@@ -268,6 +273,118 @@ TEST_F(SecurityTest, SecretFileReadableByOthersIsRefusedWithAClearError) {
   EXPECT_EQ(collector.exit_code, 1) << collector.err;
   EXPECT_THAT(collector.err, HasSubstr(secret_file_));
   EXPECT_THAT(collector.err, Not(HasSubstr(kSecret)));
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("collector.db")))
+      << "a collector that refused its secret file created its database";
+}
+
+TEST_F(SecurityTest, AdminMutualTlsRefusesReclaimctlWithoutAClientCertificate) {
+  CollectorProcess collector(bin_.collector, dir_.path().string(), dir_.File("collector.db"),
+                             [&] {
+                               auto a = CollectorTls();
+                               a.insert(a.end(), {"--admin-tls-client-ca", Tls("ca.pem")});
+                               return a;
+                             }());
+  ASSERT_TRUE(collector.Start());
+  const std::vector<std::string> base = {"stats",     "--collector", collector.admin_target(),
+                                         "--ca-file", Tls("ca.pem"), "--token-file",
+                                         collector.AdminTokenFile(), "--timeout", "5"};
+  // No client certificate: the handshake fails, with a hint.
+  const RunResult refused = Ctl(base, "ctl-no-cert");
+  EXPECT_EQ(refused.exit_code, 1) << refused.err;
+  EXPECT_THAT(refused.err, HasSubstr("cannot reach the collector's admin API"));
+  EXPECT_THAT(refused.err, HasSubstr("--client-cert"));
+  // A certificate of another CA is refused too.
+  std::vector<std::string> other = base;
+  other.insert(other.end(), {"--client-cert", dir_.File("other-ca/client.pem"), "--client-key",
+                             dir_.File("other-ca/client-key.pem")});
+  const RunResult wrong = Ctl(other, "ctl-other-cert");
+  EXPECT_EQ(wrong.exit_code, 1) << wrong.err;
+  // The right one is accepted (the admin token is still checked).
+  std::vector<std::string> with_cert = base;
+  with_cert.insert(with_cert.end(),
+                   {"--client-cert", Tls("client.pem"), "--client-key", Tls("client-key.pem")});
+  const RunResult ok = Ctl(with_cert, "ctl-cert");
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_THAT(ok.out, HasSubstr("streams_opened"));
+  // Agents are not asked for a certificate (--tls-client-ca is not set).
+  WriteScript(8, dir_.File("day.script"));
+  const RunResult agent = Run(Agent(collector, dir_.File("day.script")), "agent");
+  EXPECT_EQ(agent.exit_code, 0) << agent.err;
+  ASSERT_TRUE(collector.Stop());
+  EXPECT_THAT(ReadFile(collector.log_path()), HasSubstr("reclaimctl need client certificates"));
+}
+
+// Sets an environment variable for the scope (the children inherit it).
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() { unsetenv(name_); }
+
+ private:
+  const char* name_;
+};
+
+TEST_F(SecurityTest, ReclaimctlFlagsWinOverTheEnvironment) {
+  // Its own directory: port file, log and token file are per collector.
+  std::filesystem::create_directories(dir_.File("plain"));
+  CollectorProcess plain(bin_.collector, dir_.File("plain"), dir_.File("plain/collector.db"),
+                         {"--insecure-plaintext", "--allow-unenrolled-agents"});
+  ASSERT_TRUE(plain.Start());
+  CollectorProcess tls = Collector();
+  ASSERT_TRUE(tls.Start());
+  {
+    // $RECLAIM_CA_FILE set (say, in a profile): --insecure-plaintext still
+    // talks plaintext to a plaintext collector.
+    ScopedEnv ca("RECLAIM_CA_FILE", Tls("ca.pem"));
+    const RunResult r = Ctl({"stats", "--collector", plain.admin_target(), "--insecure-plaintext",
+                             "--token-file", plain.AdminTokenFile()},
+                            "ctl-plain-over-env-ca");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    // And the environment alone gives TLS.
+    const RunResult t = Ctl({"stats", "--collector", tls.admin_target(), "--token-file",
+                             tls.AdminTokenFile()},
+                            "ctl-env-ca");
+    EXPECT_EQ(t.exit_code, 0) << t.err;
+  }
+  {
+    ScopedEnv plaintext("RECLAIM_INSECURE_PLAINTEXT", "1");
+    const RunResult r = Ctl({"stats", "--collector", tls.admin_target(), "--ca-file",
+                             Tls("ca.pem"), "--token-file", tls.AdminTokenFile()},
+                            "ctl-ca-over-env-plain");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    const RunResult p = Ctl({"stats", "--collector", plain.admin_target(), "--token-file",
+                             plain.AdminTokenFile()},
+                            "ctl-env-plain");
+    EXPECT_EQ(p.exit_code, 0) << p.err;
+  }
+  {
+    ScopedEnv bad("RECLAIM_INSECURE_PLAINTEXT", "maybe");
+    const RunResult r = Ctl({"stats", "--collector", plain.admin_target()}, "ctl-env-bad");
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_THAT(r.err, HasSubstr("RECLAIM_INSECURE_PLAINTEXT"));
+  }
+  EXPECT_TRUE(plain.Stop());
+  EXPECT_TRUE(tls.Stop());
+}
+
+TEST_F(SecurityTest, AdminTokenCreatePrintsNoLogLines) {
+  // With --token-file (a token on stdout would land in the captured test
+  // output, which the no_secret_in_logs scan reads): nothing on stdout, one
+  // message on stderr, no info log lines (schema migrations) around it.
+  const std::string token_file = dir_.File("quiet.token");
+  const RunResult r = RunToCompletion(
+      bin_.collector,
+      {"--db", dir_.File("collector.db"), "admin-token", "create", "--name", "quiet", "--role",
+       "viewer", "--token-file", token_file},
+      dir_.File("admin-token-create"), seconds(30));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_THAT(r.err, Not(HasSubstr(" info: "))) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("admin token 'quiet' (role viewer) written to"));
+  EXPECT_TRUE(std::regex_match(ReadFile(token_file), std::regex("rcat_[A-Za-z0-9_-]+\n?")))
+      << "the token file does not hold one token";
 }
 
 TEST_F(SecurityTest, ForgedCredentialIsRefusedAndTheSpoolKept) {
