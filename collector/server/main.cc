@@ -252,15 +252,16 @@ int RunAdminTokenCommand(const CollectorOptions& opt, const std::string& verb,
   return 0;
 }
 
-// "plaintext", "TLS", or "TLS, ... need client certificates" for the log.
+// "plaintext", "TLS", or "TLS, client certificates required from ..." for
+// the start-up log line.
 std::string ListenerSecurity(const CollectorOptions& opt) {
   if (opt.tls.insecure_plaintext) return "plaintext";
   std::vector<std::string> mutual;
   if (!opt.tls.client_ca_file.empty()) mutual.push_back("agents");
   if (!opt.admin_tls_client_ca_file.empty()) mutual.push_back("reclaimctl");
   if (mutual.empty()) return "TLS";
-  return "TLS, " + (mutual.size() == 2 ? mutual[0] + " and " + mutual[1] : mutual[0]) +
-         " need client certificates";
+  return "TLS, client certificates required from " +
+         (mutual.size() == 2 ? mutual[0] + " and " + mutual[1] : mutual[0]);
 }
 
 int Run(const CollectorOptions& opt) {

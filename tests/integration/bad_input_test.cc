@@ -305,8 +305,11 @@ TEST_F(BadInputTest, CollectorWithGarbageDbExits1AndLeavesTheFileAlone) {
   for (char& c : garbage) c = static_cast<char>(rng());
   const std::string db = dir_.File("collector.db");
   WriteFile(db, garbage);
+  // The rest of the configuration is valid (it is checked before the store).
   const RunResult r = RunToCompletion(
-      bin_.collector, {"--db", db, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"},
+      bin_.collector,
+      {"--db", db, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+       "--insecure-plaintext", "--allow-unenrolled-agents"},
       dir_.File("collector"), seconds(20));
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_THAT(r.err, HasSubstr("cannot open the usage store " + db));
@@ -321,7 +324,9 @@ TEST_F(BadInputTest, CollectorWithUnusableDbPathExits1) {
                                 dir_.File("missing/dir/collector.db")}) {
     SCOPED_TRACE(db);
     const RunResult r = RunToCompletion(
-        bin_.collector, {"--db", db, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"},
+        bin_.collector,
+        {"--db", db, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+         "--insecure-plaintext", "--allow-unenrolled-agents"},
         dir_.File("collector"), seconds(20));
     EXPECT_EQ(r.exit_code, 1) << r.err;
     EXPECT_THAT(r.err, HasSubstr("cannot open the usage store " + db));

@@ -311,7 +311,7 @@ TEST_F(SecurityTest, AdminMutualTlsRefusesReclaimctlWithoutAClientCertificate) {
   const RunResult agent = Run(Agent(collector, dir_.File("day.script")), "agent");
   EXPECT_EQ(agent.exit_code, 0) << agent.err;
   ASSERT_TRUE(collector.Stop());
-  EXPECT_THAT(ReadFile(collector.log_path()), HasSubstr("reclaimctl need client certificates"));
+  EXPECT_THAT(ReadFile(collector.log_path()), HasSubstr("client certificates required from reclaimctl"));
 }
 
 // Sets an environment variable for the scope (the children inherit it).
