@@ -38,6 +38,21 @@ namespace {
 
 namespace v1 = ::reclaim::v1;
 
+// The caller's address for the audit log: gRPC's peer string, plus the
+// common name of the client certificate when the admin listener verified
+// one (mutual TLS, --admin-tls-client-ca): "ipv4:10.0.0.5:51234 cert:CN=alice".
+std::string AuditPeer(const grpc::ServerContext& ctx) {
+  std::string peer = ctx.peer();
+  const std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
+  if (auth != nullptr && auth->IsPeerAuthenticated()) {
+    for (const grpc::string_ref& cn : auth->FindPropertyValues(GRPC_X509_CN_PROPERTY_NAME)) {
+      absl::StrAppend(&peer, " cert:CN=", EscapeForLog(absl::string_view(cn.data(), cn.size())));
+      break;
+    }
+  }
+  return peer;
+}
+
 grpc::Status ToGrpc(const absl::Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
 }
@@ -207,7 +222,7 @@ class AdminServiceImpl final : public v1::AdminService::Service, public AdminSer
       if (!kind.ok()) return ToGrpc(kind.status());
       app.rules.push_back({*kind, r.pattern()});
     }
-    auto created = reclaimer_->AddApplication(app, AdminActor(caller, ctx->peer()));
+    auto created = reclaimer_->AddApplication(app, AdminActor(caller, AuditPeer(*ctx)));
     if (!created.ok()) return ToGrpc(created.status());
     ToProto(*created, resp);
     return grpc::Status::OK;
@@ -221,7 +236,7 @@ class AdminServiceImpl final : public v1::AdminService::Service, public AdminSer
     auto kind = ParseRuleKind(req->rule().kind());
     if (!kind.ok()) return ToGrpc(kind.status());
     auto app = reclaimer_->AddApplicationRule(req->application(), {*kind, req->rule().pattern()},
-                                              AdminActor(caller, ctx->peer()));
+                                              AdminActor(caller, AuditPeer(*ctx)));
     if (!app.ok()) return ToGrpc(app.status());
     ToProto(*app, resp);
     return grpc::Status::OK;
@@ -252,7 +267,7 @@ class AdminServiceImpl final : public v1::AdminService::Service, public AdminSer
     p.exclusions.assign(in.exclusions().begin(), in.exclusions().end());
     p.schedule = in.schedule();
     p.enabled = in.enabled();
-    auto created = reclaimer_->CreatePolicy(p, AdminActor(caller, ctx->peer()));
+    auto created = reclaimer_->CreatePolicy(p, AdminActor(caller, AuditPeer(*ctx)));
     if (!created.ok()) return ToGrpc(created.status());
     ToProto(*created, resp);
     return grpc::Status::OK;
@@ -278,7 +293,7 @@ class AdminServiceImpl final : public v1::AdminService::Service, public AdminSer
                                 v1::Policy* resp) override {
     AUTHORIZE("SetPolicyEnabled");
     if (!reclaimer_) return NotConfigured();
-    auto p = reclaimer_->SetPolicyEnabled(req->policy(), req->enabled(), AdminActor(caller, ctx->peer()));
+    auto p = reclaimer_->SetPolicyEnabled(req->policy(), req->enabled(), AdminActor(caller, AuditPeer(*ctx)));
     if (!p.ok()) return ToGrpc(p.status());
     ToProto(*p, resp);
     return grpc::Status::OK;
@@ -317,8 +332,8 @@ class AdminServiceImpl final : public v1::AdminService::Service, public AdminSer
                         v1::RunReport* resp) override {
     AUTHORIZE("StartRun");
     if (!reclaimer_) return NotConfigured();
-    auto run = req->execute() ? reclaimer_->StartRun(req->policy(), AdminActor(caller, ctx->peer()))
-                              : reclaimer_->DryRun(req->policy(), AdminActor(caller, ctx->peer()));
+    auto run = req->execute() ? reclaimer_->StartRun(req->policy(), AdminActor(caller, AuditPeer(*ctx)))
+                              : reclaimer_->DryRun(req->policy(), AdminActor(caller, AuditPeer(*ctx)));
     if (!run.ok()) return ToGrpc(run.status());
     return FillReport(run->id, true, resp);
   }
@@ -370,7 +385,7 @@ class AdminServiceImpl final : public v1::AdminService::Service, public AdminSer
                        v1::AuditEntry* resp) override {
     AUTHORIZE("Restore");
     if (!reclaimer_) return NotConfigured();
-    auto e = reclaimer_->Restore(req->audit_seq(), AdminActor(caller, ctx->peer()));
+    auto e = reclaimer_->Restore(req->audit_seq(), AdminActor(caller, AuditPeer(*ctx)));
     if (!e.ok()) return ToGrpc(e.status());
     ToProto(*e, resp);
     return grpc::Status::OK;
@@ -380,7 +395,7 @@ class AdminServiceImpl final : public v1::AdminService::Service, public AdminSer
                              v1::KillSwitchState* resp) override {
     AUTHORIZE("SetKillSwitch");
     if (!reclaimer_) return NotConfigured();
-    if (absl::Status s = reclaimer_->SetKillSwitch(req->on(), AdminActor(caller, ctx->peer())); !s.ok()) {
+    if (absl::Status s = reclaimer_->SetKillSwitch(req->on(), AdminActor(caller, AuditPeer(*ctx))); !s.ok()) {
       return ToGrpc(s);
     }
     resp->set_on(req->on());
@@ -425,7 +440,7 @@ class AdminServiceImpl final : public v1::AdminService::Service, public AdminSer
   // logged. An audit failure is logged: the change itself is already made.
   void AuditChange(const AdminCaller& caller, grpc::ServerContext* ctx, const std::string& action,
                    const std::string& subject, const nlohmann::json& detail) {
-    const std::string actor = AdminActor(caller, ctx->peer());
+    const std::string actor = AdminActor(caller, AuditPeer(*ctx));
     spdlog::info("{} by {}: {}", action, actor, subject);
     if (!reclaimer_) return;
     if (auto e = reclaimer_->AuditAdminAction(actor, action, subject, detail.dump()); !e.ok()) {

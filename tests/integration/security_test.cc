@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <regex>
@@ -306,6 +307,28 @@ TEST_F(SecurityTest, AdminMutualTlsRefusesReclaimctlWithoutAClientCertificate) {
   const RunResult ok = Ctl(with_cert, "ctl-cert");
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_THAT(ok.out, HasSubstr("streams_opened"));
+  // A change is audited with the certificate's name beside the token's.
+  const std::string admin_token = dir_.File("admin.token");
+  const RunResult made = RunToCompletion(
+      bin_.collector,
+      {"--db", dir_.File("collector.db"), "admin-token", "create", "--name", "mtls-admin",
+       "--role", "admin", "--token-file", admin_token},
+      dir_.File("admin-token-create"), seconds(30));
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  std::vector<std::string> as_admin = with_cert;
+  as_admin[std::find(as_admin.begin(), as_admin.end(), "--token-file") - as_admin.begin() + 1] =
+      admin_token;
+  as_admin[0] = "kill-switch";
+  as_admin.insert(as_admin.begin() + 1, "on");
+  const RunResult on = Ctl(as_admin, "ctl-kill-switch");
+  EXPECT_EQ(on.exit_code, 0) << on.err;
+  std::vector<std::string> audit = with_cert;
+  audit[0] = "audit";
+  audit.insert(audit.end(), {"--output", "csv"});
+  const RunResult log = Ctl(audit, "ctl-audit");
+  EXPECT_EQ(log.exit_code, 0) << log.err;
+  EXPECT_THAT(log.out, HasSubstr("admin:mtls-admin(admin)@"));
+  EXPECT_THAT(log.out, HasSubstr("cert:CN=reclaim-agent"));
   // Agents are not asked for a certificate (--tls-client-ca is not set).
   WriteScript(8, dir_.File("day.script"));
   const RunResult agent = Run(Agent(collector, dir_.File("day.script")), "agent");
