@@ -13,6 +13,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <vector>
@@ -194,6 +195,12 @@ int RunAdminTokenCommand(const CollectorOptions& opt, const std::string& verb,
                          const AdminTokenCommand& cmd) {
   namespace rc = reclaim::collector;
   reclaim::SystemClock clock;
+  // Only `create` may create the database; listing or revoking in a
+  // mistyped path must not leave an empty database there.
+  if (verb != "create" && !std::filesystem::exists(opt.db_path)) {
+    std::fprintf(stderr, "reclaim-collector: no database at %s (--db)\n", opt.db_path.c_str());
+    return 1;
+  }
   auto tokens = OpenAdminTokens(opt.db_path);
   if (!tokens) return 1;
   if (verb == "create") {

@@ -408,6 +408,16 @@ TEST_F(SecurityTest, AdminTokenCreatePrintsNoLogLines) {
   EXPECT_THAT(r.err, HasSubstr("admin token 'quiet' (role viewer) written to"));
   EXPECT_TRUE(std::regex_match(ReadFile(token_file), std::regex("rcat_[A-Za-z0-9_-]+\n?")))
       << "the token file does not hold one token";
+  // Listing or revoking in a mistyped path creates nothing.
+  for (const char* verb : {"list", "revoke"}) {
+    std::vector<std::string> args = {"--db", dir_.File("typo.db"), "admin-token", verb};
+    if (std::string(verb) == "revoke") args.insert(args.end(), {"--name", "quiet"});
+    const RunResult t = RunToCompletion(bin_.collector, args, dir_.File(std::string("tok-") + verb),
+                                        seconds(30));
+    EXPECT_EQ(t.exit_code, 1) << t.err;
+    EXPECT_THAT(t.err, HasSubstr("no database at " + dir_.File("typo.db")));
+    EXPECT_FALSE(std::filesystem::exists(dir_.File("typo.db"))) << verb;
+  }
 }
 
 TEST_F(SecurityTest, ForgedCredentialIsRefusedAndTheSpoolKept) {
