@@ -345,7 +345,7 @@ int Run(const AgentOptions& opt) {
     if (!opt.display.empty()) {
       reclaim::agent::SetProcessEnvironment("DISPLAY", opt.display);  // for the dialog
     }
-    prompter = reclaim::agent::MakeZenityPrompter();
+    prompter = reclaim::agent::MakeDesktopPrompter();  // zenity; Windows: our dialog
     dnd = reclaim::agent::MakeDoNotDisturbProbe({.session_bus_address = opt.session_bus});
     reclaim::agent::DesktopStateOptions dso;
     dso.do_not_disturb = opt.do_not_disturb == "on"    ? reclaim::agent::DoNotDisturbMode::kOn

@@ -13,8 +13,10 @@
 // event common to both, so the prompt service asks at decision time only
 // (when a not-urgent prompt waits), never in a loop of its own.
 //
-// Windows: not implemented yet (SHQueryUserNotificationState's QUNS_BUSY /
-// QUNS_QUIET_TIME would be the twin).
+// Windows (do_not_disturb_windows.cc): SHQueryUserNotificationState, which
+// Windows consults before a notification: a full-screen application, a
+// Direct3D game, presentation mode or quiet time count as on (Focus Assist's
+// own rules are not visible through it).
 //
 // Standard C++ only in this header.
 #pragma once
@@ -49,5 +51,12 @@ class DoNotDisturbProbe {
 };
 
 std::unique_ptr<DoNotDisturbProbe> MakeDoNotDisturbProbe(DoNotDisturbOptions options);
+
+/// Windows: do-not-disturb for a QUERY_USER_NOTIFICATION_STATE value (1-7,
+/// shellapi.h): true for QUNS_BUSY, QUNS_RUNNING_D3D_FULL_SCREEN,
+/// QUNS_PRESENTATION_MODE, QUNS_QUIET_TIME and QUNS_APP, false for
+/// QUNS_ACCEPTS_NOTIFICATIONS, nullopt for QUNS_NOT_PRESENT and unknown values.
+/// Defined in do_not_disturb_windows.cc only.
+std::optional<bool> DoNotDisturbFromNotificationState(int state);
 
 }  // namespace reclaim::agent

@@ -154,4 +154,9 @@ std::unique_ptr<ConsentPrompter> MakeWindowsPrompter();
 /// kFirstAnswerId + i; the postpone and decline buttons follow the answers.
 inline constexpr int kFirstAnswerId = 1000;
 
+/// This platform's prompter for the session the agent runs in:
+/// MakeZenityPrompter() on Linux, MakeWindowsPrompter() on Windows (defined
+/// beside each).
+std::unique_ptr<ConsentPrompter> MakeDesktopPrompter();
+
 }  // namespace reclaim::agent

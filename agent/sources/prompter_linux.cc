@@ -292,4 +292,6 @@ std::unique_ptr<ConsentPrompter> MakeZenityPrompter(ZenityPrompterOptions option
   return std::make_unique<ZenityPrompter>(std::move(options));
 }
 
+std::unique_ptr<ConsentPrompter> MakeDesktopPrompter() { return MakeZenityPrompter(); }
+
 }  // namespace reclaim::agent

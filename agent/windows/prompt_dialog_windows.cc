@@ -400,4 +400,6 @@ std::unique_ptr<ConsentPrompter> MakeWindowsPrompter() {
   return std::make_unique<DialogPrompter>();
 }
 
+std::unique_ptr<ConsentPrompter> MakeDesktopPrompter() { return MakeWindowsPrompter(); }
+
 }  // namespace reclaim::agent
