@@ -14,8 +14,7 @@ MeterOptions MakeMeterOptions(std::chrono::milliseconds idle_threshold,
 }
 
 MeteringLoop::MeteringLoop(MeteringLoopOptions options, BatchStore store, const Clock& clock,
-                           std::function<MonoTime()> awake_clock,
-                           std::function<void()> on_batch)
+                           std::function<MonoTime()> awake_clock, std::function<void()> on_batch)
     : options_(std::move(options)),
       store_(std::move(store)),
       clock_(clock),
@@ -148,8 +147,7 @@ void MeteringLoop::Store(bool force) {
     const std::string error = store_(part);
     if (!error.empty()) {
       // Kept in memory and retried at the next heartbeat.
-      spdlog::error("cannot store usage in the spool ({}); retrying at the next heartbeat",
-                    error);
+      spdlog::error("cannot store usage in the spool ({}); retrying at the next heartbeat", error);
       std::lock_guard<std::mutex> l(mu_);
       ++stats_.spool_errors;
       return;

@@ -84,12 +84,12 @@ MeterOptions MakeMeterOptions(std::chrono::milliseconds idle_threshold,
 using BatchStore = std::function<std::string(const std::vector<FocusInterval>& intervals)>;
 
 struct MeteringLoopStats {
-  std::uint64_t events = 0;          ///< Events received from sources.
-  std::uint64_t recorded = 0;        ///< Of those, recorded into the meter so far.
-  std::uint64_t late_events = 0;     ///< Meter::late_events().
-  std::uint64_t intervals = 0;       ///< Intervals stored in the spool.
-  std::uint64_t batches = 0;         ///< Batches stored.
-  std::uint64_t spool_errors = 0;    ///< Failed appends (retried).
+  std::uint64_t events = 0;             ///< Events received from sources.
+  std::uint64_t recorded = 0;           ///< Of those, recorded into the meter so far.
+  std::uint64_t late_events = 0;        ///< Meter::late_events().
+  std::uint64_t intervals = 0;          ///< Intervals stored in the spool.
+  std::uint64_t batches = 0;            ///< Batches stored.
+  std::uint64_t spool_errors = 0;       ///< Failed appends (retried).
   std::uint64_t dropped_intervals = 0;  ///< Dropped beyond max_unstored_intervals.
   std::uint64_t suspends_detected = 0;  ///< By the clock-jump detector.
 };
@@ -129,18 +129,18 @@ class MeteringLoop {
   const Clock& clock_;
   const std::function<MonoTime()> awake_clock_;
   const std::function<void()> on_batch_;
-  Meter meter_;                  // loop thread only
-  SuspendDetector detector_;     // loop thread only
+  Meter meter_;                          // loop thread only
+  SuspendDetector detector_;             // loop thread only
   std::vector<FocusInterval> unstored_;  // loop thread only
-  MonoTime last_store_{0};       // loop thread only
+  MonoTime last_store_{0};               // loop thread only
   std::thread thread_;
 
   mutable std::mutex mu_;
-  std::condition_variable wake_;         // queue_, stop_ or flush_ changed
-  std::deque<MeterEvent> queue_;         // guarded by mu_
-  bool stop_ = false;                    // guarded by mu_
-  bool flush_ = false;                   // guarded by mu_
-  MeteringLoopStats stats_;              // guarded by mu_
+  std::condition_variable wake_;  // queue_, stop_ or flush_ changed
+  std::deque<MeterEvent> queue_;  // guarded by mu_
+  bool stop_ = false;             // guarded by mu_
+  bool flush_ = false;            // guarded by mu_
+  MeteringLoopStats stats_;       // guarded by mu_
 };
 
 }  // namespace reclaim::agent

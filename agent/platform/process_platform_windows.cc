@@ -55,8 +55,8 @@ std::wstring ReadHklmString(const wchar_t* key_path, const wchar_t* value) {
   if (RegQueryValueExW(key, value, nullptr, &type, nullptr, &bytes) == ERROR_SUCCESS &&
       (type == REG_SZ || type == REG_EXPAND_SZ) && bytes > 0) {
     std::vector<wchar_t> buf(bytes / sizeof(wchar_t) + 1, L'\0');
-    if (RegQueryValueExW(key, value, nullptr, &type, reinterpret_cast<BYTE*>(buf.data()),
-                         &bytes) == ERROR_SUCCESS) {
+    if (RegQueryValueExW(key, value, nullptr, &type, reinterpret_cast<BYTE*>(buf.data()), &bytes) ==
+        ERROR_SUCCESS) {
       out.assign(buf.data());  // up to the first NUL (the stored one, or ours)
     }
   }
@@ -66,8 +66,8 @@ std::wstring ReadHklmString(const wchar_t* key_path, const wchar_t* value) {
 
 DWORD ReadHklmDword(const wchar_t* key_path, const wchar_t* value, DWORD fallback) {
   DWORD data = 0, bytes = sizeof data;
-  if (RegGetValueW(HKEY_LOCAL_MACHINE, key_path, value, RRF_RT_REG_DWORD, nullptr, &data,
-                   &bytes) == ERROR_SUCCESS) {
+  if (RegGetValueW(HKEY_LOCAL_MACHINE, key_path, value, RRF_RT_REG_DWORD, nullptr, &data, &bytes) ==
+      ERROR_SUCCESS) {
     return data;
   }
   return fallback;
@@ -206,8 +206,8 @@ class WindowsStopRequestWatcher final : public StopRequestWatcher {
     RegisterClassExW(&wc);  // fails harmlessly when already registered
     // Top-level and never shown (WS_POPUP without WS_VISIBLE): broadcasts
     // reach it, the user never sees it.
-    HWND hwnd = CreateWindowExW(WS_EX_TOOLWINDOW, class_name.c_str(), L"Reclaim agent", WS_POPUP,
-                                0, 0, 0, 0, nullptr, nullptr, inst, this);
+    HWND hwnd = CreateWindowExW(WS_EX_TOOLWINDOW, class_name.c_str(), L"Reclaim agent", WS_POPUP, 0,
+                                0, 0, 0, nullptr, nullptr, inst, this);
     ready.set_value();
     while (GetMessageW(&msg, nullptr, 0, 0) > 0) {
       TranslateMessage(&msg);
@@ -297,9 +297,7 @@ std::string ReadDeviceId() {
   return Utf8FromWide(ReadHklmString(kCryptographyKey, L"MachineGuid"));
 }
 
-std::string DeviceIdSource() {
-  return "HKLM\\SOFTWARE\\Microsoft\\Cryptography\\MachineGuid";
-}
+std::string DeviceIdSource() { return "HKLM\\SOFTWARE\\Microsoft\\Cryptography\\MachineGuid"; }
 
 std::string DefaultStateDirectory() {
   PWSTR path = nullptr;

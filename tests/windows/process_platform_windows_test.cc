@@ -132,7 +132,8 @@ TEST(ProcessPlatformWindowsTest, LogoffStopsARunningMeteringLoopCleanly) {
   Stored stored;
   MeteringLoopOptions o;
   o.tick = std::chrono::milliseconds(5);
-  MeteringLoop loop(o, stored.store(), clock, [&clock] { return clock.Monotonic(); }, nullptr);
+  MeteringLoop loop(
+      o, stored.store(), clock, [&clock] { return clock.Monotonic(); }, nullptr);
   loop.Start();
   AppIdentity app;
   app.exe_path = "C:\\Windows\\notepad.exe";
@@ -183,7 +184,7 @@ TEST(ProcessPlatformWindowsTest, WmCloseIsAStopRequestReportedOnce) {
   std::future<std::string> got = request.get_future();
   ASSERT_EQ(got.wait_for(std::chrono::seconds(20)), std::future_status::ready);
   EXPECT_EQ(got.get(), "WM_CLOSE");
-  EXPECT_TRUE(IsWindow(hwnd));  // Close() destroys it, not WM_CLOSE
+  EXPECT_TRUE(IsWindow(hwnd));         // Close() destroys it, not WM_CLOSE
   SendMessageW(hwnd, WM_CLOSE, 0, 0);  // a second request: already stopping
   watcher->Close();
   EXPECT_EQ(calls.load(), 1);

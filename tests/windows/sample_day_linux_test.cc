@@ -6,7 +6,6 @@
 // parses the script to the same events.
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 #include <string>
 
 #include "agent/sources/scripted_source.h"
@@ -15,14 +14,6 @@
 
 namespace reclaim::agent::testing {
 namespace {
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in.good()) << "cannot read " << path;
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
-}
 
 TEST(SampleDayLinuxTest, ScriptedSourceGivesTheExpectedTotals) {
   const std::string src = RECLAIM_SOURCE_DIR;
@@ -34,7 +25,7 @@ TEST(SampleDayLinuxTest, ScriptedSourceGivesTheExpectedTotals) {
   for (MonoTime t{0}; !replay.done(); t += std::chrono::milliseconds(97531)) {
     for (auto& i : replay.AdvanceTo(t)) out.push_back(std::move(i));
   }
-  const std::string expected = ReadFile(src + "/tests/windows/sample_day_totals.txt");
+  const std::string expected = ReadTestFile(src + "/tests/windows/sample_day_totals.txt");
   EXPECT_EQ(FormatTotals(out), expected);
   if (const char* dump = std::getenv("RECLAIM_WRITE_TOTALS")) {
     std::ofstream(dump, std::ios::binary) << FormatTotals(out);
@@ -43,7 +34,7 @@ TEST(SampleDayLinuxTest, ScriptedSourceGivesTheExpectedTotals) {
 
 TEST(SampleDayLinuxTest, StdReaderParsesLikeScriptedSource) {
   const std::string src = RECLAIM_SOURCE_DIR;
-  const std::string text = ReadFile(src + "/deploy/sample-day.script");
+  const std::string text = ReadTestFile(src + "/deploy/sample-day.script");
   absl::StatusOr<Script> script = ParseScript(text, "sample-day.script");
   ASSERT_TRUE(script.ok()) << script.status();
   std::string error;

@@ -3,8 +3,6 @@
 // the Linux build and, built with mingw-w64, under Wine: both meters give the
 // same totals. sample_day_linux_test.cc checks the file against the agent's
 // own ScriptedSource replay on Linux.
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -13,31 +11,23 @@
 namespace reclaim::agent::testing {
 namespace {
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in.good()) << "cannot read " << path;
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
-}
-
 TEST(SampleDayTotalsTest, MeterGivesTheExpectedTotals) {
   const std::string src = RECLAIM_SOURCE_DIR;
   std::string error;
   std::optional<StdScript> script =
-      ParseScriptStd(ReadFile(src + "/deploy/sample-day.script"), &error);
+      ParseScriptStd(ReadTestFile(src + "/deploy/sample-day.script"), &error);
   ASSERT_TRUE(script) << error;
   ASSERT_TRUE(script->start_utc_ms);
   EXPECT_EQ(*script->start_utc_ms, 1795420800000);  // 2026-11-23T08:00:00Z
   const std::string totals = FormatTotals(ReplayStd(*script, MeterOptions{}, *script->start_utc_ms));
-  EXPECT_EQ(totals, ReadFile(src + "/tests/windows/sample_day_totals.txt"));
+  EXPECT_EQ(totals, ReadTestFile(src + "/tests/windows/sample_day_totals.txt"));
 }
 
 TEST(SampleDayTotalsTest, HeartbeatSplitsButKeepsTotals) {
   const std::string src = RECLAIM_SOURCE_DIR;
   std::string error;
   std::optional<StdScript> script =
-      ParseScriptStd(ReadFile(src + "/deploy/sample-day.script"), &error);
+      ParseScriptStd(ReadTestFile(src + "/deploy/sample-day.script"), &error);
   ASSERT_TRUE(script) << error;
   MeterOptions five_min;
   five_min.heartbeat = std::chrono::minutes(5);

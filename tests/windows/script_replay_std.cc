@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <fstream>
 #include <sstream>
+
+#include "gtest/gtest.h"
 
 namespace reclaim::agent::testing {
 namespace {
@@ -199,6 +202,17 @@ std::optional<StdScript> ParseScriptStd(std::string_view text, std::string* erro
   }
   if (!ended) return fail("missing end");
   return script;
+}
+
+std::string ReadTestFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in.good()) {
+    ADD_FAILURE() << "cannot read " << path;
+    return {};
+  }
+  std::ostringstream os;
+  os << in.rdbuf();
+  return os.str();
 }
 
 std::vector<FocusInterval> ReplayStd(const StdScript& script, MeterOptions options,

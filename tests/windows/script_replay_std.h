@@ -23,6 +23,10 @@ struct StdScript {
   MonoTime end{0};
 };
 
+/// The whole file (binary); a test failure (ADD_FAILURE) and "" when it
+/// cannot be read.
+std::string ReadTestFile(const std::string& path);
+
 /// Parses a script; nullopt and `error` set when it does not parse.
 std::optional<StdScript> ParseScriptStd(std::string_view text, std::string* error);
 

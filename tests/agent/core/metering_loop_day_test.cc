@@ -5,18 +5,15 @@
 // totals of the meter-only replay (tests/windows/sample_day_totals.txt, which
 // sample_day_linux_test checks against the agent's ScriptedSource replay);
 // a store that fails keeps the intervals until it works again.
-#include "agent/core/metering_loop.h"
-
 #include <atomic>
 #include <chrono>
-#include <fstream>
 #include <map>
 #include <mutex>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "agent/core/metering_loop.h"
 #include "gtest/gtest.h"
 #include "tests/windows/script_replay_std.h"
 
@@ -27,14 +24,6 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 constexpr MonoTime kT0 = MonoTime(5'000'000);
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in.good()) << "cannot read " << path;
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
-}
 
 std::string Key(const AppIdentity& a) {
   return a.exe_path + "|" + a.exe_name + "|" + a.window_class + "|" + a.package_id + "|" +
@@ -90,7 +79,7 @@ TEST(MeteringLoopDayTest, SampleDayThroughTheRunningLoopGivesTheMeterTotals) {
   const std::string src = RECLAIM_SOURCE_DIR;
   std::string error;
   std::optional<testing::StdScript> script =
-      testing::ParseScriptStd(ReadFile(src + "/deploy/sample-day.script"), &error);
+      testing::ParseScriptStd(testing::ReadTestFile(src + "/deploy/sample-day.script"), &error);
   ASSERT_TRUE(script) << error;
   ASSERT_TRUE(script->start_utc_ms);
   const UtcMs wall0 = *script->start_utc_ms;
@@ -104,7 +93,8 @@ TEST(MeteringLoopDayTest, SampleDayThroughTheRunningLoopGivesTheMeterTotals) {
   o.send_window_titles = true;  // the totals file keys on the title too
   // The awake clock follows the boot-time clock: the script's own suspend
   // and resume events stand for the session source's.
-  MeteringLoop loop(o, store.store(), clock, [&clock] { return clock.Monotonic(); }, nullptr);
+  MeteringLoop loop(
+      o, store.store(), clock, [&clock] { return clock.Monotonic(); }, nullptr);
   loop.Start();
   EventSink sink = loop.sink();
   int n = 0;
@@ -128,7 +118,7 @@ TEST(MeteringLoopDayTest, SampleDayThroughTheRunningLoopGivesTheMeterTotals) {
   std::int64_t total = 0;
   for (const FocusInterval& i : got) total += i.active_duration_ms;
   // The last line of the totals file: "total <ms> <pieces>".
-  const std::string totals = ReadFile(src + "/tests/windows/sample_day_totals.txt");
+  const std::string totals = testing::ReadTestFile(src + "/tests/windows/sample_day_totals.txt");
   const std::size_t at = totals.rfind("total ");
   ASSERT_NE(at, std::string::npos);
   EXPECT_EQ(total, std::stoll(totals.substr(at + 6)));
@@ -151,7 +141,8 @@ TEST(MeteringLoopDayTest, FailingStoreKeepsIntervalsUntilItWorksAgain) {
   MeteringLoopOptions o;
   o.meter.heartbeat = seconds(60);
   o.tick = milliseconds(2);
-  MeteringLoop loop(o, store.store(), clock, [&clock] { return clock.Monotonic(); }, nullptr);
+  MeteringLoop loop(
+      o, store.store(), clock, [&clock] { return clock.Monotonic(); }, nullptr);
   loop.Start();
   AppIdentity app;
   app.exe_name = "EXCEL.EXE";

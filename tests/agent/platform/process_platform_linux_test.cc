@@ -1,12 +1,11 @@
 // process_platform_linux.cc against what the OS says directly: getpwuid,
 // /etc/machine-id, real SIGTERM and SIGINT, the thread's name.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include <fstream>
 #include <future>

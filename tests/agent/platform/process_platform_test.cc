@@ -43,9 +43,7 @@ TEST(ProcessPlatformTest, DefaultStateDirectoryIsAbsoluteAndNamedReclaim) {
   EXPECT_EQ(Lower(dir.filename().string()), "reclaim") << dir;
 }
 
-TEST(ProcessPlatformTest, DeviceIdSourceIsNamed) {
-  EXPECT_FALSE(DeviceIdSource().empty());
-}
+TEST(ProcessPlatformTest, DeviceIdSourceIsNamed) { EXPECT_FALSE(DeviceIdSource().empty()); }
 
 TEST(ProcessPlatformTest, WatcherClosedWithoutRequestReportsNothing) {
   PrepareForStopRequests();
