@@ -1,6 +1,16 @@
 // reclaim-agent: meters application focus time in the user's session and
 // streams it to the collector through a local spool.
 //
+// Linux: the agent never talks gRPC itself (it would cost ~6 MB of resident
+// memory and timer wake-ups in every session). Its uplink (the engine of
+// agent/uplink/uplink.h) runs over a UNIX socket (agent/local/local_uplink.h)
+// to reclaim-agent-service: by default the machine service at
+// /run/reclaim/agent.sock (--service-socket), which attests the session's user;
+// with --collector (direct mode) a personal `reclaim-agent-service relay` it
+// starts per stream with the collector, TLS, credential and enrollment options
+// given here. Windows (no reclaim-agent-service yet): the same engine over an
+// in-process gRPC channel (agent/uplink/grpc_uplink.h) to --collector.
+//
 // Flags and the config file are read here only (CLI11; the config file is
 // TOML/INI with the long option names as keys). Exit codes: 0 done, 1 runtime
 // error (message in the log), 2 bad flags or config, 3 replay finished but not
@@ -35,7 +45,13 @@
 #include "agent/sources/session_source.h"
 #include "agent/sources/suspend_detector.h"
 #include "agent/spool/spool.h"
+#if defined(_WIN32)
 #include "agent/uplink/grpc_uplink.h"
+#else
+#include "agent/local/local_uplink.h"
+#include "agent/local/relay_connector.h"
+#include "agent/local/relay_process.h"
+#endif
 #include "common/clock.h"
 #include "common/grpc_tls.h"
 #include "common/log_format.h"
@@ -50,8 +66,15 @@ constexpr char kAgentVersion[] = "0.1.0";
 
 /// Agent options; every field documents its default.
 struct AgentOptions {
-  /// Collector address. Default 127.0.0.1:7443.
-  std::string collector = "127.0.0.1:7443";
+  /// Collector address. Linux: when set, direct mode (a personal relay per
+  /// stream); default none: the machine's reclaim-agent-service. Windows:
+  /// default 127.0.0.1:7443.
+  std::string collector;
+  /// Linux: the machine's reclaim-agent-service socket, used without
+  /// --collector. Default /run/reclaim/agent.sock.
+#if !defined(_WIN32)
+  std::string service_socket = reclaim::agent::kDefaultServiceSocket;
+#endif
   /// Spool file. Default spool.db in DefaultStateDirectory():
   /// $XDG_STATE_HOME/reclaim/spool.db (~/.local/state/reclaim/spool.db),
   /// Windows %LOCALAPPDATA%\Reclaim\spool.db.
@@ -113,8 +136,9 @@ struct AgentOptions {
   /// Session user overrides (default: from the OS).
   std::string user_login, user_domain, user_upn;
   reclaim::LoggingOptions logging{.level = "info", .file = "", .name = "reclaim-agent"};
-  /// TLS to the collector: CA bundle (required unless insecure_plaintext),
-  /// optional client certificate and owner-only key (mutual TLS).
+  /// TLS to the collector (direct mode): CA bundle (required unless
+  /// insecure_plaintext), optional client certificate and owner-only key
+  /// (mutual TLS).
   reclaim::ClientTlsOptions tls;
   /// Owner-only file holding the device credential. Default: beside the
   /// spool ("device-credential").
@@ -129,11 +153,22 @@ struct AgentOptions {
 /// Environment variable holding the enrollment secret when no file is given.
 constexpr char kEnrollmentSecretEnv[] = "RECLAIM_ENROLLMENT_SECRET";
 
-// The device credential and, when it has to enroll, the enrollment secret.
-// Errors name the files, never their content.
-absl::StatusOr<reclaim::agent::DeviceCredentialOptions> LoadDeviceCredential(
-    const AgentOptions& opt, const std::string& spool_path) {
-  reclaim::agent::DeviceCredentialOptions dev;
+/// The device credential (direct mode) and, when it has to enroll, the
+/// enrollment secret.
+struct DeviceCredentialFiles {
+  /// The credential file (owner-only); default "device-credential" beside the spool.
+  std::string file;
+  /// Its content, empty when there is none yet (or --enroll).
+  std::string token;
+  /// The enrollment secret, when needed and given.
+  std::string enrollment_secret;
+};
+
+// Reads the device credential and, when it has to enroll, the enrollment
+// secret. Errors name the files, never their content.
+absl::StatusOr<DeviceCredentialFiles> LoadDeviceCredential(const AgentOptions& opt,
+                                                           const std::string& spool_path) {
+  DeviceCredentialFiles dev;
   dev.file = !opt.credential_file.empty()
                  ? opt.credential_file
                  : (std::filesystem::path(spool_path).parent_path() / "device-credential")
@@ -180,6 +215,99 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& path, std::uintmax_
 std::string DefaultSpoolPath() {
   return (std::filesystem::path(reclaim::agent::DefaultStateDirectory()) / "spool.db").string();
 }
+
+// Where the uplink goes, for the start-up log line.
+std::string UplinkTarget(const AgentOptions& opt) {
+#if defined(_WIN32)
+  return absl::StrCat("collector ", opt.collector.empty() ? "127.0.0.1:7443" : opt.collector);
+#else
+  if (opt.collector.empty()) {
+    return absl::StrCat("collector through reclaim-agent-service at ", opt.service_socket);
+  }
+  return absl::StrCat("collector ", opt.collector, " (direct mode: personal relay)");
+#endif
+}
+
+#if defined(_WIN32)
+// The engine over an in-process gRPC channel to --collector.
+absl::StatusOr<std::unique_ptr<reclaim::agent::Uplink>> MakeAgentUplink(
+    const AgentOptions& opt, const std::string& spool_path, reclaim::agent::Spool& spool,
+    const reclaim::agent::AgentIdentity& identity, const reclaim::agent::UplinkOptions& up) {
+  auto credentials = reclaim::MakeChannelCredentials(opt.tls);
+  if (!credentials.ok()) return absl::InvalidArgumentError(absl::StrCat("TLS: ", credentials.status().message()));
+  if (opt.tls.insecure_plaintext) {
+    spdlog::warn("WARNING: connecting to the collector WITHOUT TLS (insecure-plaintext): usage "
+                 "data and the device credential cross the network in clear text");
+  }
+  auto device = LoadDeviceCredential(opt, spool_path);
+  if (!device.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("device credential: ", device.status().message()));
+  }
+  if (device->token.empty() && device->enrollment_secret.empty()) {
+    spdlog::warn("no device credential ({}) and no enrollment secret: a collector that "
+                 "authenticates devices will refuse this agent",
+                 device->file);
+  }
+  reclaim::agent::GrpcUplinkOptions grpc_up;
+  grpc_up.target = opt.collector.empty() ? "127.0.0.1:7443" : opt.collector;
+  grpc_up.credentials = std::move(*credentials);
+  grpc_up.device.file = device->file;
+  grpc_up.device.token = std::move(device->token);
+  grpc_up.device.enrollment_secret = std::move(device->enrollment_secret);
+  return reclaim::agent::MakeGrpcUplink(spool, identity, up, std::move(grpc_up));
+}
+#else
+// The engine over a UNIX socket to reclaim-agent-service: the machine
+// service's socket, or with --collector a personal relay per stream.
+absl::StatusOr<std::unique_ptr<reclaim::agent::Uplink>> MakeAgentUplink(
+    const AgentOptions& opt, const std::string& spool_path, reclaim::agent::Spool& spool,
+    const reclaim::agent::AgentIdentity& identity, const reclaim::agent::UplinkOptions& up) {
+  using namespace reclaim::agent;
+  if (opt.collector.empty()) {
+    return MakeLocalUplink(spool, identity, up, MakeServiceSocketConnector(opt.service_socket));
+  }
+  absl::StatusOr<std::string> service = FindAgentService();
+  if (!service.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "direct mode (--collector) needs reclaim-agent-service: ", service.status().message()));
+  }
+  if (opt.tls.insecure_plaintext) {
+    spdlog::warn("WARNING: connecting to the collector WITHOUT TLS (insecure-plaintext): usage "
+                 "data and the device credential cross the network in clear text");
+  }
+  // A credential or secret file others can read is a configuration error:
+  // said now, not by every relay. The relays read the files themselves.
+  auto device = LoadDeviceCredential(opt, spool_path);
+  if (!device.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("device credential: ", device.status().message()));
+  }
+  if (device->token.empty() && device->enrollment_secret.empty()) {
+    spdlog::warn("no device credential ({}) and no enrollment secret: a collector that "
+                 "authenticates devices will refuse this agent",
+                 device->file);
+  }
+  reclaim::WipeSecret(device->token);
+  reclaim::WipeSecret(device->enrollment_secret);
+  RelayConnectorOptions ro;
+  ro.collector = opt.collector;
+  ro.enroll = opt.enroll;
+  ro.credential_file = device->file;
+  ro.relay_args = {"--collector", opt.collector, "--credential-file", device->file,
+                   "--log-level", opt.logging.level};
+  const std::pair<const char*, const std::string*> files[] = {
+      {"--ca-file", &opt.tls.ca_file},
+      {"--client-cert", &opt.tls.cert_file},
+      {"--client-key", &opt.tls.key_file},
+      {"--enrollment-secret-file", &opt.enrollment_secret_file},
+      {"--log-file", &opt.logging.file}};
+  for (const auto& [flag, value] : files) {
+    if (!value->empty()) ro.relay_args.insert(ro.relay_args.end(), {flag, *value});
+  }
+  if (opt.tls.insecure_plaintext) ro.relay_args.push_back("--insecure-plaintext");
+  return MakeLocalUplink(spool, identity, up,
+                         MakeRelayConnector(MakeProcessRelaySpawner(*service), std::move(ro)));
+}
+#endif
 
 // Real metering in this session: X11 focus and idle, logind lock/suspend,
 // until the OS asks the agent to stop (process_platform.h WatchStopRequests).
@@ -328,10 +456,10 @@ int Run(const AgentOptions& opt) {
     return 1;
   }
   spdlog::info("reclaim-agent {} device {} instance {} user {}\\{} spool {} ({} batches "
-               "pending) collector {}",
+               "pending) {}",
                kAgentVersion, identity.device_id, (*spool)->instance_id(),
                identity.user.domain, identity.user.login_name, spool_path,
-               (*spool)->pending_batches(), opt.collector);
+               (*spool)->pending_batches(), UplinkTarget(opt));
 
   // Consent prompts (live metering only): the uplink stores them in the spool
   // and wakes the prompt service, which shows them with zenity on this
@@ -365,36 +493,18 @@ int Run(const AgentOptions& opt) {
     prompts = std::make_unique<reclaim::agent::PromptService>(
         **spool, *prompter, clock, [&uplink] { uplink->Notify(); }, po);
   }
-  auto credentials = reclaim::MakeChannelCredentials(opt.tls);
-  if (!credentials.ok()) {
-    spdlog::critical("TLS: {}", credentials.status().message());
-    return 2;
-  }
-  if (opt.tls.insecure_plaintext) {
-    spdlog::warn("WARNING: connecting to the collector WITHOUT TLS (insecure-plaintext): usage "
-                 "data and the device credential cross the network in clear text");
-  }
-  auto device = LoadDeviceCredential(opt, spool_path);
-  if (!device.ok()) {
-    spdlog::critical("device credential: {}", device.status().message());
-    return 2;
-  }
-  if (device->token.empty() && device->enrollment_secret.empty()) {
-    spdlog::warn("no device credential ({}) and no enrollment secret: a collector that "
-                 "authenticates devices will refuse this agent",
-                 device->file);
-  }
-  reclaim::agent::GrpcUplinkOptions grpc_up;
-  grpc_up.target = opt.collector;
-  grpc_up.credentials = std::move(*credentials);
-  grpc_up.device = std::move(*device);
   reclaim::agent::UplinkOptions up;
   up.backoff.initial = std::chrono::milliseconds(opt.backoff_initial_ms);
   up.backoff.max = std::chrono::milliseconds(opt.backoff_max_ms);
   up.on_prompts_changed = [&prompts] {
     if (prompts) prompts->Wake();
   };
-  uplink = reclaim::agent::MakeGrpcUplink(**spool, identity, up, std::move(grpc_up));
+  auto made = MakeAgentUplink(opt, spool_path, **spool, identity, up);
+  if (!made.ok()) {
+    spdlog::critical("{}", made.status().message());
+    return 2;
+  }
+  uplink = std::move(*made);
   uplink->Start();
   if (prompts) prompts->Start();  // after the uplink exists: it notifies it
 
@@ -457,8 +567,17 @@ int main(int argc, char** argv) {
   CLI::App app{"reclaim-agent: meters application focus time in the user's session and sends "
                "it to the Reclaim collector, buffering it in a local spool."};
   reclaim::AddStrictConfig(app);
-  app.add_option("--collector", opt.collector, "Collector address (host:port)")
+#if defined(_WIN32)
+  app.add_option("--collector", opt.collector, "Collector address (host:port; default 127.0.0.1:7443)");
+#else
+  app.add_option("--collector", opt.collector,
+                 "Direct mode: collector address (host:port), reached through a personal "
+                 "reclaim-agent-service relay with this agent's TLS, credential and enrollment "
+                 "options (default: none, the machine's reclaim-agent-service)");
+  app.add_option("--service-socket", opt.service_socket,
+                 "Without --collector: the machine's reclaim-agent-service socket")
       ->capture_default_str();
+#endif
   app.add_option("--spool", opt.spool_path,
                  "Spool file (default " + DefaultSpoolPath() + ")");
   app.add_option("--spool-max-bytes", opt.spool_max_bytes,

@@ -42,7 +42,7 @@ class LocalConnector {
   virtual std::string Closed(bool clean) = 0;
   /// From any thread (Stop()): a blocked Connect() returns soon.
   virtual void Interrupt() = 0;
-  /// For logs; begins with "collector" ("collector HOST:PORT (through a relay)").
+  /// For logs; begins with "collector" ("collector HOST:PORT").
   virtual std::string Describe() const = 0;
   /// What the administrator can do when the collector refuses the credential.
   virtual std::string AuthHint() const = 0;
