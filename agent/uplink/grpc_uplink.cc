@@ -5,7 +5,9 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/service/collector_link.h"
 #include "common/log_format.h"
 #include "common/secret_file.h"
 #include "common/status_macros.h"
@@ -38,32 +40,30 @@ class GrpcStream final : public UplinkStream {
   std::unique_ptr<grpc::ClientReaderWriter<v1::AgentMessage, v1::CollectorMessage>> stream_;
 };
 
+// Channel, connect wait and enrollment are reclaim-agent-service's
+// (agent/service/collector_link.h): one copy for both.
 class GrpcTransport final : public UplinkTransport {
  public:
   GrpcTransport(const AgentIdentity& identity, GrpcUplinkOptions options,
                 const BackoffOptions& backoff)
       : device_id_(identity.device_id), hostname_(identity.hostname),
-        options_(std::move(options)),
-        connect_patience_(std::max<std::chrono::milliseconds>(backoff.max, std::chrono::seconds(5))),
-        channel_(MakeChannel(backoff)), stub_(v1::AgentService::NewStub(channel_)),
+        options_(std::move(options)), link_(LinkOptions(options_, backoff)),
+        channel_(MakeCollectorChannel(link_)), stub_(v1::AgentService::NewStub(channel_)),
         token_(options_.device.token) {}
 
   absl::StatusOr<std::unique_ptr<UplinkStream>> Open(UplinkEvents& events) override {
-    RETURN_IF_ERROR(AwaitConnected(events));
+    RETURN_IF_ERROR(AwaitCollector(*channel_, options_.target, link_.connect_timeout,
+                                   [this] { return interrupted(); }));
     if (token_.empty() && !options_.device.enrollment_secret.empty()) {
-      RETURN_IF_ERROR(EnrollDevice(events));
+      RETURN_IF_ERROR(Enroll(events));
     }
-    {
-      absl::MutexLock l(&mu_);
-      if (interrupted_) return absl::CancelledError("stopping");
-    }
+    if (interrupted()) return absl::CancelledError("stopping");
     return std::make_unique<GrpcStream>(*stub_, token_);
   }
 
   void Interrupt() override {
     absl::MutexLock l(&mu_);
     interrupted_ = true;
-    if (enroll_context_) enroll_context_->TryCancel();
   }
 
   std::string Describe() const override { return "collector " + options_.target; }
@@ -73,97 +73,36 @@ class GrpcTransport final : public UplinkTransport {
   }
 
  private:
-  std::shared_ptr<grpc::Channel> MakeChannel(const BackoffOptions& backoff) const {
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(options_.keepalive.count()));
-    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
-    args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-    args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-    // The engine's backoff governs streams; keep the channel's reconnects close to it.
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, static_cast<int>(backoff.initial.count()));
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, static_cast<int>(backoff.initial.count()));
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(backoff.max.count()));
-    std::shared_ptr<grpc::ChannelCredentials> credentials =
-        options_.credentials ? options_.credentials : grpc::InsecureChannelCredentials();
-    return grpc::CreateCustomChannel(options_.target, credentials, args);
+  static CollectorLinkOptions LinkOptions(const GrpcUplinkOptions& o, const BackoffOptions& b) {
+    CollectorLinkOptions link;
+    link.target = o.target;
+    link.credentials = o.credentials;
+    link.keepalive = o.keepalive;
+    link.connect_timeout = std::max<std::chrono::milliseconds>(b.max, std::chrono::seconds(5));
+    return link;
   }
 
-  // Drives the channel to READY. gRPC's synchronous client makes progress on a
-  // connection attempt only while someone waits on the channel, so a stream
-  // opened on a channel that is still connecting fails fast and the attempt
-  // stalls while we back off. Waits in short slices so Stop() stays prompt.
-  absl::Status AwaitConnected(UplinkEvents& events) {
-    const auto deadline = std::chrono::steady_clock::now() + connect_patience_;
-    bool reported = false;
-    while (true) {
-      const grpc_connectivity_state state = channel_->GetState(/*try_to_connect=*/true);
-      if (state == GRPC_CHANNEL_READY) return absl::OkStatus();
-      {
-        absl::MutexLock l(&mu_);
-        if (interrupted_) return absl::CancelledError("stopping");
-      }
-      if (state == GRPC_CHANNEL_TRANSIENT_FAILURE && !reported) {
-        // Visible at once in stats; the retry and its log line follow.
-        reported = true;
-        const std::string why = ConnectError();
-        events.ConnectFailing("cannot connect to " + options_.target + ": " + why);
-        spdlog::warn("collector {} unavailable (cannot connect: {}); still trying",
-                     options_.target, why);
-      }
-      if (std::chrono::steady_clock::now() >= deadline) {
-        return absl::UnavailableError("cannot connect");
-      }
-      channel_->WaitForStateChange(
-          state, std::chrono::system_clock::now() + std::chrono::milliseconds(200));
-    }
-  }
-
-  // Why the channel cannot connect, in gRPC's words (a failed TLS handshake
-  // names the certificate problem): a fail-fast call on the failing channel
-  // ends at once with the channel's last error.
-  std::string ConnectError() {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
-    auto probe = stub_->Connect(&ctx);
-    ctx.TryCancel();  // should the channel have connected meanwhile
-    const grpc::Status status = probe->Finish();
-    if (status.error_code() == grpc::StatusCode::CANCELLED) return "connection not ready";
-    return status.error_message();
+  bool interrupted() {
+    absl::MutexLock l(&mu_);
+    return interrupted_;
   }
 
   // Exchanges the enrollment secret for a device credential and stores it.
-  absl::Status EnrollDevice(UplinkEvents& events) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    {
-      absl::MutexLock l(&mu_);
-      if (interrupted_) return absl::CancelledError("stopping");
-      enroll_context_ = &ctx;
-    }
-    v1::EnrollRequest req;
-    req.set_device_id(device_id_);
-    req.set_enrollment_secret(options_.device.enrollment_secret);
-    req.set_hostname(hostname_);
-    v1::EnrollResponse resp;
-    const grpc::Status status = stub_->Enroll(&ctx, req, &resp);
-    WipeSecret(*req.mutable_enrollment_secret());
-    {
-      absl::MutexLock l(&mu_);
-      enroll_context_ = nullptr;
-    }
-    if (!status.ok()) {
-      const auto code = status.error_code();
-      if (code == grpc::StatusCode::UNAUTHENTICATED ||
-          code == grpc::StatusCode::FAILED_PRECONDITION ||
-          code == grpc::StatusCode::INVALID_ARGUMENT ||
-          code == grpc::StatusCode::PERMISSION_DENIED) {
+  absl::Status Enroll(UplinkEvents& events) {
+    absl::StatusOr<std::string> token =
+        EnrollDevice(*channel_, device_id_, hostname_, options_.device.enrollment_secret);
+    if (!token.ok()) {
+      const absl::StatusCode code = token.status().code();
+      if (code == absl::StatusCode::kUnauthenticated ||
+          code == absl::StatusCode::kFailedPrecondition ||
+          code == absl::StatusCode::kInvalidArgument ||
+          code == absl::StatusCode::kPermissionDenied) {
         events.AuthFailure();
-        spdlog::error("the collector refused to enroll device {}: {}", device_id_,
-                      status.error_message());
+        spdlog::error("{}", token.status().message());
       }
-      return absl::UnavailableError("enrollment failed: " + status.error_message());
+      return absl::UnavailableError(absl::StrCat("enrollment failed: ", token.status().message()));
     }
-    token_ = resp.device_token();
+    token_ = std::move(*token);
     events.Enrolled();
     if (options_.device.file.empty()) {
       spdlog::info("device {} enrolled with collector {}", device_id_, options_.target);
@@ -181,14 +120,13 @@ class GrpcTransport final : public UplinkTransport {
   const std::string device_id_;
   const std::string hostname_;
   const GrpcUplinkOptions options_;
-  const std::chrono::milliseconds connect_patience_;
+  const CollectorLinkOptions link_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::AgentService::Stub> stub_;
   std::string token_;  // the device credential; used on the uplink thread only
 
   absl::Mutex mu_;
   bool interrupted_ ABSL_GUARDED_BY(mu_) = false;
-  grpc::ClientContext* enroll_context_ ABSL_GUARDED_BY(mu_) = nullptr;
 };
 
 }  // namespace

@@ -77,11 +77,6 @@ class UplinkEngine final : public Uplink, private UplinkEvents {
 
  private:
   // UplinkEvents, called by the transport on the uplink thread.
-  void ConnectFailing(const std::string& why) override {
-    absl::MutexLock l(&mu_);
-    ++stats_.failures;
-    stats_.last_error = why;
-  }
   void AuthFailure() override {
     absl::MutexLock l(&mu_);
     ++stats_.auth_failures;
@@ -106,11 +101,8 @@ class UplinkEngine final : public Uplink, private UplinkEvents {
         ++stats_.failures;
         stats_.last_error = std::string(error.message());
         delay = backoff_.NextDelay();
-        // "cannot connect" was already logged by the transport.
-        const bool logged = absl::IsUnavailable(error) && error.message() == "cannot connect";
-        spdlog::log(logged ? spdlog::level::debug : spdlog::level::warn,
-                    "{} unavailable ({}); retrying in {} ms (attempt {})", target_,
-                    error.message(), delay.count(), backoff_.attempts());
+        spdlog::warn("{} unavailable ({}); retrying in {} ms (attempt {})", target_,
+                     error.message(), delay.count(), backoff_.attempts());
         mu_.AwaitWithTimeout(absl::Condition(&stopping_), ToAbsl(delay));
       }
     }

@@ -139,9 +139,6 @@ class UplinkStream {
 class UplinkEvents {
  public:
   virtual ~UplinkEvents() = default;
-  /// Connecting keeps failing for `why` (visible in stats at once; the
-  /// transport logged it).
-  virtual void ConnectFailing(const std::string& why) = 0;
   /// The collector refused an enrollment or credential.
   virtual void AuthFailure() = 0;
   /// This transport enrolled the device and holds a new credential.
@@ -155,8 +152,7 @@ class UplinkTransport {
   virtual ~UplinkTransport() = default;
   /// Opens one stream (connects, enrolls when needed). Blocks; Interrupt()
   /// makes it return soon. Errors: why no stream could be opened (logged by
-  /// the engine); UNAVAILABLE "cannot connect" when the transport already
-  /// logged why.
+  /// the engine, which retries after its backoff).
   virtual absl::StatusOr<std::unique_ptr<UplinkStream>> Open(UplinkEvents& events) = 0;
   /// From any thread (Stop()): ends a blocked Open().
   virtual void Interrupt() = 0;
