@@ -26,6 +26,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -101,63 +102,86 @@ std::vector<BYTE> TokenUser() {
   return buf;
 }
 
-class WindowsStopRequestWatcher;
-// The one watcher the console control handler reports to (the handler is a
-// plain function, registered process-wide).
-std::atomic<WindowsStopRequestWatcher*> g_console_watcher{nullptr};
+// What the hidden window and the console control handler share. Held by
+// shared_ptr: the console control handler runs on a thread Windows starts
+// and may still be running while the watcher closes.
+struct StopState {
+  explicit StopState(std::function<void(const std::string&)> f)
+      : on_stop(std::move(f)), closed(CreateEventW(nullptr, TRUE, FALSE, nullptr)) {}
+  ~StopState() { CloseHandle(closed); }
+  StopState(const StopState&) = delete;
+  StopState& operator=(const StopState&) = delete;
+
+  void Fire(const std::string& reason) {
+    if (!fired.exchange(true)) on_stop(reason);
+  }
+  // Windows ends the process as soon as the handler returns: wait for Close().
+  void FireAndWaitForClose(const std::string& reason) {
+    Fire(reason);
+    WaitForSingleObject(closed, kEndSessionWaitMs);
+  }
+
+  const std::function<void(const std::string&)> on_stop;
+  const HANDLE closed;  // set by Close()
+  std::atomic<bool> fired{false};
+};
+
+// The state the console control handler reports to (the handler is a plain
+// function, registered process-wide).
+std::mutex g_console_mu;
+std::shared_ptr<StopState> g_console_state;  // guarded by g_console_mu
 
 class WindowsStopRequestWatcher final : public StopRequestWatcher {
  public:
   explicit WindowsStopRequestWatcher(std::function<void(const std::string&)> on_stop)
-      : on_stop_(std::move(on_stop)), closed_(CreateEventW(nullptr, TRUE, FALSE, nullptr)) {
+      : state_(std::make_shared<StopState>(std::move(on_stop))) {
     std::promise<void> ready;
     std::future<void> ready_f = ready.get_future();
     thread_ = std::thread([this, &ready] { Run(ready); });
     ready_f.wait();
-    g_console_watcher = this;
+    {
+      std::lock_guard<std::mutex> l(g_console_mu);
+      g_console_state = state_;
+    }
     SetConsoleCtrlHandler(&ConsoleHandler, TRUE);
   }
-  ~WindowsStopRequestWatcher() override {
-    Close();
-    CloseHandle(closed_);
-  }
+  ~WindowsStopRequestWatcher() override { Close(); }
 
   void Close() override {
     std::lock_guard<std::mutex> l(close_mu_);
     if (!thread_.joinable()) return;
-    SetEvent(closed_);  // releases a waiting end-of-session handler
+    state_->fired = true;      // no stop request is reported after Close()
+    SetEvent(state_->closed);  // releases a waiting end-of-session handler
     SetConsoleCtrlHandler(&ConsoleHandler, FALSE);
-    g_console_watcher = nullptr;
+    {
+      std::lock_guard<std::mutex> g(g_console_mu);
+      if (g_console_state == state_) g_console_state.reset();
+    }
     PostThreadMessageW(thread_id_, WM_QUIT, 0, 0);
     thread_.join();
   }
 
  private:
-  void Fire(const std::string& reason) {
-    if (!fired_.exchange(true)) on_stop_(reason);
-  }
-  // Windows ends the process as soon as this returns: wait for Close().
-  void FireAndWaitForClose(const std::string& reason) {
-    Fire(reason);
-    WaitForSingleObject(closed_, kEndSessionWaitMs);
-  }
-
   static BOOL WINAPI ConsoleHandler(DWORD type) {
-    WindowsStopRequestWatcher* self = g_console_watcher.load();
-    if (self == nullptr) return FALSE;
+    std::shared_ptr<StopState> state;
+    {
+      std::lock_guard<std::mutex> l(g_console_mu);
+      state = g_console_state;
+    }
+    if (state == nullptr) return FALSE;
     switch (type) {
       case CTRL_C_EVENT:
-        self->Fire("Ctrl+C");
+        state->Fire("Ctrl+C");
         return TRUE;
       case CTRL_BREAK_EVENT:
-        self->Fire("Ctrl+Break");
+        state->Fire("Ctrl+Break");
         return TRUE;
       case CTRL_CLOSE_EVENT:
-        self->FireAndWaitForClose("console closed");
+        state->FireAndWaitForClose("console closed");
         return TRUE;
       case CTRL_LOGOFF_EVENT:
       case CTRL_SHUTDOWN_EVENT:
-        self->FireAndWaitForClose(type == CTRL_LOGOFF_EVENT ? "logoff" : "shutdown");
+        state->FireAndWaitForClose(type == CTRL_LOGOFF_EVENT ? "logoff" : "shutdown");
         return TRUE;
       default:
         return FALSE;
@@ -169,20 +193,20 @@ class WindowsStopRequestWatcher final : public StopRequestWatcher {
       auto* cs = reinterpret_cast<CREATESTRUCTW*>(lp);
       SetWindowLongPtrW(hwnd, GWLP_USERDATA, reinterpret_cast<LONG_PTR>(cs->lpCreateParams));
     }
-    auto* self =
-        reinterpret_cast<WindowsStopRequestWatcher*>(GetWindowLongPtrW(hwnd, GWLP_USERDATA));
-    if (self != nullptr) {
+    // The watcher's state outlives the window (Close() joins its thread).
+    auto* state = reinterpret_cast<StopState*>(GetWindowLongPtrW(hwnd, GWLP_USERDATA));
+    if (state != nullptr) {
       switch (msg) {
         case WM_QUERYENDSESSION:
           return TRUE;  // never veto a logoff or shutdown
         case WM_ENDSESSION:
           if (wp) {
-            self->FireAndWaitForClose((lp & ENDSESSION_LOGOFF) ? "logoff (WM_ENDSESSION)"
-                                                               : "shutdown (WM_ENDSESSION)");
+            state->FireAndWaitForClose((lp & ENDSESSION_LOGOFF) ? "logoff (WM_ENDSESSION)"
+                                                                : "shutdown (WM_ENDSESSION)");
           }
           return 0;
         case WM_CLOSE:  // taskkill without /F; Close() destroys the window
-          self->Fire("WM_CLOSE");
+          state->Fire("WM_CLOSE");
           return 0;
         default:
           break;
@@ -207,7 +231,7 @@ class WindowsStopRequestWatcher final : public StopRequestWatcher {
     // Top-level and never shown (WS_POPUP without WS_VISIBLE): broadcasts
     // reach it, the user never sees it.
     HWND hwnd = CreateWindowExW(WS_EX_TOOLWINDOW, class_name.c_str(), L"Reclaim agent", WS_POPUP, 0,
-                                0, 0, 0, nullptr, nullptr, inst, this);
+                                0, 0, 0, nullptr, nullptr, inst, state_.get());
     ready.set_value();
     while (GetMessageW(&msg, nullptr, 0, 0) > 0) {
       TranslateMessage(&msg);
@@ -216,9 +240,7 @@ class WindowsStopRequestWatcher final : public StopRequestWatcher {
     if (hwnd != nullptr) DestroyWindow(hwnd);
   }
 
-  const std::function<void(const std::string&)> on_stop_;
-  const HANDLE closed_;
-  std::atomic<bool> fired_{false};
+  const std::shared_ptr<StopState> state_;
   std::mutex close_mu_;
   std::thread thread_;
   DWORD thread_id_ = 0;
