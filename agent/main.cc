@@ -228,26 +228,39 @@ std::string UplinkTarget(const AgentOptions& opt) {
 #endif
 }
 
-#if defined(_WIN32)
-// The engine over an in-process gRPC channel to --collector.
-absl::StatusOr<std::unique_ptr<reclaim::agent::Uplink>> MakeAgentUplink(
-    const AgentOptions& opt, const std::string& spool_path, reclaim::agent::Spool& spool,
-    const reclaim::agent::AgentIdentity& identity, const reclaim::agent::UplinkOptions& up) {
-  auto credentials = reclaim::MakeChannelCredentials(opt.tls);
-  if (!credentials.ok()) return absl::InvalidArgumentError(absl::StrCat("TLS: ", credentials.status().message()));
+// Talking to the collector (directly or through a relay): warns about
+// plaintext and a missing credential, and loads the credential files.
+// Errors: INVALID_ARGUMENT naming the file.
+absl::StatusOr<DeviceCredentialFiles> LoadCollectorCredential(const AgentOptions& opt,
+                                                              const std::string& spool_path) {
   if (opt.tls.insecure_plaintext) {
     spdlog::warn("WARNING: connecting to the collector WITHOUT TLS (insecure-plaintext): usage "
                  "data and the device credential cross the network in clear text");
   }
   auto device = LoadDeviceCredential(opt, spool_path);
   if (!device.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("device credential: ", device.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("device credential: ", device.status().message()));
   }
   if (device->token.empty() && device->enrollment_secret.empty()) {
     spdlog::warn("no device credential ({}) and no enrollment secret: a collector that "
                  "authenticates devices will refuse this agent",
                  device->file);
   }
+  return device;
+}
+
+#if defined(_WIN32)
+// The engine over an in-process gRPC channel to --collector.
+absl::StatusOr<std::unique_ptr<reclaim::agent::Uplink>> MakeAgentUplink(
+    const AgentOptions& opt, const std::string& spool_path, reclaim::agent::Spool& spool,
+    const reclaim::agent::AgentIdentity& identity, const reclaim::agent::UplinkOptions& up) {
+  auto credentials = reclaim::MakeChannelCredentials(opt.tls);
+  if (!credentials.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("TLS: ", credentials.status().message()));
+  }
+  auto device = LoadCollectorCredential(opt, spool_path);
+  if (!device.ok()) return device.status();
   reclaim::agent::GrpcUplinkOptions grpc_up;
   grpc_up.target = opt.collector.empty() ? "127.0.0.1:7443" : opt.collector;
   grpc_up.credentials = std::move(*credentials);
@@ -271,21 +284,10 @@ absl::StatusOr<std::unique_ptr<reclaim::agent::Uplink>> MakeAgentUplink(
     return absl::FailedPreconditionError(absl::StrCat(
         "direct mode (--collector) needs reclaim-agent-service: ", service.status().message()));
   }
-  if (opt.tls.insecure_plaintext) {
-    spdlog::warn("WARNING: connecting to the collector WITHOUT TLS (insecure-plaintext): usage "
-                 "data and the device credential cross the network in clear text");
-  }
   // A credential or secret file others can read is a configuration error:
   // said now, not by every relay. The relays read the files themselves.
-  auto device = LoadDeviceCredential(opt, spool_path);
-  if (!device.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("device credential: ", device.status().message()));
-  }
-  if (device->token.empty() && device->enrollment_secret.empty()) {
-    spdlog::warn("no device credential ({}) and no enrollment secret: a collector that "
-                 "authenticates devices will refuse this agent",
-                 device->file);
-  }
+  auto device = LoadCollectorCredential(opt, spool_path);
+  if (!device.ok()) return device.status();
   reclaim::WipeSecret(device->token);
   reclaim::WipeSecret(device->enrollment_secret);
   RelayConnectorOptions ro;

@@ -20,6 +20,7 @@
 #include "reclaim/v1/agent.pb.h"
 #include "reclaim/v1/local.pb.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/usage_batches.h"
 #include "tests/testing/wait_for.h"
 
 namespace reclaim::agent {
@@ -100,14 +101,7 @@ class FakeService {
   int fd_ = -1;
 };
 
-SpoolBatch Batch() {
-  v1::UsageBatch b;
-  auto* iv = b.add_intervals();
-  iv->mutable_app()->set_exe_path("/usr/bin/gimp");
-  iv->set_start_utc_ms(1'700'000'000'000);
-  iv->set_active_duration_ms(1000);
-  return {b.SerializeAsString(), 1, 1000};
-}
+SpoolBatch Batch() { return testing::GimpBatch(); }
 
 class LocalUplinkTest : public ::testing::Test {
  protected:

@@ -19,6 +19,7 @@
 #include "agent/local/relay_process.h"
 #include "reclaim/v1/agent.pb.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/usage_batches.h"
 #include "tests/testing/test_collector.h"
 #include "tests/testing/wait_for.h"
 
@@ -56,14 +57,7 @@ bool Alive(pid_t pid) {
   return close != std::string::npos && stat.size() > close + 2 && stat[close + 2] != 'Z';
 }
 
-SpoolBatch Batch() {
-  v1::UsageBatch b;
-  auto* iv = b.add_intervals();
-  iv->mutable_app()->set_exe_path("/usr/bin/gimp");
-  iv->set_start_utc_ms(1'700'000'000'000);
-  iv->set_active_duration_ms(1000);
-  return {b.SerializeAsString(), 1, 1000};
-}
+SpoolBatch Batch() { return testing::GimpBatch(); }
 
 class RelayProcessTest : public ::testing::Test {
  protected:

@@ -13,6 +13,7 @@
 #include "agent/uplink/uplink.h"
 #include "reclaim/v1/agent.pb.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/usage_batches.h"
 
 namespace reclaim::agent {
 namespace {
@@ -167,14 +168,7 @@ class ScriptedTransport final : public UplinkTransport {
   std::shared_ptr<Shared> shared_;
 };
 
-SpoolBatch Batch() {
-  v1::UsageBatch b;
-  auto* iv = b.add_intervals();
-  iv->mutable_app()->set_exe_path("/usr/bin/gimp");
-  iv->set_start_utc_ms(1'700'000'000'000);
-  iv->set_active_duration_ms(1000);
-  return {b.SerializeAsString(), 1, 1000};
-}
+SpoolBatch Batch() { return testing::GimpBatch(); }
 
 bool HasHello(const std::vector<v1::AgentMessage>& w) { return !w.empty() && w[0].has_hello(); }
 
