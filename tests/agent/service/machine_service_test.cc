@@ -201,12 +201,16 @@ class MachineServiceTest : public ::testing::Test {
     ASSERT_EQ(unlink(secret_.c_str()), 0);
   }
 
+  // `reclaim-agent-service run` on the fixture's socket and credential.
+  std::vector<std::string> RunArgs() const {
+    return {"run",          "--collector", collector_->target(),   "--insecure-plaintext",
+            "--device-id",  device_,       "--credential-file",    credential_,
+            "--socket",     socket_,       "--user-domain",        "EXAMPLE",
+            "--upn-suffix", "example.com", "--connect-timeout-ms", "5000"};
+  }
+
   std::unique_ptr<ServiceProcess> StartService(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {
-        "run",          "--collector", collector_->target(),   "--insecure-plaintext",
-        "--device-id",  device_,       "--credential-file",    credential_,
-        "--socket",     socket_,       "--user-domain",        "EXAMPLE",
-        "--upn-suffix", "example.com", "--connect-timeout-ms", "5000"};
+    std::vector<std::string> args = RunArgs();
     args.insert(args.end(), extra.begin(), extra.end());
     auto service = std::make_unique<ServiceProcess>(dir_, args);
     EXPECT_TRUE(WaitFor(
@@ -586,9 +590,7 @@ TEST_F(MachineServiceTest, RefusesANonSocketAtThePathAndALiveServiceAndReplacesA
   ASSERT_EQ(mkdir(dir_.File("run").c_str(), 0755), 0);
   { std::ofstream(socket_) << "not a socket"; }
   {
-    ServiceProcess p(
-        dir_, {"run", "--collector", collector_->target(), "--insecure-plaintext", "--device-id",
-               kDevice, "--credential-file", credential_, "--socket", socket_});
+    ServiceProcess p(dir_, RunArgs());
     EXPECT_EQ(p.Wait(), 1);
     EXPECT_NE(p.Stderr().find("exists and is not a socket"), std::string::npos) << p.Stderr();
   }
@@ -605,9 +607,7 @@ TEST_F(MachineServiceTest, RefusesANonSocketAtThePathAndALiveServiceAndReplacesA
   auto service = StartService();
   EXPECT_NE(service->Stderr().find("replaced the stale socket"), std::string::npos);
   // A second service while the first listens: refused.
-  ServiceProcess second(
-      dir_, {"run", "--collector", collector_->target(), "--insecure-plaintext", "--device-id",
-             kDevice, "--credential-file", credential_, "--socket", socket_});
+  ServiceProcess second(dir_, RunArgs());
   EXPECT_EQ(second.Wait(), 1);
   EXPECT_NE(second.Stderr().find("another reclaim-agent-service is listening"), std::string::npos)
       << second.Stderr();
@@ -616,8 +616,7 @@ TEST_F(MachineServiceTest, RefusesANonSocketAtThePathAndALiveServiceAndReplacesA
 
 TEST_F(MachineServiceTest, AGroupReadableCredentialOrNoneIsRefusedAtStart) {
   {
-    ServiceProcess p(dir_, {"run", "--collector", collector_->target(), "--insecure-plaintext",
-                            "--credential-file", credential_, "--socket", socket_});
+    ServiceProcess p(dir_, RunArgs());
     EXPECT_EQ(p.Wait(), 2);
     EXPECT_NE(p.Stderr().find("run `reclaim-agent-service enroll` (as root) first"),
               std::string::npos)
@@ -625,8 +624,7 @@ TEST_F(MachineServiceTest, AGroupReadableCredentialOrNoneIsRefusedAtStart) {
   }
   Enroll();
   ASSERT_EQ(chmod(credential_.c_str(), 0640), 0);
-  ServiceProcess p(dir_, {"run", "--collector", collector_->target(), "--insecure-plaintext",
-                          "--credential-file", credential_, "--socket", socket_});
+  ServiceProcess p(dir_, RunArgs());
   EXPECT_EQ(p.Wait(), 2);
   EXPECT_NE(p.Stderr().find("0640"), std::string::npos) << p.Stderr();
   struct stat st {};
