@@ -268,8 +268,14 @@ int RunEnrollMode(MachineCli& cli) {
     return 1;
   }
   const std::string& file = cli.common.credential_file;
+  // A directory made here (/var/lib/reclaim) is root's alone.
+  const std::filesystem::path dir = std::filesystem::path(file).parent_path();
   std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(file).parent_path(), ec);
+  if (!dir.empty() && !std::filesystem::exists(dir, ec) &&
+      std::filesystem::create_directories(dir, ec)) {
+    std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::replace, ec);
+  }
   absl::Status written = reclaim::WriteSecretFile(file, *token);
   reclaim::WipeSecret(*token);
   if (!written.ok()) {

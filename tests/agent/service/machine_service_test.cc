@@ -236,6 +236,8 @@ TEST_F(MachineServiceTest, EnrollWritesAnOwnerOnlyCredentialAndRunServesTheSocke
   ASSERT_EQ(stat(credential_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_EQ(st.st_uid, 0u);
+  ASSERT_EQ(stat(dir_.File("lib").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u) << "the credential's new directory is root's alone";
   auto service = StartService();
   ASSERT_EQ(lstat(socket_.c_str(), &st), 0);
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
