@@ -5,6 +5,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -28,6 +29,15 @@ namespace {
 namespace v1 = ::reclaim::v1;
 
 constexpr char kStopping[] = "reclaim-agent-service is stopping";
+
+// The collector's limit on Hello.agent_instance_id (collector/ingest/
+// validation.cc), which the uid-scoped id must fit in.
+constexpr std::size_t kMaxScopedInstanceBytes = 64;
+
+// How long a write to a session may block (the session does not read and its
+// socket buffer is full) before the session is treated as gone. A session
+// that never reads must not hold a relay thread, and Stop(), forever.
+constexpr int kLocalSendTimeoutS = 10;
 
 absl::Status Errno(absl::string_view what, const std::string& path) {
   const int e = errno;
@@ -257,6 +267,11 @@ void MachineService::Accept() {
     close(fd);
     return;
   }
+  // Bounds every blocking write to this session (see kLocalSendTimeoutS).
+  const timeval send_timeout{.tv_sec = kLocalSendTimeoutS, .tv_usec = 0};
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout)) != 0) {
+    spdlog::warn("SO_SNDTIMEO on a local connection: {}", std::strerror(errno));
+  }
   ++of_uid;
   ++stats_.accepted;
   ++stats_.active;
@@ -327,6 +342,21 @@ void MachineService::Serve(Session* session) {
     v1::Hello* h = hello.mutable_hello();
     h->set_device_id(options_.device_id);
     h->set_hostname(options_.hostname);
+    // Agent instance ids are not secrets (agents log them, reclaimctl lists
+    // them) and the collector keys stored batches and acks on (device,
+    // instance): scope the instance to the attested uid, so that a session
+    // naming another user's instance cannot reach that instance's batches
+    // (a high seq there would make the collector ack the victim's whole
+    // spool away) nor hide its own usage there.
+    if (!h->agent_instance_id().empty()) {
+      const std::string prefix = absl::StrCat("uid", peer.uid, "-");
+      if (prefix.size() + h->agent_instance_id().size() > kMaxScopedInstanceBytes) {
+        return end(absl::StatusCode::kInvalidArgument,
+                   absl::StrCat("the Hello's agent_instance_id is longer than ",
+                                kMaxScopedInstanceBytes - prefix.size(), " bytes"));
+      }
+      h->set_agent_instance_id(absl::StrCat(prefix, h->agent_instance_id()));
+    }
     v1::SessionUser* user = h->mutable_user();
     user->Clear();
     user->set_login_name(login);

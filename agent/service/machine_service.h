@@ -7,18 +7,21 @@
 // connection it reads the first frame, which must be a Hello, OVERWRITES its
 // device id and hostname (the machine's) and user (the peer's login name and
 // uid, the configured domain, login@upn_suffix when a suffix is configured;
-// no SID), and relays it over one AgentService.Connect stream presenting the
+// no SID), scopes its agent_instance_id to the uid ("uid<UID>-<instance>"),
+// and relays it over one AgentService.Connect stream presenting the
 // machine's device credential (agent/service/session_relay.h). All streams
 // share one gRPC channel (HTTP/2 multiplexing).
 //
 // Ends a connection (LocalServiceMessage.end) with RESOURCE_EXHAUSTED when
 // the peer's uid already has max_connections_per_uid connections or the
 // service max_connections, or a frame is over max_frame_bytes;
-// INVALID_ARGUMENT when the first frame is not a Hello (or does not parse);
+// INVALID_ARGUMENT when the first frame is not a Hello (or does not parse, or
+// its instance id does not fit the collector's 64 bytes once scoped);
 // PERMISSION_DENIED when the peer's uid has no passwd entry; UNAVAILABLE when
 // no Hello came within hello_timeout, the collector cannot be reached, or the
-// service stops; else as the collector ended the stream (UNAUTHENTICATED
-// when it revoked the machine's credential).
+// service stops; nothing (the connection is closed) when a write to it
+// blocks over 10 s because the session does not read; else as the collector ended the stream
+// (UNAUTHENTICATED when it revoked the machine's credential).
 //
 // Threads: "svc-accept" plus one per connection (and its relay's
 // "relay-down"); all owned, and joined by Stop(). Thread-safe.

@@ -147,20 +147,21 @@ SessionOutcome SessionRelay::Run(const v1::AgentMessage& hello, LocalFrameReader
     context_ = nullptr;
     local_gone = local_gone_;
   }
+  // A write to the local side failed (gone, or not reading within the
+  // socket's send timeout): an end frame would fail, or block, the same way.
+  if (why == Why::kLocalClosed || local_gone) {
+    outcome.local_closed = true;
+    return outcome;
+  }
   switch (why) {
     case Why::kLocalClosed:
-      outcome.local_closed = true;
-      return outcome;
+      break;
     case Why::kLocalError:
       return end_local(static_cast<int>(local_error.code()), std::string(local_error.message()));
     case Why::kStopping:
       return end_local(grpc::StatusCode::UNAVAILABLE, "reclaim-agent-service is stopping");
     case Why::kCollector:
       break;
-  }
-  if (local_gone) {
-    outcome.local_closed = true;
-    return outcome;
   }
   return end_local(status.error_code(),
                    status.ok() ? "the collector ended the stream" : status.error_message());

@@ -10,6 +10,7 @@
 #include <sys/un.h>
 
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <set>
 
@@ -704,6 +705,102 @@ TEST_F(MachineServiceTest,
   });
   EXPECT_EQ(nobody.Join(), "");
   EXPECT_EQ(collector_->StoredFocusMs(), 1000);
+}
+
+// Agent instance ids are not secret (reclaimctl devices lists them, agents log
+// them): a session naming another user's instance must not reach that
+// instance's batches or acks at the collector. Before the fix daemon's
+// seq 1,000,000 under the shared instance made nobody's agent receive
+// AckThrough(1000000) at once (its agent would delete its whole spool) and
+// nobody's batches land in daemon's agent row.
+TEST_F(MachineServiceTest, ASessionCannotReachAnotherUsersAgentInstance) {
+  Enroll();
+  auto service = StartService();
+  const std::string shared = Instance(9);
+  Child daemon(kDaemon, kDaemon, [&](Child&) {
+    Session s;
+    if (auto e = s.Open(socket_); !e.empty()) return e;
+    if (auto e = s.Send(AgentHello("x", "x", shared)); !e.empty()) return e;
+    v1::AgentMessage batch = AgentBatch(1);
+    batch.mutable_batch()->set_seq(1'000'000);
+    if (auto e = s.Send(batch); !e.empty()) return e;
+    if (!ReadUntilAcked(*s.reader, 1'000'000)) return std::string("no ack");
+    return std::string();
+  });
+  ASSERT_EQ(daemon.Join(), "");
+  Child nobody(kNobody, kNobody, [&](Child&) {
+    Session s;
+    if (auto e = s.Open(socket_); !e.empty()) return e;
+    if (auto e = s.Send(AgentHello("x", "x", shared)); !e.empty()) return e;
+    // The first ack tells where the instance's stored batches end.
+    v1::LocalServiceMessage m;
+    if (!s.reader->Read(&m).ok() || !m.collector().has_ack()) return std::string("no first ack");
+    if (m.collector().ack().acked_through_seq() != 0) {
+      return "first ack through " + std::to_string(m.collector().ack().acked_through_seq()) +
+             ": another user's instance";
+    }
+    for (std::uint64_t seq = 1; seq <= 3; ++seq) {
+      if (auto e = s.Send(AgentBatch(seq)); !e.empty()) return e;
+    }
+    return ReadUntilAcked(*s.reader, 3) ? std::string() : std::string("no ack through 3");
+  });
+  EXPECT_EQ(nobody.Join(), "");
+  const auto agents = collector_->Agents();
+  ASSERT_EQ(agents.size(), 2u);
+  for (const auto& a : agents) {
+    EXPECT_EQ(a.acked_through, a.login_name == "daemon" ? 1'000'000u : 3u) << a.login_name;
+  }
+  auto rows = collector_->get().store().QueryUsage({});
+  ASSERT_TRUE(rows.ok());
+  std::map<std::string, std::int64_t> focus_by_user;
+  for (const auto& r : *rows) focus_by_user[r.user] += r.focus_ms;
+  EXPECT_EQ(focus_by_user, (std::map<std::string, std::int64_t>{{"EXAMPLE\\nobody", 3000},
+                                                                {"EXAMPLE\\daemon", 1000}}));
+}
+
+// A session that keeps its connection open but never reads: the collector's
+// acks fill the socket and the service's write to it blocks. Before the fix
+// that write never returned, so SIGTERM (systemctl stop) hung for as long as
+// the hostile session stayed connected.
+TEST_F(MachineServiceTest, ASessionThatNeverReadsDoesNotHoldUpStopping) {
+  Enroll();
+  auto service = StartService();
+  constexpr std::uint64_t kBatches = 3000;
+  Child daemon(kDaemon, kDaemon, [&](Child& self) {
+    Session s;
+    if (auto e = s.Open(socket_); !e.empty()) return e;
+    if (auto e = s.Send(AgentHello("x", "x", Instance(1))); !e.empty()) return e;
+    // Paced, so that the collector acks them one by one (many small frames
+    // fill the service's socket buffer sooner than a few coalesced acks).
+    for (std::uint64_t seq = 1; seq <= kBatches; ++seq) {
+      if (auto e = s.Send(AgentBatch(seq, 1)); !e.empty()) return e;
+      usleep(1000);
+    }
+    self.SignalReady();
+    self.WaitForRelease();  // connected, never reading
+    return std::string();
+  });
+  ASSERT_TRUE(daemon.WaitReady()) << daemon.Join();
+  // The precondition: the service's relay-down thread is blocked writing to
+  // the socket (wchan: the kernel waits for socket buffer space).
+  const std::string tasks = "/proc/" + std::to_string(service->pid()) + "/task";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+          std::ifstream comm(task.path() / "comm"), wchan(task.path() / "wchan");
+          std::string name, waits;
+          std::getline(comm, name);
+          std::getline(wchan, waits);
+          if (name == "relay-down" && waits.find("send") != std::string::npos) return true;
+        }
+        return false;
+      },
+      std::chrono::seconds(60)))
+      << "the service never blocked writing to the session";
+  ASSERT_EQ(kill(service->pid(), SIGTERM), 0);
+  EXPECT_EQ(service->Wait(std::chrono::seconds(40)), 0) << service->Stderr();
+  daemon.Release();
+  EXPECT_EQ(daemon.Join(), "");
 }
 
 }  // namespace
