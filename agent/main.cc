@@ -277,6 +277,12 @@ absl::StatusOr<std::unique_ptr<reclaim::agent::Uplink>> MakeAgentUplink(
     const reclaim::agent::AgentIdentity& identity, const reclaim::agent::UplinkOptions& up) {
   using namespace reclaim::agent;
   if (opt.collector.empty()) {
+    if (!opt.tls.ca_file.empty() || !opt.tls.cert_file.empty() || !opt.tls.key_file.empty() ||
+        opt.tls.insecure_plaintext || !opt.credential_file.empty() ||
+        !opt.enrollment_secret_file.empty() || opt.enroll) {
+      spdlog::warn("TLS, credential and enrollment options apply to direct mode (--collector) "
+                   "only; the machine's reclaim-agent-service holds its own: ignored");
+    }
     return MakeLocalUplink(spool, identity, up, MakeServiceSocketConnector(opt.service_socket));
   }
   absl::StatusOr<std::string> service = FindAgentService();
