@@ -20,8 +20,14 @@
 #
 #  - Everything runs with TLS and device enrollment, as in production: a
 #    throw-away test CA and server certificate (deploy/make-test-ca.sh) and a
-#    random enrollment secret (owner-only file); each agent enrolls once and
-#    keeps its device credential beside its spool.
+#    random enrollment secret (owner-only file). The session's agent talks to
+#    the machine's reclaim-agent-service on a local socket, as installed
+#    endpoints do: the service enrolled the machine once with the secret,
+#    keeps the device credential and states which user each session is (the
+#    kernel tells it: SO_PEERCRED). Here it runs as you with its socket and
+#    credential in the demo's temp dir; installed, it runs as root
+#    (deploy/install-agent.sh). The sample-day replay uses direct mode: the
+#    agent's own relay, enrolled with the secret under the replayed device.
 #
 # Usage: deploy/demo.sh [--keep] [--seconds N] [--no-replay] [--replay-only]
 #                       [--prompt [--screenshot FILE]]
@@ -52,6 +58,7 @@ cmake --build "$build" -j "$(nproc)" --target reclaim-collector reclaim-agent re
 
 collector="$build/collector/server/reclaim-collector"
 agent="$build/agent/reclaim-agent"
+service="$build/agent/service/reclaim-agent-service"
 ctl="$build/collector/ctl/reclaimctl"
 work=$(mktemp -d /tmp/reclaim-demo.XXXXXX)
 pids=()
@@ -105,15 +112,28 @@ if [ "$real" = 1 ]; then
   else
     echo "== metering your desktop session on $DISPLAY for $seconds s: use your applications"
   fi
-  # The session's user as the agent reports it: DOMAIN\login (local
-  # accounts: the host name is the domain).
+  # The session's user as the machine service attests it: DOMAIN\login
+  # (local accounts: the host name is the domain).
   me_login=$(id -un)
   me_domain=$(hostname -s | tr '[:lower:]' '[:upper:]')
-  "$agent" --collector "127.0.0.1:$agent_port" --spool "$work/spool-real.db" \
-    --ca-file "$work/tls/ca.pem" --enrollment-secret-file "$work/enrollment.secret" \
-    --credential-file "$work/real.credential" \
+  # The machine's device id: /etc/machine-id, or the host name where a
+  # container has none.
+  machine=()
+  [ -s /etc/machine-id ] || machine=(--device-id "demo-$(hostname -s)")
+  echo "== reclaim-agent-service enroll: the machine enrolls once with the enrollment secret"
+  "$service" enroll --collector "127.0.0.1:$agent_port" --ca-file "$work/tls/ca.pem" \
+    --enrollment-secret-file "$work/enrollment.secret" "${machine[@]}" \
+    --credential-file "$work/machine/credential" --log-file "$work/service.log" ||
+    { echo "enrollment failed; see $work/service.log" >&2; exit 1; }
+  echo "== reclaim-agent-service run: the machine service on $work/agent.sock"
+  "$service" run --collector "127.0.0.1:$agent_port" --ca-file "$work/tls/ca.pem" \
+    "${machine[@]}" --credential-file "$work/machine/credential" \
+    --socket "$work/agent.sock" --user-domain "$me_domain" --log-file "$work/service.log" &
+  pids+=($!)
+  wait_until '[ -S "$work/agent.sock" ]' 100 ||
+    { echo "the machine service did not start; see $work/service.log" >&2; exit 1; }
+  "$agent" --service-socket "$work/agent.sock" --spool "$work/spool-real.db" \
     --display "$DISPLAY" --idle-threshold 10 --heartbeat 10 --drain-timeout 20 \
-    --user-login "$me_login" --user-domain "$me_domain" \
     --prompt-min-interval 0 --prompt-timeout 120 --do-not-disturb off \
     --log-file "$work/agent-real.log" &
   apid=$!
