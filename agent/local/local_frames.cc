@@ -19,9 +19,8 @@ namespace reclaim::agent {
 absl::Status WriteLocalFrame(int fd, const google::protobuf::MessageLite& message) {
   const std::size_t size = message.ByteSizeLong();
   if (size > kMaxLocalFrameBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("a local frame of ", size,
-                                                   " bytes is over the limit of ",
-                                                   kMaxLocalFrameBytes, " bytes"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a local frame of ", size, " bytes is over the limit of ", kMaxLocalFrameBytes, " bytes"));
   }
   std::string buffer;
   {
@@ -60,7 +59,8 @@ absl::Status LocalFrameReader::Read(google::protobuf::MessageLite* message) {
       return absl::UnavailableError(
           absl::StrCat("local socket read: ", std::strerror(input_->GetErrno())));
     }
-    if (coded.CurrentPosition() == 0) return absl::OutOfRangeError("the peer closed the connection");
+    if (coded.CurrentPosition() == 0)
+      return absl::OutOfRangeError("the peer closed the connection");
     return absl::UnavailableError("the connection ended inside a frame header");
   }
   if (size > max_frame_bytes_) {
@@ -71,7 +71,10 @@ absl::Status LocalFrameReader::Read(google::protobuf::MessageLite* message) {
   const bool parsed = message->ParseFromCodedStream(&coded);
   // On a parse error, skip to the frame's end: reaching it means the bytes
   // were all there but wrong; not reaching it means the stream ended inside.
-  const bool complete = parsed || coded.Skip(coded.BytesUntilLimit());
+  // A parse that stopped at the end of the stream before the frame's end
+  // succeeds on a field boundary (a frame cut right after its header parses
+  // as an empty message): that frame is incomplete too.
+  const bool complete = parsed ? coded.BytesUntilLimit() == 0 : coded.Skip(coded.BytesUntilLimit());
   coded.PopLimit(limit);
   if (input_->GetErrno() != 0) {
     return absl::UnavailableError(
@@ -79,8 +82,8 @@ absl::Status LocalFrameReader::Read(google::protobuf::MessageLite* message) {
   }
   if (!complete) return absl::UnavailableError("the connection ended inside a frame");
   if (!parsed) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "a local frame of ", size, " bytes is not a valid ", message->GetTypeName()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("a local frame of ", size, " bytes is not a valid ", message->GetTypeName()));
   }
   return absl::OkStatus();
 }

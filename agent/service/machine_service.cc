@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -20,6 +21,8 @@
 #include "agent/service/session_relay.h"
 #include "common/log_format.h"
 #include "common/secret_file.h"
+#include "common/status_macros.h"
+#include "google/protobuf/message_lite.h"
 #include "reclaim/v1/agent.pb.h"
 #include "spdlog/spdlog.h"
 
@@ -105,6 +108,74 @@ absl::StatusOr<int> Listen(const std::string& path) {
     return s;
   }
   return fd;
+}
+
+// The longest Hello frame read: a Hello's strings are each at most 1 KiB at
+// the collector (README "Input limits on the agent channel").
+constexpr std::size_t kMaxHelloFrameBytes = 64 << 10;
+
+// Reads exactly one frame (varint32 size + message, as LocalFrameReader) from
+// `fd` into `message`, all of it before `deadline`: a session dripping its
+// Hello a byte at a time cannot hold its connection (and thread) past the
+// Hello timeout, which a per-read timeout would allow. Reads nothing beyond
+// the frame, so a LocalFrameReader can take over the socket afterwards.
+// Errors: DEADLINE_EXCEEDED; OUT_OF_RANGE when the peer closed before the
+// first byte; UNAVAILABLE when it closed inside the frame or read(2) failed;
+// RESOURCE_EXHAUSTED for a frame over `max_bytes`; INVALID_ARGUMENT when it
+// does not parse.
+absl::Status ReadFrameBefore(int fd, std::chrono::steady_clock::time_point deadline,
+                             std::size_t max_bytes, google::protobuf::MessageLite* message) {
+  std::size_t total = 0;
+  // Reads up to `n` bytes as soon as some are there; 0 at the end of stream.
+  auto read_some = [&](char* buffer, std::size_t n) -> absl::StatusOr<std::size_t> {
+    while (true) {
+      const auto left =
+          std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return absl::DeadlineExceededError("the Hello took too long");
+      pollfd p{fd, POLLIN, 0};
+      const int ready = poll(&p, 1, static_cast<int>(left.count()));
+      if (ready < 0 && errno != EINTR) {
+        return absl::UnavailableError(absl::StrCat("poll: ", std::strerror(errno)));
+      }
+      if (ready <= 0) continue;
+      const ssize_t got = ::read(fd, buffer, n);
+      if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (got < 0) {
+        return absl::UnavailableError(absl::StrCat("local socket read: ", std::strerror(errno)));
+      }
+      total += static_cast<std::size_t>(got);
+      return static_cast<std::size_t>(got);
+    }
+  };
+  std::uint64_t size = 0;
+  for (int shift = 0;; shift += 7) {
+    char byte = 0;
+    ASSIGN_OR_RETURN(const std::size_t got, read_some(&byte, 1));
+    if (got == 0) {
+      return total == 0 ? absl::OutOfRangeError("the peer closed the connection")
+                        : absl::UnavailableError("the connection ended inside a frame header");
+    }
+    size |= static_cast<std::uint64_t>(static_cast<unsigned char>(byte) & 0x7f) << shift;
+    if ((byte & 0x80) == 0) break;
+    if (shift >= 28) return absl::InvalidArgumentError("a local frame header is not a varint32");
+  }
+  if (size > max_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat("a local frame of ", size,
+                                                     " bytes is over the limit of ", max_bytes,
+                                                     " bytes for a Hello"));
+  }
+  std::string payload(static_cast<std::size_t>(size), '\0');
+  for (std::size_t done = 0; done < payload.size();) {
+    ASSIGN_OR_RETURN(const std::size_t got,
+                     read_some(payload.data() + done, payload.size() - done));
+    if (got == 0) return absl::UnavailableError("the connection ended inside a frame");
+    done += got;
+  }
+  if (!message->ParseFromString(payload)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a local frame of ", size, " bytes is not a valid ", message->GetTypeName()));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -301,17 +372,16 @@ void MachineService::Serve(Session* session) {
     return stopping_;
   };
   auto serve = [&] {
-    pollfd p{fd, POLLIN, 0};
-    const int ready = poll(&p, 1, static_cast<int>(options_.hello_timeout.count()));
-    if (stopping()) return end(absl::StatusCode::kUnavailable, kStopping);
-    if (ready == 0) {
-      return end(absl::StatusCode::kUnavailable,
-                 absl::StrCat("no Hello within ", options_.hello_timeout.count(), " ms"));
-    }
-    LocalFrameReader reader(fd, options_.max_frame_bytes);
     v1::AgentMessage hello;
-    if (absl::Status s = reader.Read(&hello); !s.ok()) {
+    if (absl::Status s =
+            ReadFrameBefore(fd, std::chrono::steady_clock::now() + options_.hello_timeout,
+                            std::min(options_.max_frame_bytes, kMaxHelloFrameBytes), &hello);
+        !s.ok()) {
       if (stopping()) return end(absl::StatusCode::kUnavailable, kStopping);
+      if (s.code() == absl::StatusCode::kDeadlineExceeded) {
+        return end(absl::StatusCode::kUnavailable,
+                   absl::StrCat("no Hello within ", options_.hello_timeout.count(), " ms"));
+      }
       if (s.code() == absl::StatusCode::kOutOfRange || s.code() == absl::StatusCode::kUnavailable) {
         spdlog::info("session of uid {} ({}) pid {} closed before its Hello", peer.uid, login,
                      peer.pid);
@@ -363,6 +433,7 @@ void MachineService::Serve(Session* session) {
     user->set_uid(peer.uid);
     user->set_domain(options_.user_domain);
     if (!options_.upn_suffix.empty()) user->set_upn(absl::StrCat(login, "@", options_.upn_suffix));
+    LocalFrameReader reader(fd, options_.max_frame_bytes);
     SessionRelay relay(fd, channel_, options_.collector.target, options_.token,
                        options_.collector.connect_timeout);
     {

@@ -81,6 +81,17 @@ TEST_F(LocalFramesTest, EndInsideAFrameIsUnavailable) {
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
 }
 
+// A frame cut at a field boundary (here: right after its header) parses as a
+// valid (empty) message; before the fix Read returned it as a whole frame.
+TEST_F(LocalFramesTest, EndRightAfterTheHeaderIsUnavailable) {
+  WriteRaw(std::string("\x05", 1));  // announces 5 bytes, sends none
+  CloseWriter();
+  LocalFrameReader reader(fds_[1]);
+  v1::AgentMessage got;
+  absl::Status s = reader.Read(&got);
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+}
+
 TEST_F(LocalFramesTest, EndInsideTheHeaderIsUnavailable) {
   WriteRaw(std::string("\x80", 1));  // a varint with its continuation bit set
   CloseWriter();

@@ -803,5 +803,40 @@ TEST_F(MachineServiceTest, ASessionThatNeverReadsDoesNotHoldUpStopping) {
   EXPECT_EQ(daemon.Join(), "");
 }
 
+// A session dripping its Hello a byte at a time, each byte well within the
+// Hello timeout: the timeout bounds the whole Hello. Before the fix only the
+// first byte had to come in time; such a session held its connection slot
+// and thread for as long as it kept dripping.
+TEST_F(MachineServiceTest, AHelloDrippedByteByByteIsEndedAtTheHelloTimeout) {
+  Enroll();
+  auto service = StartService({"--hello-timeout-ms", "1000"});
+  Child nobody(kNobody, kNobody, [&](Child&) {
+    Session s;
+    if (auto e = s.Open(socket_); !e.empty()) return e;
+    const auto start = std::chrono::steady_clock::now();
+    // A 200-byte frame: AgentMessage.hello (197 bytes) holding a device_id
+    // of 194 bytes, whose bytes then come one every 100 ms (about 20 s).
+    const char start_of_frame[] = "\xc8\x01\x0a\xc5\x01\x0a\xc2\x01";
+    if (write(s.fd, start_of_frame, 8) != 8) return std::string("write failed");
+    for (int i = 0; i < 194; ++i) {
+      pollfd p{s.fd, POLLIN, 0};
+      if (poll(&p, 1, 100) == 1) break;  // the service answered
+      if (send(s.fd, "a", 1, MSG_NOSIGNAL) != 1) break;
+    }
+    if (auto e = s.ExpectEnd(grpc::StatusCode::UNAVAILABLE, "no Hello within 1000 ms");
+        !e.empty()) {
+      return e;
+    }
+    const auto took = std::chrono::steady_clock::now() - start;
+    if (took > std::chrono::seconds(10)) {
+      return "ended after " +
+             std::to_string(std::chrono::duration_cast<std::chrono::seconds>(took).count()) + " s";
+    }
+    return std::string();
+  });
+  EXPECT_EQ(nobody.Join(), "");
+  EXPECT_TRUE(service->Running());
+}
+
 }  // namespace
 }  // namespace reclaim::testing
