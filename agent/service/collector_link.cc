@@ -61,8 +61,8 @@ absl::Status AwaitCollector(grpc::Channel& channel, const std::string& target,
           absl::StrCat("cannot connect to collector ", target, ": ", ConnectError(channel)));
     }
     if (std::chrono::steady_clock::now() >= deadline) {
-      return absl::UnavailableError(absl::StrCat("no connection to collector ", target,
-                                                 " within ", timeout.count(), " ms"));
+      return absl::UnavailableError(
+          absl::StrCat("no connection to collector ", target, " within ", timeout.count(), " ms"));
     }
     channel.WaitForStateChange(state,
                                std::chrono::system_clock::now() + std::chrono::milliseconds(200));

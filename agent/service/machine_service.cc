@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <utility>
@@ -199,6 +200,10 @@ absl::StatusOr<std::unique_ptr<MachineService>> MachineService::Start(
   if (options.max_connections < 1 || options.max_connections_per_uid < 1) {
     return absl::InvalidArgumentError("connection limits must be at least 1");
   }
+  if (!(options.connects_per_uid_per_s > 0) || !(options.connects_per_uid_burst >= 1)) {
+    return absl::InvalidArgumentError(
+        "the connection rate per uid must be above 0 and its burst at least 1");
+  }
   auto fd = Listen(options.socket_path);
   if (!fd.ok()) return fd.status();
   const int wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -320,9 +325,29 @@ void MachineService::Accept() {
     close(fd);
     return;
   }
+  // The uid's connection rate first: refusals over it are cheap and their
+  // log lines throttled (a loop of connects must not flood the log).
+  const auto now = std::chrono::steady_clock::now();
+  auto [rate_it, first_time] = uid_rates_.try_emplace(peer->uid);
+  UidRate& rate = rate_it->second;
+  if (first_time) {
+    rate.tokens = options_.connects_per_uid_burst;
+    rate.refilled_at = now;
+  }
+  rate.tokens =
+      std::min(options_.connects_per_uid_burst,
+               rate.tokens + std::chrono::duration<double>(now - rate.refilled_at).count() *
+                                 options_.connects_per_uid_per_s);
+  rate.refilled_at = now;
   int& of_uid = per_uid_[peer->uid];
   std::string refusal;
-  if (of_uid >= options_.max_connections_per_uid) {
+  if (rate.tokens < 1) {
+    const auto wait_ms = static_cast<std::int64_t>(
+        std::ceil((1 - rate.tokens) * 1000.0 / options_.connects_per_uid_per_s));
+    refusal = absl::StrCat("uid ", peer->uid, " connects to reclaim-agent-service more often than ",
+                           options_.connects_per_uid_per_s, " times per second (burst ",
+                           options_.connects_per_uid_burst, "); retry in ", wait_ms, " ms");
+  } else if (of_uid >= options_.max_connections_per_uid) {
     refusal = absl::StrCat("uid ", peer->uid, " already has ", of_uid,
                            " connections to reclaim-agent-service (limit ",
                            options_.max_connections_per_uid, ")");
@@ -330,10 +355,23 @@ void MachineService::Accept() {
     refusal = absl::StrCat("reclaim-agent-service already has ", stats_.active,
                            " connections (limit ", options_.max_connections, ")");
   }
+  // Every attempt within the rate costs a token (also one refused below for
+  // the uid's or the total connection limit); one over it costs nothing, so
+  // a loop of connects does not lock the uid out beyond the refill time.
+  if (rate.tokens >= 1) rate.tokens -= 1;
   if (!refusal.empty()) {
     if (of_uid == 0) per_uid_.erase(peer->uid);
     ++stats_.over_limit;
-    spdlog::warn("refused a connection from uid {} pid {}: {}", peer->uid, peer->pid, refusal);
+    ++rate.unlogged_refusals;
+    if (!rate.logged || now - rate.logged_at >= std::chrono::minutes(1)) {
+      spdlog::warn(
+          "refused a connection from uid {} pid {}: {} ({} refused since the last such line; "
+          "logged at most once a minute per uid)",
+          peer->uid, peer->pid, refusal, rate.unlogged_refusals);
+      rate.logged = true;
+      rate.logged_at = now;
+      rate.unlogged_refusals = 0;
+    }
     (void)SendLocalEnd(fd, static_cast<int>(absl::StatusCode::kResourceExhausted), refusal);
     close(fd);
     return;

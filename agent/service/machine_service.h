@@ -61,6 +61,15 @@ struct MachineServiceOptions {
   std::string upn_suffix;
   /// Connections one uid may hold at once. Default 8.
   int max_connections_per_uid = 8;
+  /// New connections one uid may make per second, sustained (a token bucket
+  /// per uid). Beyond it a connection is refused with RESOURCE_EXHAUSTED and
+  /// the refusals of a uid are logged at most once a minute, so that a local
+  /// user cannot flood the service's log (and the collector with streams) by
+  /// connecting in a loop. Default 2.
+  double connects_per_uid_per_s = 2;
+  /// Connections one uid may make at once above that rate. Default 20 (all
+  /// of a user's sessions reconnecting after a restart of the service).
+  double connects_per_uid_burst = 20;
   /// Connections in total. Default 256.
   int max_connections = 256;
   /// Largest local frame, bytes. Default 4 MiB (kMaxLocalFrameBytes).
@@ -117,6 +126,16 @@ class MachineService {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::list<std::unique_ptr<Session>> sessions_ ABSL_GUARDED_BY(mu_);
   std::map<std::uint32_t, int> per_uid_ ABSL_GUARDED_BY(mu_);
+  // Per uid that ever connected (bounded by the machine's accounts): its
+  // connection rate bucket and the throttled logging of its refusals.
+  struct UidRate {
+    double tokens = 0;
+    std::chrono::steady_clock::time_point refilled_at;
+    std::chrono::steady_clock::time_point logged_at;
+    bool logged = false;
+    std::uint64_t unlogged_refusals = 0;
+  };
+  std::map<std::uint32_t, UidRate> uid_rates_ ABSL_GUARDED_BY(mu_);
   MachineServiceStats stats_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -412,6 +412,17 @@ int main(int argc, char** argv) {
                    "Connections one user may hold at once")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
+  run_cmd
+      ->add_option("--connects-per-uid-per-s", run.service.connects_per_uid_per_s,
+                   "New connections one user may make per second (sustained); beyond it a "
+                   "connection is refused with RESOURCE_EXHAUSTED")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 1e6));
+  run_cmd
+      ->add_option("--connects-per-uid-burst", run.service.connects_per_uid_burst,
+                   "New connections one user may make at once above the sustained rate")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 1e6));
   run_cmd->add_option("--max-connections", run.service.max_connections, "Connections in total")
       ->capture_default_str()
       ->check(CLI::Range(1, 65536));

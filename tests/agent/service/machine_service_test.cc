@@ -838,5 +838,44 @@ TEST_F(MachineServiceTest, AHelloDrippedByteByByteIsEndedAtTheHelloTimeout) {
   EXPECT_TRUE(service->Running());
 }
 
+// A local user connecting and closing in a loop. Before the fix every
+// connection was served (a thread each) and logged: ~70,000 lines a second
+// in root's log from any user. Now the uid's connection rate is limited and
+// its refusals logged once a minute; other users are served meanwhile.
+TEST_F(MachineServiceTest, AUserConnectingInALoopIsRateLimitedAndDoesNotFloodTheLog) {
+  Enroll();
+  auto service = StartService();
+  constexpr int kConnects = 500;
+  Child nobody(kNobody, kNobody, [&](Child&) {
+    for (int i = 0; i < kConnects; ++i) {
+      const int fd = ConnectTo(socket_);
+      if (fd < 0) return std::string("cannot connect: ") + std::strerror(errno);
+      close(fd);
+    }
+    // One more that waits for its answer: over the rate, refused at once.
+    Session s;
+    if (auto e = s.Open(socket_); !e.empty()) return e;
+    if (auto e = s.ExpectEnd(grpc::StatusCode::RESOURCE_EXHAUSTED, "more often than"); !e.empty()) {
+      return e;
+    }
+    return std::string();
+  });
+  EXPECT_EQ(nobody.Join(), "");
+  Child daemon(kDaemon, kDaemon, [&](Child&) {
+    Session s;
+    if (auto e = s.Open(socket_); !e.empty()) return e;
+    return s.Relay(Instance(2), 1);
+  });
+  EXPECT_EQ(daemon.Join(), "");
+  const std::string log = service->Stderr();
+  int lines = 0;
+  for (std::size_t at = log.find("uid 65534"); at != std::string::npos;
+       at = log.find("uid 65534", at + 1)) {
+    ++lines;
+  }
+  EXPECT_LT(lines, 60) << "log lines about uid 65534 after " << kConnects << " connections";
+  EXPECT_NE(log.find("refused since the last such line"), std::string::npos) << log;
+}
+
 }  // namespace
 }  // namespace reclaim::testing
