@@ -2,9 +2,8 @@
 // prompts reach the user's connected agents, agents that connect later get
 // pending ones, results are applied and acked, the first answer wins and the
 // prompt is withdrawn from the user's other devices.
-#include <gtest/gtest.h>
-
 #include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 
 #include "reclaim/v1/admin.grpc.pb.h"
 #include "reclaim/v1/agent.grpc.pb.h"
@@ -258,9 +257,35 @@ TEST_F(CampaignDeliveryTest, NextNotUrgentCampaignIsHeldOnTheUsersOtherDevices) 
   probe(c);
   EXPECT_EQ(Stored(held).state, ResponseState::kPending);
   EXPECT_EQ(collector_->router().NextHoldDue().value_or(0),
-            Stored(visio).displayed_utc_ms +
-                collector_->router().pacing().min_interval_ms);
+            Stored(visio).displayed_utc_ms + collector_->router().pacing().min_interval_ms);
   for (Agent* agent : {&a, &b, &c}) agent->stream->WritesDone();
+}
+
+// Prompt command ids are sequential ("prompt-<id>"): an agent stream of one
+// user (any local user through a machine's reclaim-agent-service) naming the
+// prompt of another user must not answer it. Before the fix the result was
+// applied whoever sent it: mallory answered jdoe's prompt.
+TEST_F(CampaignDeliveryTest, AnotherUsersAgentCannotAnswerTheirPrompt) {
+  const auto launched = Launch({"EXAMPLE\\jdoe"});
+  ASSERT_EQ(launched.responses_size(), 1);
+  const std::int64_t id = launched.responses(0).id();
+  Agent mallory(*stub_, "dev-9", "mallory");
+  const std::string cid = "prompt-" + std::to_string(id);
+  ASSERT_TRUE(mallory.stream->Write(Result(cid, "answered:Yes")));
+  v1::CollectorMessage m = mallory.Next();
+  EXPECT_TRUE(m.has_command_result_ack()) << m.DebugString();  // acked so it stops resending
+  EXPECT_EQ(Stored(id).state, ResponseState::kPending);
+  EXPECT_EQ(Stored(id).answer, "");
+  mallory.stream->WritesDone();
+  // jdoe's own agent still gets the prompt and answers it.
+  Agent jdoe(*stub_, "dev-1");
+  m = jdoe.Next();
+  ASSERT_TRUE(m.has_command());
+  ASSERT_TRUE(jdoe.stream->Write(Result(cid, "answered:No")));
+  EXPECT_TRUE(jdoe.Next().has_command_result_ack());
+  EXPECT_EQ(Stored(id).state, ResponseState::kAnswered);
+  EXPECT_EQ(Stored(id).answer, "No");
+  jdoe.stream->WritesDone();
 }
 
 }  // namespace
