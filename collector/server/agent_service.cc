@@ -14,13 +14,13 @@
 // itself, so an unparseable message ends the stream with INVALID_ARGUMENT
 // (gRPC's own parser would report it as an orderly half-close); streams per
 // device and the per-device rate limit are checked through AgentLimits.
-#include <grpcpp/grpcpp.h>
-
 #include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <vector>
+
+#include <grpcpp/grpcpp.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -65,15 +65,8 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
   AgentStream(IngestPipeline& pipeline, const Clock& clock, const AgentServiceOptions& options,
               SharedStats& stats, AgentLimits& limits, grpc::CallbackServerContext* context,
               CampaignStore* campaigns, PromptRouter* router)
-      : pipeline_(pipeline),
-        clock_(clock),
-        options_(options),
-        stats_(stats),
-        limits_(limits),
-        context_(context),
-        peer_(context->peer()),
-        campaigns_(campaigns),
-        router_(router) {}
+      : pipeline_(pipeline), clock_(clock), options_(options), stats_(stats), limits_(limits),
+        context_(context), peer_(context->peer()), campaigns_(campaigns), router_(router) {}
 
   // Authenticates the stream (when the service requires device credentials)
   // before anything is read: a refused stream ends with UNAUTHENTICATED.
@@ -106,8 +99,8 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
     attachment_ = 0;  // the registry dropped it
     if (finish_requested_ || finished_ || done_) return;
     stats_.unauthenticated_streams++;
-    spdlog::warn("ending the stream of device {} from {}: its credential was revoked", device_id_,
-                 peer_);
+    spdlog::warn("ending the stream of device {} from {}: its credential was revoked",
+                 device_id_, peer_);
     RequestFinishLocked(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                                      "this device's credential was revoked; enroll again with "
                                      "the enrollment secret"));
@@ -202,27 +195,28 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
         stats_.bad_hellos++;
         limits_.Count(kLimitBadHello);
         spdlog::warn("refused Hello from {}: {}", peer_, s.message());
-        RequestFinishLocked(
-            grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(s.message())));
+        RequestFinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                         std::string(s.message())));
         return;
       }
       if (options_.devices != nullptr && request_.hello().device_id() != device_id_) {
         // A device uploads only under its own identity (ValidateHello
         // refused control characters, so the claimed id is safe to log).
         stats_.identity_mismatches++;
-        spdlog::warn("refused Hello from {}: the credential of device {} claims device {}", peer_,
-                     device_id_, request_.hello().device_id());
+        spdlog::warn("refused Hello from {}: the credential of device {} claims device {}",
+                     peer_, device_id_, request_.hello().device_id());
         RequestFinishLocked(grpc::Status(
             grpc::StatusCode::PERMISSION_DENIED,
             absl::StrCat("this credential belongs to device '", device_id_,
-                         "'; it cannot upload as device '", request_.hello().device_id(), "'")));
+                         "'; it cannot upload as device '", request_.hello().device_id(),
+                         "'")));
         return;
       }
       auto agent = std::make_shared<AgentInfo>(ToAgentInfo(request_.hello()));
       // ---- limits: concurrent streams per device (the new stream loses).
       if (absl::Status slot = limits_.AcquireStream(agent->device_id); !slot.ok()) {
-        spdlog::warn("refused a stream of device {} from {}: {}", EscapeForLog(agent->device_id),
-                     peer_, slot.message());
+        spdlog::warn("refused a stream of device {} from {}: {}",
+                     EscapeForLog(agent->device_id), peer_, slot.message());
         RequestFinishLocked(
             grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, std::string(slot.message())));
         return;
@@ -248,26 +242,26 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
         if (seq == 0 || seq > static_cast<std::uint64_t>(INT64_MAX)) {
           stats_.protocol_errors++;
           limits_.Count(kLimitProtocol);
-          RequestFinishLocked(
-              grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                           absl::StrCat("batch seq ", seq, " is outside 1..2^63-1")));
+          RequestFinishLocked(grpc::Status(
+              grpc::StatusCode::INVALID_ARGUMENT,
+              absl::StrCat("batch seq ", seq, " is outside 1..2^63-1")));
           return;
         }
         if (seq <= last_seq_received_) {
           stats_.protocol_errors++;
           limits_.Count(kLimitProtocol);
-          RequestFinishLocked(
-              grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                           absl::StrCat("batch seq ", seq, " is not above the previous seq ",
-                                        last_seq_received_, " on this stream")));
+          RequestFinishLocked(grpc::Status(
+              grpc::StatusCode::INVALID_ARGUMENT,
+              absl::StrCat("batch seq ", seq, " is not above the previous seq ",
+                           last_seq_received_, " on this stream")));
           return;
         }
         // ---- limits: per-device rate (the batch is not stored, not acked;
         // the status tells the agent when to retry).
         std::chrono::milliseconds retry_after{0};
-        if (absl::Status rate =
-                limits_.ChargeBatch(agent_->device_id, request_.batch().intervals_size(),
-                                    static_cast<std::int64_t>(message_bytes), &retry_after);
+        if (absl::Status rate = limits_.ChargeBatch(
+                agent_->device_id, request_.batch().intervals_size(),
+                static_cast<std::int64_t>(message_bytes), &retry_after);
             !rate.ok()) {
           spdlog::warn("agent {}/{} batch {}: {}", EscapeForLog(agent_->device_id),
                        EscapeForLog(agent_->agent_instance_id), seq, rate.message());
@@ -280,21 +274,23 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
           return;
         }
         last_seq_received_ = seq;
-        ValidatedBatch batch = ValidateBatch(request_.batch(), options_.limits, clock_.WallUtcMs());
+        ValidatedBatch batch = ValidateBatch(request_.batch(), options_.limits,
+                                             clock_.WallUtcMs());
         for (const QuarantineRecord& q : batch.quarantined) {
           if (q.reason == "string_too_long") limits_.Count(kLimitStringTooLong);
           if (q.reason == "batch_too_large") limits_.Count(kLimitBatchTooLarge);
         }
         if (!batch.quarantined.empty()) {
           spdlog::warn("agent {}/{} batch {}: quarantined {} interval(s), first: {}",
-                       agent_->device_id, agent_->agent_instance_id, seq, batch.quarantined.size(),
-                       batch.quarantined.front().reason);
+                       agent_->device_id, agent_->agent_instance_id, seq,
+                       batch.quarantined.size(), batch.quarantined.front().reason);
         }
         ++in_flight_;
         auto self = shared_from_this();
-        pipeline_.SubmitBatch(
-            agent_, std::move(batch),
-            [self, seq](absl::StatusOr<IngestResult> r) { self->OnStored(seq, r.status()); });
+        pipeline_.SubmitBatch(agent_, std::move(batch),
+                              [self, seq](absl::StatusOr<IngestResult> r) {
+                                self->OnStored(seq, r.status());
+                              });
         break;
       }
       case v1::AgentMessage::kDropped: {
@@ -302,14 +298,14 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
         // coalesce reports and keep at most one store task per stream queued
         // (a flood of reports must not grow the ingest queue).
         const DropCounters drops = ToDropCounters(request_.dropped());
-        pending_drops_.dropped_batches =
-            std::max(pending_drops_.dropped_batches, drops.dropped_batches);
-        pending_drops_.dropped_intervals =
-            std::max(pending_drops_.dropped_intervals, drops.dropped_intervals);
-        pending_drops_.dropped_focus_ms =
-            std::max(pending_drops_.dropped_focus_ms, drops.dropped_focus_ms);
-        pending_drops_.corrupt_spools =
-            std::max(pending_drops_.corrupt_spools, drops.corrupt_spools);
+        pending_drops_.dropped_batches = std::max(pending_drops_.dropped_batches,
+                                                  drops.dropped_batches);
+        pending_drops_.dropped_intervals = std::max(pending_drops_.dropped_intervals,
+                                                    drops.dropped_intervals);
+        pending_drops_.dropped_focus_ms = std::max(pending_drops_.dropped_focus_ms,
+                                                   drops.dropped_focus_ms);
+        pending_drops_.corrupt_spools = std::max(pending_drops_.corrupt_spools,
+                                                 drops.corrupt_spools);
         if (!drops_task_queued_) {
           drops_task_queued_ = true;
           auto self = shared_from_this();
@@ -349,14 +345,13 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
     --in_flight_;
     if (!acked.ok()) {
       spdlog::error("registering agent {} failed: {}", agent_->device_id, acked.status());
-      RequestFinishLocked(
-          grpc::Status(grpc::StatusCode::UNAVAILABLE, "the collector cannot store data right now"));
+      RequestFinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                       "the collector cannot store data right now"));
       return;
     }
-    spdlog::info(
-        "agent connected: device {} instance {} user {}\\{} from {}, stored through seq {}",
-        agent_->device_id, agent_->agent_instance_id, agent_->user.domain, agent_->user.login_name,
-        peer_, *acked);
+    spdlog::info("agent connected: device {} instance {} user {}\\{} from {}, stored through seq {}",
+                 agent_->device_id, agent_->agent_instance_id, agent_->user.domain,
+                 agent_->user.login_name, peer_, *acked);
     ack_to_send_ = *acked;
     force_ack_ = true;  // the first ack tells the agent where to resume
     MaybeWriteLocked();
@@ -440,11 +435,11 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
       // Acked but not applied: the agent stops resending something that can
       // never be applied, and its usage keeps flowing on this stream.
       limits_.Count(kLimitCommandResultTooLong);
-      spdlog::warn(
-          "agent {} sent a CommandResult over the limit of {} bytes "
-          "(max_command_result_bytes; command_id {} bytes, outcome {} bytes): "
-          "acknowledged, not applied",
-          EscapeForLog(agent_->device_id), max_bytes, command_id.size(), outcome.size());
+      spdlog::warn("agent {} sent a CommandResult over the limit of {} bytes "
+                   "(max_command_result_bytes; command_id {} bytes, outcome {} bytes): "
+                   "acknowledged, not applied",
+                   EscapeForLog(agent_->device_id), max_bytes, command_id.size(),
+                   outcome.size());
       v1::CollectorMessage m;
       m.mutable_command_result_ack()->set_command_id(command_id);
       m.mutable_command_result_ack()->set_outcome(outcome);
@@ -464,49 +459,49 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
     CampaignStore* campaigns = campaigns_;
     PromptRouter* router = router_;
     const Clock& clock = clock_;
-    pipeline_.SubmitTask(
-        [self, agent, campaigns, router, command_id, outcome, &clock](UsageStore&) {
-          const std::optional<std::int64_t> id = ParsePromptCommandId(command_id);
-          absl::Status s;
-          if (!id) {
-            s = absl::InvalidArgumentError(absl::StrCat("unknown command id '", command_id, "'"));
-          } else {
-            absl::StatusOr<ResponseEvent> event =
-                ParsePromptOutcome(outcome, agent->device_id, clock.WallUtcMs());
-            s = event.status();
-            // Only the prompt's own user answers it: command ids are sequential,
-            // and every local user of a machine streams under its credential.
-            // (A response's user never changes, so checking before Apply holds.)
-            if (s.ok()) {
-              absl::StatusOr<Response> prompt = campaigns->GetResponse(*id);
-              if (prompt.ok() && !absl::EqualsIgnoreCase(prompt->user, UserKey(*agent))) {
-                s = absl::PermissionDeniedError(absl::StrCat(
-                    "the prompt is not this stream's user's (", UserKey(*agent), "): not applied"));
-              }
-            }
-            if (s.ok()) {
-              absl::StatusOr<Response> r = campaigns->Apply(*id, *event);
-              s = r.status();
-              if (r.ok() && IsFinal(r->state)) {
-                // First answer wins: take the prompt back from the other devices.
-                router->Publish(UserKey(*agent), WithdrawCommand(*r), agent->device_id);
-              }
-            }
+    pipeline_.SubmitTask([self, agent, campaigns, router, command_id, outcome,
+                          &clock](UsageStore&) {
+      const std::optional<std::int64_t> id = ParsePromptCommandId(command_id);
+      absl::Status s;
+      if (!id) {
+        s = absl::InvalidArgumentError(absl::StrCat("unknown command id '", command_id, "'"));
+      } else {
+        absl::StatusOr<ResponseEvent> event =
+            ParsePromptOutcome(outcome, agent->device_id, clock.WallUtcMs());
+        s = event.status();
+        // Only the prompt's own user answers it: command ids are sequential,
+        // and every local user of a machine streams under its credential.
+        // (A response's user never changes, so checking before Apply holds.)
+        if (s.ok()) {
+          absl::StatusOr<Response> prompt = campaigns->GetResponse(*id);
+          if (prompt.ok() && !absl::EqualsIgnoreCase(prompt->user, UserKey(*agent))) {
+            s = absl::PermissionDeniedError(absl::StrCat(
+                "the prompt is not this stream's user's (", UserKey(*agent), "): not applied"));
           }
-          // Retryable store trouble: no ack, the agent resends. Everything else
-          // (applied, moot because already settled, malformed) is acked so the
-          // agent stops resending.
-          const bool retry = absl::IsUnavailable(s) || absl::IsResourceExhausted(s) ||
-                             absl::IsInternal(s) || absl::IsDataLoss(s);
-          if (!s.ok()) {
-            spdlog::info("agent {} command {} result {}: {}{}", EscapeForLog(agent->device_id),
-                         EscapeForLog(command_id), EscapeForLog(outcome), EscapeForLog(s.message()),
-                         retry ? " (not acked; the agent will resend)" : "");
+        }
+        if (s.ok()) {
+          absl::StatusOr<Response> r = campaigns->Apply(*id, *event);
+          s = r.status();
+          if (r.ok() && IsFinal(r->state)) {
+            // First answer wins: take the prompt back from the other devices.
+            router->Publish(UserKey(*agent), WithdrawCommand(*r), agent->device_id);
           }
-          std::optional<std::pair<std::string, std::string>> ack;
-          if (!retry) ack.emplace(command_id, outcome);
-          self->OnTaskDone({}, std::move(ack));
-        });
+        }
+      }
+      // Retryable store trouble: no ack, the agent resends. Everything else
+      // (applied, moot because already settled, malformed) is acked so the
+      // agent stops resending.
+      const bool retry = absl::IsUnavailable(s) || absl::IsResourceExhausted(s) ||
+                         absl::IsInternal(s) || absl::IsDataLoss(s);
+      if (!s.ok()) {
+        spdlog::info("agent {} command {} result {}: {}{}", EscapeForLog(agent->device_id),
+                     EscapeForLog(command_id), EscapeForLog(outcome), EscapeForLog(s.message()),
+                     retry ? " (not acked; the agent will resend)" : "");
+      }
+      std::optional<std::pair<std::string, std::string>> ack;
+      if (!retry) ack.emplace(command_id, outcome);
+      self->OnTaskDone({}, std::move(ack));
+    });
   }
 
   void OnTaskDone(std::vector<PromptCommand> cmds,
@@ -533,8 +528,8 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
       // stream may be acknowledged (it would cover the failed one, and the
       // agent would delete it). The agent reconnects and resends from here.
       store_failed_ = true;
-      RequestFinishLocked(
-          grpc::Status(grpc::StatusCode::UNAVAILABLE, "the collector cannot store data right now"));
+      RequestFinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                       "the collector cannot store data right now"));
       return;
     }
     if (store_failed_) {
@@ -572,6 +567,7 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
     writing_ = true;
     StartWrite(&response_bytes_);
   }
+
 
   void RequestFinishLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (!finish_requested_) {
@@ -657,11 +653,8 @@ class AgentServiceImpl final
  public:
   AgentServiceImpl(IngestPipeline& pipeline, const Clock& clock, AgentServiceOptions options,
                    CampaignStore* campaigns, PromptRouter* router)
-      : pipeline_(pipeline),
-        clock_(clock),
-        options_(std::move(options)),
-        campaigns_(campaigns),
-        router_(router),
+      : pipeline_(pipeline), clock_(clock), options_(std::move(options)),
+        campaigns_(campaigns), router_(router),
         limits_clock_(options_.limits_clock != nullptr ? *options_.limits_clock : clock),
         limits_(limits_clock_, options_.agent_limits),
         enrollment_limits_(limits_clock_, options_.enrollment_limits) {}
@@ -692,13 +685,14 @@ class AgentServiceImpl final
     if (EnrollmentAdmission a = enrollment_limits_.Admit(peer); !a.status.ok()) {
       limits_.Count(a.reason);
       context->AddTrailingMetadata(kRetryAfterMsMetadata, std::to_string(a.retry_after.count()));
-      reactor->Finish(
-          grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, std::string(a.status.message())));
+      reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                   std::string(a.status.message())));
       return reactor;
     }
     pipeline_.SubmitTask([this, devices, request, response, reactor, peer](UsageStore&) {
       absl::StatusOr<std::string> token =
-          devices->Enroll(request->device_id(), request->enrollment_secret(), request->hostname());
+          devices->Enroll(request->device_id(), request->enrollment_secret(),
+                          request->hostname());
       if (!token.ok()) {
         if (absl::IsUnauthenticated(token.status())) {
           enrollment_limits_.RecordFailure(peer);
@@ -717,13 +711,9 @@ class AgentServiceImpl final
 
   grpc::Service* service() override { return this; }
   AgentServiceStats stats() const override {
-    return {stats_.streams_opened.load(),
-            stats_.streams_active.load(),
-            stats_.bad_hellos.load(),
-            stats_.protocol_errors.load(),
-            limits_.Counters(),
-            stats_.unauthenticated_streams.load(),
-            stats_.identity_mismatches.load()};
+    return {stats_.streams_opened.load(), stats_.streams_active.load(),
+            stats_.bad_hellos.load(), stats_.protocol_errors.load(), limits_.Counters(),
+            stats_.unauthenticated_streams.load(), stats_.identity_mismatches.load()};
   }
 
  private:
@@ -740,11 +730,13 @@ class AgentServiceImpl final
 
 }  // namespace
 
-std::unique_ptr<AgentServiceHandle> MakeAgentService(IngestPipeline& pipeline, const Clock& clock,
+std::unique_ptr<AgentServiceHandle> MakeAgentService(IngestPipeline& pipeline,
+                                                     const Clock& clock,
                                                      AgentServiceOptions options,
                                                      CampaignStore* campaigns,
                                                      PromptRouter* router) {
-  return std::make_unique<AgentServiceImpl>(pipeline, clock, std::move(options), campaigns, router);
+  return std::make_unique<AgentServiceImpl>(pipeline, clock, std::move(options), campaigns,
+                                            router);
 }
 
 }  // namespace reclaim::collector

@@ -2,8 +2,9 @@
 // prompts reach the user's connected agents, agents that connect later get
 // pending ones, results are applied and acked, the first answer wins and the
 // prompt is withdrawn from the user's other devices.
-#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+
+#include <grpcpp/grpcpp.h>
 
 #include "reclaim/v1/admin.grpc.pb.h"
 #include "reclaim/v1/agent.grpc.pb.h"
@@ -257,7 +258,8 @@ TEST_F(CampaignDeliveryTest, NextNotUrgentCampaignIsHeldOnTheUsersOtherDevices) 
   probe(c);
   EXPECT_EQ(Stored(held).state, ResponseState::kPending);
   EXPECT_EQ(collector_->router().NextHoldDue().value_or(0),
-            Stored(visio).displayed_utc_ms + collector_->router().pacing().min_interval_ms);
+            Stored(visio).displayed_utc_ms +
+                collector_->router().pacing().min_interval_ms);
   for (Agent* agent : {&a, &b, &c}) agent->stream->WritesDone();
 }
 
