@@ -12,6 +12,9 @@ absl::Status ValidateAgentLimitsOptions(const AgentLimitsOptions& o) {
   if (o.max_streams_per_device < 0) {
     return absl::InvalidArgumentError("max_streams_per_device must be >= 0");
   }
+  if (o.max_streams_per_user < 0) {
+    return absl::InvalidArgumentError("max_streams_per_user must be >= 0");
+  }
   const std::pair<const char*, double> values[] = {{"intervals_per_s", o.intervals_per_s},
                                                    {"intervals_burst", o.intervals_burst},
                                                    {"bytes_per_s", o.bytes_per_s},
@@ -31,12 +34,19 @@ absl::Status ValidateAgentLimitsOptions(const AgentLimitsOptions& o) {
 AgentLimits::AgentLimits(const Clock& clock, AgentLimitsOptions options)
     : clock_(clock), options_(options) {}
 
-AgentLimits::Device& AgentLimits::DeviceLocked(absl::string_view device_id) {
-  auto it = devices_.find(device_id);
+std::string AgentLimits::DeviceKey(absl::string_view device_id) {
+  return absl::StrCat("d", device_id);
+}
+
+std::string AgentLimits::UserKey(absl::string_view device_id, absl::string_view user) {
+  return absl::StrCat("u", device_id, "\n", user);
+}
+
+AgentLimits::Device& AgentLimits::DeviceLocked(const std::string& key) {
+  auto it = devices_.find(key);
   if (it != devices_.end()) return it->second;
   const MonoTime now = clock_.Monotonic();
-  ForgetIdleLocked(now);
-  Device& d = devices_[device_id];
+  Device& d = devices_[key];
   d.intervals = {options_.intervals_burst, now};
   d.bytes = {options_.bytes_burst, now};
   return d;
@@ -66,9 +76,14 @@ void AgentLimits::ForgetIdleLocked(MonoTime now) {
   swept_size_ = devices_.size();
 }
 
-absl::Status AgentLimits::AcquireStream(absl::string_view device_id) {
+absl::Status AgentLimits::AcquireStream(absl::string_view device_id, absl::string_view user) {
   absl::MutexLock l(&mu_);
-  Device& d = DeviceLocked(device_id);
+  ForgetIdleLocked(clock_.Monotonic());
+  const std::string device_key = DeviceKey(device_id);
+  const std::string user_key = UserKey(device_id, user);
+  // node_hash_map: references stay valid while entries are added.
+  Device& d = DeviceLocked(device_key);
+  Device& u = DeviceLocked(user_key);
   if (options_.max_streams_per_device > 0 && d.streams >= options_.max_streams_per_device) {
     ++counters_[kLimitTooManyStreams];
     return absl::ResourceExhaustedError(
@@ -76,24 +91,38 @@ absl::Status AgentLimits::AcquireStream(absl::string_view device_id) {
                      " open streams, the limit (max_streams_per_device) is ",
                      options_.max_streams_per_device, "; retry later"));
   }
+  if (options_.max_streams_per_user > 0 && u.streams >= options_.max_streams_per_user) {
+    ++counters_[kLimitTooManyStreams];
+    return absl::ResourceExhaustedError(
+        absl::StrCat("this user already has ", u.streams,
+                     " open streams on this device, the limit (max_streams_per_user) is ",
+                     options_.max_streams_per_user, "; retry later"));
+  }
   ++d.streams;
+  ++u.streams;
   return absl::OkStatus();
 }
 
-void AgentLimits::ReleaseStream(absl::string_view device_id) {
-  absl::MutexLock l(&mu_);
-  auto it = devices_.find(device_id);
+void AgentLimits::ReleaseLocked(const std::string& key) {
+  auto it = devices_.find(key);
   if (it == devices_.end() || it->second.streams == 0) return;
   --it->second.streams;
   RefillLocked(it->second, clock_.Monotonic());
   if (IdleLocked(it->second)) devices_.erase(it);
 }
 
-absl::Status AgentLimits::ChargeBatch(absl::string_view device_id, std::int64_t intervals,
-                                      std::int64_t bytes,
+void AgentLimits::ReleaseStream(absl::string_view device_id, absl::string_view user) {
+  absl::MutexLock l(&mu_);
+  ReleaseLocked(DeviceKey(device_id));
+  ReleaseLocked(UserKey(device_id, user));
+}
+
+absl::Status AgentLimits::ChargeBatch(absl::string_view device_id, absl::string_view user,
+                                      std::int64_t intervals, std::int64_t bytes,
                                       std::chrono::milliseconds* retry_after) {
   absl::MutexLock l(&mu_);
-  Device& d = DeviceLocked(device_id);
+  ForgetIdleLocked(clock_.Monotonic());
+  Device& d = DeviceLocked(UserKey(device_id, user));
   RefillLocked(d, clock_.Monotonic());
   const double ni = static_cast<double>(std::max<std::int64_t>(intervals, 0));
   const double nb = static_cast<double>(std::max<std::int64_t>(bytes, 0));
@@ -112,10 +141,10 @@ absl::Status AgentLimits::ChargeBatch(absl::string_view device_id, std::int64_t 
     ++counters_[intervals_ok ? kLimitRateBytes : kLimitRateIntervals];
     return absl::ResourceExhaustedError(
         intervals_ok
-            ? absl::StrCat("device is over its rate limit of ", options_.bytes_per_s,
+            ? absl::StrCat("this user of the device is over the rate limit of ", options_.bytes_per_s,
                            " bytes/s (bytes_per_s, burst ", options_.bytes_burst,
                            "); the batch was not stored: retry in ", wait.count(), " ms")
-            : absl::StrCat("device is over its rate limit of ", options_.intervals_per_s,
+            : absl::StrCat("this user of the device is over the rate limit of ", options_.intervals_per_s,
                            " intervals/s (intervals_per_s, burst ", options_.intervals_burst,
                            "); the batch was not stored: retry in ", wait.count(), " ms"));
   }

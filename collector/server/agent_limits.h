@@ -1,6 +1,12 @@
 // Input limits on the agent channel that span streams: concurrent streams per
-// device and a per-device rate limit (token buckets on intervals/s and
-// bytes/s), plus the refusal counters of every agent-channel limit, by reason.
+// device and per user of a device, and a rate limit per user of a device
+// (token buckets on intervals/s and bytes/s), plus the refusal counters of
+// every agent-channel limit, by reason.
+//
+// Why per user of a device: all sessions of a machine share the machine's
+// device id (reclaim-agent-service presents one device credential for every
+// local user), so per-device-only limits would let one local user use up the
+// rate and the stream slots of everyone else on that machine.
 //
 // Pure C++ (no gRPC): the agent service (agent_service.cc) asks this object
 // before it accepts a stream or a batch and turns a refusal into a gRPC status
@@ -37,7 +43,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
@@ -63,18 +69,22 @@ struct AgentLimitsOptions {
   /// Streams one device_id may hold open at once (one per user session; a
   /// terminal server with more concurrent sessions needs more). A stream
   /// beyond it is refused with RESOURCE_EXHAUSTED. 0 = no limit. Default 16.
-  int max_streams_per_device = 16;
-  /// Sustained focus intervals per second per device. 0 = no limit.
-  /// Default 1,000.
+  int max_streams_per_device = 64;
+  /// Streams one user (Hello's domain\login) may hold open on one device at
+  /// once, so that one user cannot take all of a shared machine's slots.
+  /// 0 = no limit. Default 8 (reclaim-agent-service's own per-uid default).
+  int max_streams_per_user = 8;
+  /// Sustained focus intervals per second per user of a device. 0 = no
+  /// limit. Default 1,000.
   double intervals_per_s = 1000;
-  /// Interval burst per device (bucket size). Default 20,000 (two full
-  /// batches at the default batch limit).
+  /// Interval burst per user of a device (bucket size). Default 20,000 (two
+  /// full batches at the default batch limit).
   double intervals_burst = 20000;
-  /// Sustained message bytes per second per device. 0 = no limit.
+  /// Sustained message bytes per second per user of a device. 0 = no limit.
   /// Default 256 KiB/s (a full 64 MiB agent spool drains in about 4 min).
   double bytes_per_s = 256 * 1024;
-  /// Byte burst per device. Default 8 MiB (two messages at the default
-  /// message size limit).
+  /// Byte burst per user of a device. Default 8 MiB (two messages at the
+  /// default message size limit).
   double bytes_burst = 8 * 1024 * 1024;
 };
 
@@ -91,38 +101,46 @@ class AgentLimits {
   AgentLimits(const AgentLimits&) = delete;
   AgentLimits& operator=(const AgentLimits&) = delete;
 
-  /// Takes a stream slot of `device_id`. Errors: kResourceExhausted naming
-  /// the limit when the device already holds max_streams_per_device streams
-  /// (counted as kLimitTooManyStreams). Every OK must be paired with one
-  /// ReleaseStream.
-  [[nodiscard]] absl::Status AcquireStream(absl::string_view device_id);
+  /// Takes a stream slot of `device_id` for `user` (the Hello's
+  /// domain\login). Errors: kResourceExhausted naming the limit when the
+  /// device already holds max_streams_per_device streams or the user
+  /// max_streams_per_user streams on it (counted as kLimitTooManyStreams).
+  /// Every OK must be paired with one ReleaseStream with the same arguments.
+  [[nodiscard]] absl::Status AcquireStream(absl::string_view device_id, absl::string_view user);
   /// Gives back a slot taken by AcquireStream.
-  void ReleaseStream(absl::string_view device_id);
+  void ReleaseStream(absl::string_view device_id, absl::string_view user);
 
   /// Charges one batch of `intervals` intervals and `bytes` message bytes to
-  /// `device_id`'s buckets. Errors: kResourceExhausted naming the limit and
+  /// the buckets of `user` on `device_id`. Errors: kResourceExhausted naming the limit and
   /// ending "retry in N ms" (counted as kLimitRateIntervals or
   /// kLimitRateBytes); nothing is charged then, and `*retry_after` (when
   /// given) is set to the time until both buckets would admit this batch
   /// (at least 1 ms).
-  [[nodiscard]] absl::Status ChargeBatch(absl::string_view device_id, std::int64_t intervals,
-                                         std::int64_t bytes,
+  [[nodiscard]] absl::Status ChargeBatch(absl::string_view device_id, absl::string_view user,
+                                         std::int64_t intervals, std::int64_t bytes,
                                          std::chrono::milliseconds* retry_after = nullptr);
 
   /// Counts one refusal for `reason` (one of the kLimit* strings).
   void Count(absl::string_view reason);
   /// Refusals so far, by reason (only reasons counted at least once).
   std::map<std::string, std::uint64_t> Counters() const;
-  /// Devices with state (open streams or buckets not yet refilled).
+  /// Entries with state (a device's open streams; a user of a device with
+  /// open streams or buckets not yet refilled).
   size_t TrackedDevices() const;
 
  private:
+  // One table for both kinds of entry: a device (key "d" + id; only
+  // `streams` is used) and a user of a device (key "u" + id + '\n' + user;
+  // Hello fields carry no control characters, so keys cannot collide).
   struct Device {
     int streams = 0;
     TokenBucket intervals;
     TokenBucket bytes;
   };
-  Device& DeviceLocked(absl::string_view device_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static std::string DeviceKey(absl::string_view device_id);
+  static std::string UserKey(absl::string_view device_id, absl::string_view user);
+  Device& DeviceLocked(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReleaseLocked(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RefillLocked(Device& d, MonoTime now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool IdleLocked(const Device& d) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ForgetIdleLocked(MonoTime now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -130,7 +148,7 @@ class AgentLimits {
   const Clock& clock_;
   const AgentLimitsOptions options_;
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, Device> devices_ ABSL_GUARDED_BY(mu_);
+  absl::node_hash_map<std::string, Device> devices_ ABSL_GUARDED_BY(mu_);
   /// devices_.size() at the last sweep of idle devices.
   size_t swept_size_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, std::uint64_t, std::less<>> counters_ ABSL_GUARDED_BY(mu_);

@@ -214,7 +214,8 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
       }
       auto agent = std::make_shared<AgentInfo>(ToAgentInfo(request_.hello()));
       // ---- limits: concurrent streams per device (the new stream loses).
-      if (absl::Status slot = limits_.AcquireStream(agent->device_id); !slot.ok()) {
+      if (absl::Status slot = limits_.AcquireStream(agent->device_id, UserKey(*agent));
+          !slot.ok()) {
         spdlog::warn("refused a stream of device {} from {}: {}",
                      EscapeForLog(agent->device_id), peer_, slot.message());
         RequestFinishLocked(
@@ -260,7 +261,7 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
         // the status tells the agent when to retry).
         std::chrono::milliseconds retry_after{0};
         if (absl::Status rate = limits_.ChargeBatch(
-                agent_->device_id, request_.batch().intervals_size(),
+                agent_->device_id, UserKey(*agent_), request_.batch().intervals_size(),
                 static_cast<std::int64_t>(message_bytes), &retry_after);
             !rate.ok()) {
           spdlog::warn("agent {}/{} batch {}: {}", EscapeForLog(agent_->device_id),
@@ -594,7 +595,7 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
   }
 
   void ReleaseStreamSlotLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (holds_stream_slot_) limits_.ReleaseStream(agent_->device_id);
+    if (holds_stream_slot_) limits_.ReleaseStream(agent_->device_id, UserKey(*agent_));
     holds_stream_slot_ = false;
   }
 

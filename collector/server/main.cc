@@ -67,7 +67,8 @@ struct CollectorOptions {
   int max_future_skew_s = 300;
   int max_intervals_per_batch = 10000;
   /// Input limits on the agent channel (agent_limits.h, services.h):
-  /// streams per device (default 16), the per-device rate limit (defaults
+  /// streams per device (default 64) and per user of a device (default 8),
+  /// the rate limit per user of a device (defaults
   /// 1,000 intervals/s with a burst of 20,000; 256 KiB/s with a burst of
   /// 8 MiB), CommandResult strings (default 256 bytes).
   reclaim::collector::AgentLimitsOptions agent_limits;
@@ -537,18 +538,22 @@ int main(int argc, char** argv) {
                  "Streams one device may hold open at once (one per user session); a new "
                  "stream beyond it is refused with RESOURCE_EXHAUSTED; 0 = no limit")
       ->capture_default_str()->check(CLI::Range(0, 100000));
+  app.add_option("--max-streams-per-user", opt.agent_limits.max_streams_per_user,
+                 "Streams one user may hold open on one device at once (all users of a "
+                 "machine share its device id); 0 = no limit")
+      ->capture_default_str()->check(CLI::Range(0, 100000));
   app.add_option("--rate-intervals-per-s", opt.agent_limits.intervals_per_s,
-                 "Sustained focus intervals per second per device; a batch over the limit is "
+                 "Sustained focus intervals per second per user of a device; a batch over the limit is "
                  "refused with RESOURCE_EXHAUSTED and resent later by the agent; 0 = no limit")
       ->capture_default_str()->check(CLI::Range(0.0, 1e9));
   app.add_option("--rate-intervals-burst", opt.agent_limits.intervals_burst,
-                 "Intervals a device may send at once above the sustained rate")
+                 "Intervals a user of a device may send at once above the sustained rate")
       ->capture_default_str()->check(CLI::Range(1.0, 1e12));
   app.add_option("--rate-bytes-per-s", opt.agent_limits.bytes_per_s,
-                 "Sustained message bytes per second per device; 0 = no limit")
+                 "Sustained message bytes per second per user of a device; 0 = no limit")
       ->capture_default_str()->check(CLI::Range(0.0, 1e12));
   app.add_option("--rate-bytes-burst", opt.agent_limits.bytes_burst,
-                 "Message bytes a device may send at once above the sustained rate")
+                 "Message bytes a user of a device may send at once above the sustained rate")
       ->capture_default_str()->check(CLI::Range(1.0, 1e15));
   app.add_option("--enroll-attempts-per-minute",
                  opt.enrollment_limits.attempts_per_minute,
