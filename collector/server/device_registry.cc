@@ -198,9 +198,9 @@ absl::StatusOr<DeviceRegistry::Attachment> DeviceRegistry::Attach(
   if (token.empty() || it == device_by_hash_.end()) {
     ++stats_.authentications_refused;
     return absl::UnauthenticatedError(
-        token.empty() ? "no device credential presented; enroll this agent with the "
+        token.empty() ? "no device credential presented; enroll this device with the "
                         "enrollment secret"
-                      : "device credential unknown or revoked; enroll this agent again with "
+                      : "device credential unknown or revoked; enroll this device again with "
                         "the enrollment secret");
   }
   const std::int64_t id = next_watcher_++;
