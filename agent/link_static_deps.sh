@@ -14,7 +14,7 @@ in_group=0
 for a in "$@"; do
   if [ $first = 1 ]; then set --; first=0; fi
   case "$a" in
-    */libprotobuf.so | */libprotobuf.so.* | */libabsl_*.so | */libabsl_*.so.* | */libsqlite3.so | */libsqlite3.so.*)
+    */libprotobuf.so | */libprotobuf.so.* | */libabsl_*.so | */libabsl_*.so.* | */libsqlite3.so | */libsqlite3.so.* | */libdbus-1.so | */libdbus-1.so.*)
       static="${a%%.so*}.a"
       if [ -f "$static" ]; then
         if [ $in_group = 0 ]; then set -- "$@" -Wl,--start-group; in_group=1; fi
