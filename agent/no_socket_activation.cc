@@ -6,7 +6,9 @@
 // _dbus_listen_systemd_sockets, reached only from dbus_server_listen() with a
 // "systemd:" address); the agent is a D-Bus client only (logind, the
 // notification daemon), so these two entry points report what sd-daemon(3)
-// reports in a process that was not socket-activated.
+// reports in a process that was not socket-activated. (Where libdbus-1 has
+// no static archive and stays shared, these only stand in for libsystemd's
+// own answers in the same non-activated process.)
 #include <cerrno>
 
 extern "C" {

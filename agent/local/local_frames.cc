@@ -12,7 +12,6 @@
 #include "google/protobuf/io/zero_copy_stream_impl.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/message_lite.h"
-#include "google/protobuf/util/delimited_message_util.h"
 
 namespace reclaim::agent {
 
@@ -24,10 +23,14 @@ absl::Status WriteLocalFrame(int fd, const google::protobuf::MessageLite& messag
   }
   std::string buffer;
   {
+    // What util::SerializeDelimitedToZeroCopyStream writes (a varint length,
+    // then the message), with protobuf-lite's API only: the session agent
+    // links protobuf-lite (agent/lean_link.cmake).
     google::protobuf::io::StringOutputStream out(&buffer);
-    if (!google::protobuf::util::SerializeDelimitedToZeroCopyStream(message, &out)) {
-      return absl::InvalidArgumentError("a local frame does not serialize");
-    }
+    google::protobuf::io::CodedOutputStream coded(&out);
+    coded.WriteVarint32(static_cast<std::uint32_t>(size));
+    message.SerializeWithCachedSizes(&coded);  // sizes cached by ByteSizeLong above
+    if (coded.HadError()) return absl::InvalidArgumentError("a local frame does not serialize");
   }
   std::size_t done = 0;
   while (done < buffer.size()) {

@@ -241,6 +241,11 @@ int main(int argc, char** argv) {
       const double idle_s = std::chrono::duration<double>(t2_ - t1_).count();
       std::printf("%s\n", mode.title);
       PrintFigures("reclaim-agent (the session agent alone):", a, active_s, idle_s);
+      const double avg_pct =
+          100.0 * static_cast<double>(a.active_ns + a.idle_ns) / 1e9 / (active_s + idle_s);
+      const bool met = avg_pct <= 0.02 && a.hwm_kb >= 0 && a.hwm_kb <= 8 * 1024;
+      std::printf("    issue 3 target (<= 0.02 %% of one core on average, <= 8 MB peak RSS): %s\n",
+                  met ? "met" : "NOT met");
       std::printf("    idle phase CPU by thread:");
       for (const auto& [name, ns] : CpuNsByThread(pid)) {
         const auto it = by_thread1.find(name);
