@@ -7,6 +7,7 @@
 // a store that fails keeps the intervals until it works again.
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -15,6 +16,7 @@
 
 #include "agent/core/metering_loop.h"
 #include "gtest/gtest.h"
+#include "tests/testing/wait_for.h"
 #include "tests/windows/script_replay_std.h"
 
 namespace reclaim::agent {
@@ -65,14 +67,8 @@ class RecordingStore {
 };
 
 // Waits (bounded) until `done`, for the loop's thread to get there.
-template <typename F>
-bool WaitUntil(F done) {
-  const auto deadline = std::chrono::steady_clock::now() + seconds(20);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(milliseconds(1));
-  }
-  return true;
+bool WaitUntil(const std::function<bool()>& done) {
+  return reclaim::testing::WaitFor(done, seconds(20), milliseconds(1));
 }
 
 TEST(MeteringLoopDayTest, SampleDayThroughTheRunningLoopGivesTheMeterTotals) {
