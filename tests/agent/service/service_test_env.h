@@ -31,6 +31,7 @@
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_collector.h"
 #include "tests/testing/test_secrets.h"
+#include "tests/testing/usage_batches.h"
 #include "tests/testing/wait_for.h"
 
 extern char** environ;
@@ -152,18 +153,9 @@ inline v1::AgentMessage AgentHello(const std::string& device, const std::string&
 
 /// A batch with one focus interval of `focus_ms`, an hour ago.
 inline v1::AgentMessage AgentBatch(std::uint64_t seq, std::int64_t focus_ms = 1000) {
-  v1::AgentMessage m;
-  v1::UsageBatch* b = m.mutable_batch();
-  b->set_seq(seq);
-  v1::FocusInterval* i = b->add_intervals();
-  i->mutable_app()->set_exe_path("/usr/bin/gimp-2.10");
-  i->mutable_app()->set_exe_name("gimp-2.10");
-  i->set_start_utc_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count() -
-                      3'600'000 + static_cast<std::int64_t>(seq) * 10'000);
-  i->set_active_duration_ms(focus_ms);
-  return m;
+  return reclaim::testing::GimpBatchMessage(
+      seq, reclaim::testing::UtcMsAgo(3'600'000) + static_cast<std::int64_t>(seq) * 10'000,
+      focus_ms);
 }
 
 /// Bounds every blocking read of `fd` (the test fails instead of hanging).

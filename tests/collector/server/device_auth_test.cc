@@ -18,6 +18,7 @@
 #include "reclaim/v1/agent.grpc.pb.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_collector.h"
+#include "tests/testing/usage_batches.h"
 
 namespace reclaim::collector {
 namespace {
@@ -40,18 +41,7 @@ v1::AgentMessage Hello(const std::string& device) {
 }
 
 v1::AgentMessage Batch(std::uint64_t seq) {
-  v1::AgentMessage m;
-  v1::UsageBatch* b = m.mutable_batch();
-  b->set_seq(seq);
-  v1::FocusInterval* i = b->add_intervals();
-  i->mutable_app()->set_exe_path("/usr/bin/gimp-2.10");
-  i->mutable_app()->set_exe_name("gimp-2.10");
-  i->set_start_utc_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count() -
-                      3'600'000);
-  i->set_active_duration_ms(1000);
-  return m;
+  return reclaim::testing::GimpBatchMessage(seq, reclaim::testing::UtcMsAgo(3'600'000));
 }
 
 class DeviceAuthTest : public ::testing::Test {
@@ -59,7 +49,14 @@ class DeviceAuthTest : public ::testing::Test {
   void SetUp() override {
     // The usage store creates the database file (as in the collector's main).
     ASSERT_TRUE(SqliteUsageStore::Open({.path = dir_.File("collector.db")}).ok());
-    auto registry = DeviceRegistry::Open(dir_.File("collector.db"), kSecret, clock_);
+    ASSERT_NO_FATAL_FAILURE(StartCollector(kSecret));
+  }
+  // (Re)starts the collector with device authentication and enrollment
+  // `secret` ("" = enrollment off), and the stubs on it.
+  void StartCollector(const std::string& secret) {
+    collector_.reset();
+    registry_.reset();
+    auto registry = DeviceRegistry::Open(dir_.File("collector.db"), secret, clock_);
     ASSERT_TRUE(registry.ok()) << registry.status();
     registry_ = std::move(*registry);
     AgentServiceOptions options;
@@ -363,17 +360,7 @@ TEST_F(DeviceAuthTest, WrongSecretsLockTheAddressOutUntilItsFailureBucketRefills
 }
 
 TEST_F(DeviceAuthTest, EnrollmentIsRefusedWhenTheCollectorHasNoSecret) {
-  collector_.reset();
-  registry_.reset();
-  auto registry = DeviceRegistry::Open(dir_.File("collector.db"), "", clock_);
-  ASSERT_TRUE(registry.ok());
-  registry_ = std::move(*registry);
-  AgentServiceOptions options;
-  options.devices = registry_.get();
-  collector_ = std::make_unique<testing::TestCollector>(dir_.File("collector.db"), options);
-  ASSERT_TRUE(collector_->ok());
-  channel_ = grpc::CreateChannel(collector_->target(), grpc::InsecureChannelCredentials());
-  agent_stub_ = v1::AgentService::NewStub(channel_);
+  ASSERT_NO_FATAL_FAILURE(StartCollector(""));
   std::string token;
   EXPECT_EQ(Enroll("laptop-1", "", &token).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
 }
