@@ -133,4 +133,20 @@ inline constexpr char kStopWindowClass[] = "ReclaimAgentStopRequests";
 std::unique_ptr<StopRequestWatcher> WatchStopRequests(
     std::function<void(const std::string& reason)> on_stop);
 
+/// Holds a per-file lock that keeps a second agent off the same spool: the
+/// lock is released when the object is destroyed or the process ends
+/// (however it ends). Linux: flock(LOCK_EX | LOCK_NB) on the file (created
+/// 0600). Windows: the file opened with no sharing (dwShareMode 0) and
+/// FILE_FLAG_DELETE_ON_CLOSE.
+class InstanceLock {
+ public:
+  virtual ~InstanceLock() = default;
+};
+
+/// Takes the lock on `path` (e.g. "<spool>.lock"). Returns null and sets
+/// `*error` when another process holds it ("held by another process (pid N)"
+/// where the pid is known: the holder writes its pid into the file) or the
+/// file cannot be opened (the OS error named).
+std::unique_ptr<InstanceLock> TryLockInstance(const std::string& path, std::string* error);
+
 }  // namespace reclaim::agent
