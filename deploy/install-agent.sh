@@ -78,6 +78,9 @@ install -D -m 0755 "$build/agent/service/reclaim-agent-service" "$destdir$prefix
 install -d "$destdir$prefix/lib/systemd/system"
 sed "s|/usr/bin/reclaim-agent-service|$prefix/bin/reclaim-agent-service|" \
   "$here/reclaim-agent-service.service" > "$destdir$prefix/lib/systemd/system/reclaim-agent-service.service"
+# Starts the service once the credential exists (after `enroll`, now or later).
+install -m 0644 "$here/reclaim-agent-service.path" \
+  "$destdir$prefix/lib/systemd/system/reclaim-agent-service.path"
 env_file="$destdir/etc/reclaim/agent-service.env"
 install -d -m 0755 "$destdir/etc/reclaim"
 if [ ! -e "$env_file" ]; then
@@ -112,12 +115,13 @@ if [ -n "$secret_file" ]; then
 fi
 if [ -z "$destdir" ] && command -v systemctl > /dev/null; then
   systemctl daemon-reload || true
-  if [ -e /var/lib/reclaim/machine-credential ]; then
-    systemctl enable --now reclaim-agent-service.service || true
-  else
-    systemctl enable reclaim-agent-service.service || true
-    echo "install-agent: no machine credential yet: run install-agent.sh with" \
-      "--enrollment-secret-file (or reclaim-agent-service enroll) to start the service" >&2
+  systemctl enable reclaim-agent-service.service || true
+  # The path unit starts the service now if enrolled, else once it is.
+  systemctl enable --now reclaim-agent-service.path || true
+  if [ ! -e /var/lib/reclaim/machine-credential ]; then
+    echo "install-agent: no machine credential yet: the service starts by itself once" \
+      "the machine is enrolled (install-agent.sh --enrollment-secret-file, or" \
+      "reclaim-agent-service enroll as root)" >&2
   fi
 fi
 echo "install-agent: installed into ${destdir:-/}"

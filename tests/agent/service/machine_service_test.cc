@@ -684,6 +684,12 @@ TEST_F(MachineServiceTest,
   EXPECT_NE(unit_text.find("ExecStart=/usr/bin/reclaim-agent-service run $RECLAIM_COLLECTOR_ARGS"),
             std::string::npos);
   EXPECT_NE(unit_text.find("RuntimeDirectory=reclaim"), std::string::npos);
+  // The path unit that starts the service once the machine is enrolled.
+  std::ifstream path_unit(stage + "/usr/lib/systemd/system/reclaim-agent-service.path");
+  const std::string path_text((std::istreambuf_iterator<char>(path_unit)),
+                              std::istreambuf_iterator<char>());
+  EXPECT_NE(path_text.find("PathExists=/var/lib/reclaim/machine-credential"), std::string::npos);
+  EXPECT_NE(path_text.find("Unit=reclaim-agent-service.service"), std::string::npos);
   std::ifstream env(stage + "/etc/reclaim/agent-service.env");
   const std::string env_text((std::istreambuf_iterator<char>(env)),
                              std::istreambuf_iterator<char>());
