@@ -145,8 +145,12 @@ class InstanceLock {
 
 /// Takes the lock on `path` (e.g. "<spool>.lock"). Returns null and sets
 /// `*error` when another process holds it ("held by another process (pid N)"
-/// where the pid is known: the holder writes its pid into the file) or the
-/// file cannot be opened (the OS error named).
+/// where the pid is known: on Linux the holder writes its pid into the file;
+/// on Windows no other process can open the file, so the message has no pid)
+/// or the file cannot be opened ("<path>: cannot open: <OS error>").
+/// Linux: flock(2), open(2) with O_CLOEXEC so no child keeps the lock.
+/// Windows: CreateFileW, not inheritable
+/// (https://learn.microsoft.com/windows/win32/api/fileapi/nf-fileapi-createfilew).
 std::unique_ptr<InstanceLock> TryLockInstance(const std::string& path, std::string* error);
 
 }  // namespace reclaim::agent

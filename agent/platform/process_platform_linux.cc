@@ -1,14 +1,17 @@
 // process_platform.h for Linux (POSIX and glibc).
+#include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -158,6 +161,68 @@ void PrepareForStopRequests() {
 std::unique_ptr<StopRequestWatcher> WatchStopRequests(
     std::function<void(const std::string& reason)> on_stop) {
   return std::make_unique<LinuxStopRequestWatcher>(std::move(on_stop));
+}
+
+namespace {
+
+// Holds the flock(2) of an open lock file; closing the descriptor (or the
+// process ending) releases it. The file stays (unlinking it would let a
+// third process lock a new file while a second still waits on the old one).
+class FlockInstanceLock final : public InstanceLock {
+ public:
+  explicit FlockInstanceLock(int fd) : fd_(fd) {}
+  ~FlockInstanceLock() override { close(fd_); }
+  FlockInstanceLock(const FlockInstanceLock&) = delete;
+  FlockInstanceLock& operator=(const FlockInstanceLock&) = delete;
+
+ private:
+  const int fd_;
+};
+
+// The pid the holder wrote into the lock file, empty when none is there yet.
+std::string HolderPid(int fd) {
+  char buf[32] = {};
+  const ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+  if (n <= 0) return {};
+  std::string pid = Trim(std::string(buf, static_cast<size_t>(n)));
+  const bool digits = !pid.empty() && std::all_of(pid.begin(), pid.end(), [](unsigned char c) {
+    return std::isdigit(c) != 0;
+  });
+  return digits ? pid : std::string();
+}
+
+}  // namespace
+
+std::unique_ptr<InstanceLock> TryLockInstance(const std::string& path, std::string* error) {
+  // O_CLOEXEC: a child started later (the relay, the prompt dialog) must not
+  // keep the lock alive after this process ends (flock(2): the lock belongs
+  // to the open file description, which a child's copy shares).
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    *error = path + ": cannot open: " + std::strerror(errno);
+    return nullptr;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int e = errno;
+    if (e == EWOULDBLOCK) {
+      const std::string pid = HolderPid(fd);
+      *error = "held by another process" + (pid.empty() ? std::string() : " (pid " + pid + ")");
+    } else {
+      *error = path + ": flock: " + std::strerror(e);
+    }
+    close(fd);
+    return nullptr;
+  }
+  // Our pid for the message of whoever comes second (after a shorter or
+  // longer pid of an earlier holder).
+  const std::string pid = std::to_string(getpid()) + "\n";
+  if (ftruncate(fd, 0) != 0 ||
+      pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+    *error = path + ": cannot write the pid: " + std::strerror(errno);
+    close(fd);
+    return nullptr;
+  }
+  return std::make_unique<FlockInstanceLock>(fd);
 }
 
 }  // namespace reclaim::agent

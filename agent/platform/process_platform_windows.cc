@@ -11,6 +11,12 @@
 //    (https://learn.microsoft.com/windows/win32/shutdown/wm-endsession).
 //  - Message-only windows (HWND_MESSAGE) receive no broadcasts, hence a
 //    top-level window that is never shown.
+//  - TryLockInstance: CreateFileW with dwShareMode 0 ("prevents other
+//    processes from opening a file or device if they request delete, read,
+//    or write access"; a second open fails with ERROR_SHARING_VIOLATION) and
+//    FILE_FLAG_DELETE_ON_CLOSE (the file goes when its last handle closes,
+//    also when the process is ended)
+//    (https://learn.microsoft.com/windows/win32/api/fileapi/nf-fileapi-createfilew).
 //  - MachineGuid: written by Windows setup under
 //    HKLM\SOFTWARE\Microsoft\Cryptography; read through the 64-bit view
 //    (KEY_WOW64_64KEY) so a 32-bit build sees the same value.
@@ -363,6 +369,40 @@ void PrepareForStopRequests() {}
 std::unique_ptr<StopRequestWatcher> WatchStopRequests(
     std::function<void(const std::string& reason)> on_stop) {
   return std::make_unique<WindowsStopRequestWatcher>(std::move(on_stop));
+}
+
+namespace {
+
+// The open lock file; closing the handle (or the process ending) releases
+// the lock and deletes the file.
+class SharingInstanceLock final : public InstanceLock {
+ public:
+  explicit SharingInstanceLock(HANDLE file) : file_(file) {}
+  ~SharingInstanceLock() override { CloseHandle(file_); }
+  SharingInstanceLock(const SharingInstanceLock&) = delete;
+  SharingInstanceLock& operator=(const SharingInstanceLock&) = delete;
+
+ private:
+  const HANDLE file_;
+};
+
+}  // namespace
+
+std::unique_ptr<InstanceLock> TryLockInstance(const std::string& path, std::string* error) {
+  // Not inheritable (lpSecurityAttributes null): a child process must not
+  // keep the lock after this process ends.
+  const HANDLE file =
+      CreateFileW(WideFromUtf8(path).c_str(), GENERIC_READ | GENERIC_WRITE, /*dwShareMode=*/0,
+                  nullptr, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_DELETE_ON_CLOSE, nullptr);
+  if (file == INVALID_HANDLE_VALUE) {
+    const DWORD e = GetLastError();
+    // No process can open the holder's file, so its pid stays unknown (and
+    // the holder writes none).
+    *error = e == ERROR_SHARING_VIOLATION ? std::string("held by another process")
+                                          : path + ": cannot open: " + Win32ErrorText(e);
+    return nullptr;
+  }
+  return std::make_unique<SharingInstanceLock>(file);
 }
 
 }  // namespace reclaim::agent

@@ -27,4 +27,21 @@ std::wstring WideFromUtf8(std::string_view utf8) {
   return out;
 }
 
+std::string Win32ErrorText(unsigned long error) {
+  wchar_t* text = nullptr;
+  const DWORD n = FormatMessageW(
+      FORMAT_MESSAGE_ALLOCATE_BUFFER | FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
+      nullptr, error, 0, reinterpret_cast<wchar_t*>(&text), 0, nullptr);
+  std::string out = "error " + std::to_string(error);
+  if (n > 0 && text != nullptr) {
+    std::wstring_view w(text, n);
+    while (!w.empty() && (w.back() == L'\r' || w.back() == L'\n' || w.back() == L' ')) {
+      w.remove_suffix(1);
+    }
+    if (!w.empty()) out += ": " + Utf8FromWide(w);
+  }
+  if (text != nullptr) LocalFree(text);
+  return out;
+}
+
 }  // namespace reclaim::agent
