@@ -460,8 +460,9 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
     CampaignStore* campaigns = campaigns_;
     PromptRouter* router = router_;
     const Clock& clock = clock_;
-    pipeline_.SubmitTask([self, agent, campaigns, router, command_id, outcome,
-                          &clock](UsageStore&) {
+    std::function<void()> on_settled = options_.on_prompt_settled;
+    pipeline_.SubmitTask([self, agent, campaigns, router, command_id, outcome, &clock,
+                          on_settled](UsageStore&) {
       const std::optional<std::int64_t> id = ParsePromptCommandId(command_id);
       absl::Status s;
       if (!id) {
@@ -486,6 +487,7 @@ class AgentStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
           if (r.ok() && IsFinal(r->state)) {
             // First answer wins: take the prompt back from the other devices.
             router->Publish(UserKey(*agent), WithdrawCommand(*r), agent->device_id);
+            if (on_settled) on_settled();
           }
         }
       }

@@ -427,6 +427,8 @@ int Run(const CollectorOptions& opt) {
   agent_opts.agent_limits = opt.agent_limits;
   agent_opts.enrollment_limits = opt.enrollment_limits;
   agent_opts.max_command_result_bytes = static_cast<size_t>(opt.max_command_result_bytes);
+  // An answer may let a waiting run go on, or restore a member at once (late yes).
+  agent_opts.on_prompt_settled = [&scheduler] { scheduler.Wake(); };
   // Time-outs and re-asks after "Remind me later", pushed to the agents.
   reclaim::collector::CampaignHousekeeper campaign_housekeeper(
       **campaign_store, prompt_router, clock,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -52,6 +53,13 @@ struct AgentServiceOptions {
   /// and Enroll issues credentials. Must outlive the service. Default null:
   /// streams are not authenticated and Enroll answers FAILED_PRECONDITION.
   DeviceRegistry* devices = nullptr;
+  /// Called after an agent's answer settled a consent prompt (the response
+  /// became final: answered, declined or timed out on the desktop), on the
+  /// ingest pipeline's thread; must not block. The collector wakes the
+  /// reclamation scheduler with it, so a run waiting for answers advances
+  /// and a late "yes" is restored at once instead of at the next scheduler
+  /// tick (--reclaim-poll-s). Default none.
+  std::function<void()> on_prompt_settled;
 };
 
 /// Counters of the agent service.

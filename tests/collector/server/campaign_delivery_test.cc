@@ -2,6 +2,8 @@
 // prompts reach the user's connected agents, agents that connect later get
 // pending ones, results are applied and acked, the first answer wins and the
 // prompt is withdrawn from the user's other devices.
+#include <atomic>
+
 #include <gtest/gtest.h>
 
 #include <grpcpp/grpcpp.h>
@@ -66,7 +68,9 @@ struct Agent {
 class CampaignDeliveryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    collector_ = std::make_unique<testing::TestCollector>(dir_.File("collector.db"));
+    collector::AgentServiceOptions options;
+    options.on_prompt_settled = [this] { settled_.fetch_add(1); };
+    collector_ = std::make_unique<testing::TestCollector>(dir_.File("collector.db"), options);
     ASSERT_TRUE(collector_->ok());
     channel_ = grpc::CreateChannel(collector_->target(), grpc::InsecureChannelCredentials());
     stub_ = v1::AgentService::NewStub(channel_);
@@ -116,6 +120,8 @@ class CampaignDeliveryTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
+  // Prompts settled by an agent's answer (AgentServiceOptions::on_prompt_settled).
+  std::atomic<int> settled_{0};
   std::unique_ptr<testing::TestCollector> collector_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::AgentService::Stub> stub_;
@@ -200,6 +206,9 @@ TEST_F(CampaignDeliveryTest, FirstAnswerWinsAndOtherDevicesAreWithdrawn) {
   const Response r = Stored(id);
   EXPECT_EQ(r.answer, "Yes");
   EXPECT_EQ(r.device_id, "dev-2");
+  // The first answer settled the prompt (and woke the scheduler); the moot
+  // second one did not.
+  EXPECT_EQ(settled_.load(), 1);
   a.stream->WritesDone();
   b.stream->WritesDone();
 }
@@ -278,6 +287,7 @@ TEST_F(CampaignDeliveryTest, AnotherUsersAgentCannotAnswerTheirPrompt) {
   EXPECT_TRUE(m.has_command_result_ack()) << m.DebugString();  // acked so it stops resending
   EXPECT_EQ(Stored(id).state, ResponseState::kPending);
   EXPECT_EQ(Stored(id).answer, "");
+  EXPECT_EQ(settled_.load(), 0) << "a refused answer must not wake the scheduler";
   mallory.stream->WritesDone();
   // jdoe's own agent still gets the prompt and answers it.
   Agent jdoe(*stub_, "dev-1");
@@ -287,6 +297,7 @@ TEST_F(CampaignDeliveryTest, AnotherUsersAgentCannotAnswerTheirPrompt) {
   EXPECT_TRUE(jdoe.Next().has_command_result_ack());
   EXPECT_EQ(Stored(id).state, ResponseState::kAnswered);
   EXPECT_EQ(Stored(id).answer, "No");
+  EXPECT_EQ(settled_.load(), 1);
   jdoe.stream->WritesDone();
 }
 
