@@ -40,6 +40,14 @@ packages=(
   clang-14 libclang-rt-14-dev
 )
 
+# tests/windows/ps-syntax (powershell_syntax_test): Node.js and npm, which
+# install the pinned tree-sitter-powershell from the npm registry. Debian's
+# packages only when no node/npm is there (a Node.js from elsewhere brings
+# its own npm, which Debian's npm package would conflict with).
+if ! command -v node > /dev/null || ! command -v npm > /dev/null; then
+  packages+=(nodejs npm)
+fi
+
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 missing=()
