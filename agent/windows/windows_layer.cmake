@@ -10,6 +10,8 @@
 #   reclaim_process_platform           agent/platform for Windows (user, OS, device
 #                                      id, stop requests)
 #   reclaim_windows_prompt             the consent prompt dialog (ConsentPrompter)
+#   reclaim_service_host               how reclaim-agent-service runs under the SCM
+#                                      (agent/service/service_host.h)
 # Tests: GoogleTest from find_package(GTest) or, when absent (cross builds),
 # built from source at RECLAIM_GTEST_SOURCE_DIR.
 # (common/ and agent/meter/ are listed here rather than added: their
