@@ -29,7 +29,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "agent/browser/browser_bridge.h"
-#include "agent/browser/frame_reader.h"
+#include "agent/browser/browser_address.h"
 #include "agent/browser/web_focus_resolver.h"
 #include "agent/core/metering_loop.h"
 #include "agent/core/desktop_state.h"
@@ -117,10 +117,11 @@ struct AgentOptions {
   int prompt_min_interval_s = 6 * 3600;
   /// Seconds a prompt dialog stays up without an answer. Default 600.
   int prompt_dialog_timeout_s = 600;
-  /// Real metering: the socket on which reclaim-native-host reports the
-  /// browser extension's active sites. Default: $RECLAIM_BROWSER_SOCKET, else
-  /// $XDG_RUNTIME_DIR/reclaim/browser.sock, else /tmp/reclaim-<uid>/browser.sock;
-  /// "none" disables web-application focus time.
+  /// Real metering: the socket (Windows: pipe) on which reclaim-native-host
+  /// reports the browser extension's active sites. Default:
+  /// $RECLAIM_BROWSER_SOCKET, else $XDG_RUNTIME_DIR/reclaim/browser.sock, else
+  /// /tmp/reclaim-<uid>/browser.sock; Windows \\.\pipe\reclaim-browser-<SID>
+  /// (browser_address.h); "none" disables web-application focus time.
   std::string browser_socket;
   /// Page details of web sites the agent keeps and sends beyond the origin:
   /// "origin" (none), "path", "title" or "path+title". Default "origin". The
@@ -634,8 +635,9 @@ int main(int argc, char** argv) {
                  "Seconds a consent prompt stays on screen without an answer")
       ->capture_default_str()->check(CLI::Range(1, 24 * 3600));
   app.add_option("--browser-socket", opt.browser_socket,
-                 "Real metering: socket for the browser extension's native host (default "
-                 "$XDG_RUNTIME_DIR/reclaim/browser.sock; 'none' disables web focus time)");
+                 "Real metering: socket (Windows: pipe) for the browser extension's native host "
+                 "(default $XDG_RUNTIME_DIR/reclaim/browser.sock; Windows "
+                 "\\\\.\\pipe\\reclaim-browser-<SID>; 'none' disables web focus time)");
   app.add_option("--web-detail", opt.web_detail,
                  "Real metering: what the agent keeps of a web site beyond its host: origin "
                  "(nothing more), path, title or path+title (private; the extension's managed "
@@ -694,9 +696,9 @@ int main(int argc, char** argv) {
   if (opt.browser_socket.empty()) {
     const char* path = std::getenv("RECLAIM_BROWSER_SOCKET");
     const char* runtime = std::getenv("XDG_RUNTIME_DIR");
-    opt.browser_socket = reclaim::agent::DefaultBrowserSocketPath(
-        path ? path : "", runtime ? runtime : "",
-        reclaim::agent::CurrentPlatformUser().uid.value_or(0));
+    const reclaim::agent::PlatformUser user = reclaim::agent::CurrentPlatformUser();
+    opt.browser_socket = reclaim::agent::DefaultBrowserAddress(
+        path ? path : "", runtime ? runtime : "", user.uid.value_or(0), user.sid);
   }
   if (absl::Status s = reclaim::SetUpLogging(opt.logging); !s.ok()) {
     std::fprintf(stderr, "reclaim-agent: %s\n", std::string(s.message()).c_str());

@@ -1,15 +1,23 @@
 // BrowserBridge: the agent's end of the browser extension's messages.
 //
 // reclaim-native-host (started by the browser for the extension) connects to
-// a Unix stream socket the agent owns and forwards the extension's state
+// a local endpoint the agent owns and forwards the extension's state
 // messages (web_message.h) in native-messaging framing (frame_reader.h).
-// The agent:
-//  - creates the socket's directory with mode 0700 (refusing one that is not
+// What happens to the bytes is shared (browser_bridge_core.h); the transport
+// is a platform twin:
+//  - Linux (browser_bridge_linux.cc): a Unix stream socket; the agent
+//    creates the socket's directory with mode 0700 (refusing one that is not
 //    owned by this user or is open to others) and the socket with mode 0600;
-//  - checks every peer with SO_PEERCRED: only processes of this user are
-//    served (others are refused and counted);
-//  - identifies the browser as the parent process of the peer (the browser
-//    starts the host), read from /proc/<peer pid>/stat;
+//    checks every peer with SO_PEERCRED (only processes of this user are
+//    served; others are refused and counted); the browser is the parent
+//    process of the peer, read from /proc/<peer pid>/stat.
+//  - Windows (browser_bridge_windows.cc): the named pipe
+//    \\.\pipe\reclaim-browser-<SID> (browser_address.h) whose DACL admits
+//    only this user and SYSTEM; each peer's user is checked at accept and
+//    attested by the pipe after its first bytes (only this user is served);
+//    the browser is the host's parent process, past a cmd.exe
+//    (browser_process.h).
+// On both, the agent:
 //  - keeps a page's path and title only as far as `web_detail` allows (the
 //    administrator's --web-detail); anything more is removed and counted;
 //  - re-validates every message (size, JSON shape, origin syntax); a
@@ -18,7 +26,8 @@
 //  - reports each browser's latest state, and its disappearance when the
 //    connection closes, to `on_state`.
 //
-// Owns one thread ("browser-bridge") between Start() and Stop(). Thread-safe.
+// Owns its threads ("browser-bridge"; on Windows also one "browser-host" per
+// connection) between Start() and Stop(). Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -34,11 +43,12 @@ namespace reclaim::agent {
 
 /// Options; every field documents its default.
 struct BrowserBridgeOptions {
-  /// Socket path (required; main uses DefaultBrowserSocketPath()).
+  /// Linux: the socket path; Windows: the pipe name (required; main uses
+  /// DefaultBrowserAddress(), browser_address.h).
   std::string socket_path;
   /// Most simultaneous host connections (one per browser profile). Default 32.
   int max_connections = 32;
-  /// The /proc tree. Default "/proc".
+  /// Linux: the /proc tree. Default "/proc".
   std::string proc_root = "/proc";
   /// Page details kept beyond the origin. Default: none (origin only).
   WebDetailPolicy web_detail;
@@ -55,23 +65,26 @@ struct BrowserBridgeStats {
   std::uint64_t details_dropped = 0;  ///< Paths and titles removed (not allowed by web_detail).
 };
 
-/// Called from the bridge thread: browser `browser_pid` has `state`
-/// (nullopt: its host disconnected).
+/// Called from the bridge's threads, one call at a time: browser
+/// `browser_pid` has `state` (nullopt: its host disconnected).
 using BrowserStateSink =
     std::function<void(std::int64_t browser_pid, const std::optional<WebBrowserState>& state)>;
 
 class BrowserBridge {
  public:
   virtual ~BrowserBridge() = default;
-  /// Stops the thread, closes every connection and removes the socket.
+  /// Stops the threads, closes every connection and removes the socket
+  /// (Windows: the pipe goes with its last handle). Reports nothing.
   virtual void Stop() = 0;
   virtual BrowserBridgeStats stats() const = 0;
   virtual const std::string& socket_path() const = 0;
 };
 
-/// Binds the socket (replacing a stale one) and starts the thread. Errors:
-/// kFailedPrecondition for an unsafe directory, kUnavailable when the socket
-/// cannot be created or bound.
+/// Binds the socket (replacing a stale one) or creates the pipe, and starts
+/// the thread. Errors: kFailedPrecondition for an unsafe directory (Linux) or
+/// a pipe name in use (Windows: another process has it); kInvalidArgument for
+/// a bad path or name; kUnavailable / kPermissionDenied when the socket or
+/// pipe cannot be created.
 [[nodiscard]] absl::StatusOr<std::unique_ptr<BrowserBridge>> StartBrowserBridge(
     BrowserBridgeOptions options, BrowserStateSink on_state);
 

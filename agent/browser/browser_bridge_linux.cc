@@ -14,9 +14,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "agent/browser/browser_bridge.h"
-#include "agent/browser/frame_reader.h"
+#include "agent/browser/browser_bridge_core.h"
 #include "agent/sources/proc_identity.h"
 #include "common/log_format.h"
 #include "common/status_macros.h"
@@ -24,10 +23,6 @@
 
 namespace reclaim::agent {
 namespace {
-
-// A length above this is not a message we would ever skip: the stream is
-// not framed (or hostile) and the connection is closed.
-constexpr std::size_t kMaxSkippableFrame = 1 << 20;
 
 std::string Errno(const char* what) { return absl::StrCat(what, ": ", std::strerror(errno)); }
 
@@ -49,7 +44,7 @@ absl::Status PrepareDirectory(const std::string& dir) {
 class BrowserBridgeLinux final : public BrowserBridge {
  public:
   BrowserBridgeLinux(BrowserBridgeOptions options, BrowserStateSink on_state)
-      : options_(std::move(options)), on_state_(std::move(on_state)) {}
+      : options_(std::move(options)), core_(options_.web_detail, std::move(on_state)) {}
   ~BrowserBridgeLinux() override { Stop(); }
 
   absl::Status Bind() {
@@ -95,24 +90,10 @@ class BrowserBridgeLinux final : public BrowserBridge {
     }
   }
 
-  BrowserBridgeStats stats() const override {
-    absl::MutexLock l(&mu_);
-    return stats_;
-  }
+  BrowserBridgeStats stats() const override { return core_.stats(); }
   const std::string& socket_path() const override { return options_.socket_path; }
 
  private:
-  struct Connection {
-    std::int64_t browser_pid = 0;
-    FrameReader reader{kMaxWebMessageBytes, kMaxSkippableFrame};
-    bool reported = false;
-  };
-
-  void Count(std::uint64_t BrowserBridgeStats::*field) {
-    absl::MutexLock l(&mu_);
-    ++(stats_.*field);
-  }
-
   void Run() {
     pthread_setname_np(pthread_self(), "browser-bridge");
     std::vector<pollfd> fds;
@@ -141,81 +122,51 @@ class BrowserBridgeLinux final : public BrowserBridge {
     socklen_t len = sizeof(cred);
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != geteuid() ||
         static_cast<int>(conns_.size()) >= options_.max_connections) {
-      Count(&BrowserBridgeStats::refused_peers);
+      core_.Count(&BrowserBridgeStats::refused_peers);
       spdlog::warn("browser bridge: refused a connection (peer uid {}, {} connections)",
                    cred.uid, conns_.size());
       close(fd);
       return;
     }
-    Connection conn;
+    BridgeConnection conn;
     conn.browser_pid = ParentPid(options_.proc_root, cred.pid);
     spdlog::info("browser extension host {} connected (browser process {})", cred.pid,
                  conn.browser_pid);
     conns_.emplace(fd, std::move(conn));
-    Count(&BrowserBridgeStats::connections);
+    core_.Count(&BrowserBridgeStats::connections);
   }
 
   void Read(int fd) {
-    Connection& conn = conns_.at(fd);
+    BridgeConnection& conn = conns_.at(fd);
     char buf[16384];
     bool closed = false;
     for (;;) {
       const ssize_t n = read(fd, buf, sizeof(buf));
       if (n > 0) {
-        conn.reader.Feed(absl::string_view(buf, static_cast<size_t>(n)));
+        if (!core_.Received(&conn, absl::string_view(buf, static_cast<size_t>(n)))) {
+          closed = true;
+          break;
+        }
         continue;
       }
       if (n < 0 && errno == EINTR) continue;
       closed = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
       break;
     }
-    const std::uint64_t oversize_before = conn.reader.stats().oversize;
-    for (;;) {
-      std::optional<std::string> frame;
-      if (absl::Status s = conn.reader.Next(&frame); !s.ok()) {
-        Count(&BrowserBridgeStats::broken_streams);
-        spdlog::warn("browser bridge: closing the connection of browser {}: {}",
-                     conn.browser_pid, s.message());
-        closed = true;
-        break;
-      }
-      if (!frame) break;
-      std::uint64_t details_dropped = 0;
-      absl::StatusOr<WebBrowserState> state =
-          ParseWebMessage(*frame, options_.web_detail, &details_dropped);
-      if (details_dropped > 0) {
-        absl::MutexLock l(&mu_);
-        stats_.details_dropped += details_dropped;
-      }
-      if (!state.ok()) {
-        Count(&BrowserBridgeStats::malformed);
-        spdlog::debug("browser bridge: {}", state.status().message());
-        continue;
-      }
-      Count(&BrowserBridgeStats::messages);
-      conn.reported = true;
-      if (on_state_) on_state_(conn.browser_pid, *state);
-    }
-    for (std::uint64_t i = oversize_before; i < conn.reader.stats().oversize; ++i) {
-      Count(&BrowserBridgeStats::oversize);
-    }
     if (closed) {
-      spdlog::info("browser extension host of browser {} disconnected", conn.browser_pid);
-      if (conn.reported && on_state_) on_state_(conn.browser_pid, std::nullopt);
+      core_.Closed(&conn);
       close(fd);
       conns_.erase(fd);
     }
   }
 
   const BrowserBridgeOptions options_;
-  const BrowserStateSink on_state_;
+  BridgeCore core_;
   int listen_fd_ = -1;
   int wake_[2] = {-1, -1};
   std::atomic<bool> stopping_{false};
   std::thread thread_;
-  std::map<int, Connection> conns_;  // bridge thread only (and Stop after the join)
-  mutable absl::Mutex mu_;
-  BrowserBridgeStats stats_ ABSL_GUARDED_BY(mu_);
+  std::map<int, BridgeConnection> conns_;  // bridge thread only (and Stop after the join)
 };
 
 }  // namespace

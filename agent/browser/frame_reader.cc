@@ -1,10 +1,6 @@
 #include "agent/browser/frame_reader.h"
 
-#include <errno.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -60,28 +56,6 @@ std::string EncodeFrame(absl::string_view payload) {
   std::memcpy(out.data(), &length, 4);
   out.append(payload.data(), payload.size());
   return out;
-}
-
-absl::Status WriteAll(int fd, absl::string_view bytes) {
-  struct stat st {};
-  const bool is_socket = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
-  while (!bytes.empty()) {
-    const ssize_t n = is_socket ? send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL)
-                                : write(fd, bytes.data(), bytes.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return absl::UnavailableError(absl::StrCat("write: ", std::strerror(errno)));
-    }
-    bytes.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return absl::OkStatus();
-}
-
-std::string DefaultBrowserSocketPath(const std::string& override_path,
-                                     const std::string& xdg_runtime_dir, unsigned uid) {
-  if (!override_path.empty()) return override_path;
-  if (!xdg_runtime_dir.empty()) return xdg_runtime_dir + "/reclaim/browser.sock";
-  return absl::StrCat("/tmp/reclaim-", uid, "/browser.sock");
 }
 
 }  // namespace reclaim::agent

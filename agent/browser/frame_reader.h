@@ -2,9 +2,10 @@
 // order followed by that many bytes of UTF-8 JSON (Chrome "Native messaging",
 // https://developer.chrome.com/docs/extensions/develop/concepts/native-messaging
 // and MDN "Native messaging"). The same framing carries messages from
-// reclaim-native-host to the agent's socket.
+// reclaim-native-host to the agent's socket / pipe.
 //
-// Pure (FrameReader) plus two small POSIX helpers. Not thread-safe.
+// Pure and portable: the bytes come from whatever stream the caller reads
+// (stdin, a LocalChannel). Not thread-safe.
 #pragma once
 
 #include <cstddef>
@@ -54,17 +55,5 @@ class FrameReader {
 
 /// The length prefix plus `payload`.
 std::string EncodeFrame(absl::string_view payload);
-
-/// Writes all of `bytes` to `fd` (retries short writes and EINTR; no SIGPIPE
-/// on sockets). Errors: kUnavailable with errno's text.
-[[nodiscard]] absl::Status WriteAll(int fd, absl::string_view bytes);
-
-/// Where the agent listens for reclaim-native-host: `override_path` when not
-/// empty ($RECLAIM_BROWSER_SOCKET, --browser-socket), else
-/// `xdg_runtime_dir`/reclaim/browser.sock, else /tmp/reclaim-<uid>/browser.sock.
-/// The agent and the host compute it alike, so they must see the same
-/// environment (the browser passes its own to the host).
-std::string DefaultBrowserSocketPath(const std::string& override_path,
-                                     const std::string& xdg_runtime_dir, unsigned uid);
 
 }  // namespace reclaim::agent

@@ -13,117 +13,82 @@
 //  - forwards each valid state, re-serialised (hosts, and the path and title
 //    when the extension sent them: the host has no configuration of its own,
 //    the agent keeps only what its --web-detail allows), to the running
-//    agent's Unix socket, only if the listener runs as this user (SO_PEERCRED)
-//    (DefaultBrowserSocketPath: $RECLAIM_BROWSER_SOCKET,
-//    else $XDG_RUNTIME_DIR/reclaim/browser.sock); while the agent is not
-//    there it keeps the latest state and retries (0.5 s doubling to 4 s), and
-//    sends that state first on every (re)connection;
+//    agent's bridge, only if the listener runs as this user
+//    (native_host_io.h: Linux the Unix socket $RECLAIM_BROWSER_SOCKET, else
+//    $XDG_RUNTIME_DIR/reclaim/browser.sock, checked with SO_PEERCRED; Windows
+//    the pipe \\.\pipe\reclaim-browser-<SID>, whose server must run as
+//    this user); while the agent is not there it keeps the latest state and
+//    retries (0.5 s doubling to 4 s), and sends that state first on every
+//    (re)connection;
 //  - answers {"v":1,"type":"ready"} once at start (the extension resets its
 //    reconnect backoff on it);
 //  - exits 0 when the browser closes stdin.
 // Diagnostics go to stderr (the browser's log), without message content.
-#include <errno.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
+//
+// Portable: two threads, one reading stdin, one keeping the agent
+// connection; the platform I/O is in native_host_io_{linux,windows}.cc.
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "agent/browser/frame_reader.h"
+#include "agent/browser/native_host_io.h"
 #include "agent/browser/web_message.h"
 
 namespace {
 
 using reclaim::agent::FrameReader;
+using reclaim::agent::IpcStatus;
+using reclaim::agent::LocalChannel;
 
 constexpr std::size_t kMaxSkippableFrame = 1 << 20;
-constexpr int kRetryInitialMs = 500;
-constexpr int kRetryMaxMs = 4000;
-
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
-
-int ConnectAgent(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path)) return -1;
-  std::memcpy(addr.sun_path, path.data(), path.size());
-  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return -1;
-  }
-  // Only our own agent hears which sites we use: without $XDG_RUNTIME_DIR
-  // the socket is under /tmp, where another user may have put a listener
-  // first. The agent checks us the same way (browser_bridge_linux.cc).
-  ucred cred{};
-  socklen_t len = sizeof(cred);
-  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != geteuid()) {
-    std::fprintf(stderr,
-                 "reclaim-native-host: refusing the agent socket %s: its listener runs as uid %u, "
-                 "not as this user (uid %u)\n",
-                 path.c_str(), static_cast<unsigned>(cred.uid), static_cast<unsigned>(geteuid()));
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
+constexpr std::chrono::milliseconds kRetryInitial{500};
+constexpr std::chrono::milliseconds kRetryMax{4000};
+// The agent reads as it receives: a state it does not take within this is
+// a stuck agent; the connection is dropped and made again.
+constexpr std::chrono::milliseconds kWriteTimeout{2000};
 
 class Host {
  public:
-  explicit Host(std::string socket_path) : socket_path_(std::move(socket_path)) {}
+  explicit Host(std::string address) : address_(std::move(address)) {}
 
   int Run() {
-    if (!reclaim::agent::WriteAll(STDOUT_FILENO,
-                                  reclaim::agent::EncodeFrame(R"({"v":1,"type":"ready"})"))
-             .ok()) {
+    if (!reclaim::agent::WriteHostStdout(
+            reclaim::agent::EncodeFrame(R"({"v":1,"type":"ready"})"))) {
       return 0;  // the browser is gone already
     }
-    TryConnect();
-    for (;;) {
-      pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {agent_fd_, POLLIN, 0}};
-      const int timeout = agent_fd_ < 0 ? retry_ms_ : -1;
-      const int n = poll(fds, agent_fd_ < 0 ? 1 : 2, timeout);
-      if (n < 0 && errno != EINTR) {
-        std::fprintf(stderr, "reclaim-native-host: poll: %s\n", std::strerror(errno));
-        return 1;
-      }
-      if (n == 0) {
-        TryConnect();
-        continue;
-      }
-      if (agent_fd_ >= 0 && fds[1].revents != 0) {
-        char buf[256];
-        if (read(agent_fd_, buf, sizeof(buf)) <= 0) Disconnect("the agent closed the connection");
-      }
-      if (fds[0].revents != 0) {
-        char buf[16384];
-        const ssize_t got = read(STDIN_FILENO, buf, sizeof(buf));
-        if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) {
-          Summary();
-          return 0;  // the browser closed the port or exited
-        }
-        reader_.Feed(absl::string_view(buf, static_cast<size_t>(got)));
-        if (!Drain()) {
-          Summary();
-          return 1;
-        }
-      }
+    std::thread link([this] { KeepAgentLink(); });
+    const int rc = ReadBrowser();
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stopping_ = true;
+      if (channel_) channel_->Shutdown();
     }
+    cv_.notify_all();
+    link.join();
+    Summary();
+    return rc;
   }
 
  private:
+  // Reads the extension's messages until the browser closes stdin (0) or the
+  // stream is not framed (1).
+  int ReadBrowser() {
+    char buf[16384];
+    for (;;) {
+      const long got = reclaim::agent::ReadHostStdin(buf, sizeof(buf));
+      if (got <= 0) return 0;  // the browser closed the port or exited
+      reader_.Feed(absl::string_view(buf, static_cast<size_t>(got)));
+      if (!Drain()) return 1;
+    }
+  }
+
   // Handles every complete frame; false when the stream is not framed.
   bool Drain() {
     for (;;) {
@@ -142,30 +107,64 @@ class Host {
         }
         continue;
       }
+      std::lock_guard<std::mutex> l(mu_);
       latest_ = reclaim::agent::EncodeFrame(reclaim::agent::SerializeWebMessage(*state));
-      if (agent_fd_ >= 0) Send();
+      SendLatestLocked();
     }
   }
 
-  void TryConnect() {
-    agent_fd_ = ConnectAgent(socket_path_);
-    if (agent_fd_ < 0) {
-      retry_ms_ = std::min(retry_ms_ * 2, kRetryMaxMs);
-      return;
+  // Sends the latest state to the agent, if connected.
+  void SendLatestLocked() {
+    if (!channel_ || broken_ || latest_.empty()) return;
+    const IpcStatus s = channel_->WriteAll(latest_.data(), latest_.size(), kWriteTimeout);
+    if (!s.ok()) {
+      std::fprintf(stderr, "reclaim-native-host: agent connection lost (%s); retrying\n",
+                   s.message.c_str());
+      broken_ = true;
+      channel_->Shutdown();  // ends the link thread's Read()
     }
-    retry_ms_ = kRetryInitialMs;
-    if (!latest_.empty()) Send();
   }
 
-  void Send() {
-    if (!reclaim::agent::WriteAll(agent_fd_, latest_).ok()) Disconnect("write failed");
-  }
-
-  void Disconnect(const char* why) {
-    std::fprintf(stderr, "reclaim-native-host: agent connection lost (%s); retrying\n", why);
-    close(agent_fd_);
-    agent_fd_ = -1;
-    retry_ms_ = kRetryInitialMs;
+  // The link thread: connects to the agent, sends the latest state, waits
+  // for the connection's end (the agent sends nothing), and again.
+  void KeepAgentLink() {
+    std::chrono::milliseconds retry = kRetryInitial;
+    std::unique_lock<std::mutex> l(mu_);
+    while (!stopping_) {
+      l.unlock();
+      std::unique_ptr<LocalChannel> channel;
+      const IpcStatus s = reclaim::agent::ConnectHostBridge(address_, &channel);
+      l.lock();
+      if (stopping_) break;
+      if (!s.ok()) {
+        // Nobody listening is the normal wait for the agent; anything else
+        // (another user's listener) is worth the browser's log.
+        if (s.code != reclaim::agent::kIpcUnavailable) {
+          std::fprintf(stderr, "reclaim-native-host: %s\n", s.message.c_str());
+        }
+        cv_.wait_for(l, retry, [this] { return stopping_; });
+        retry = std::min(retry * 2, kRetryMax);
+        continue;
+      }
+      retry = kRetryInitial;
+      channel_ = std::move(channel);
+      broken_ = false;
+      SendLatestLocked();
+      LocalChannel* c = channel_.get();
+      l.unlock();
+      char buf[256];
+      std::size_t n = 0;
+      while (c->Read(buf, sizeof(buf), &n).ok() && n > 0) {
+      }
+      l.lock();
+      if (!stopping_ && !broken_) {
+        std::fprintf(stderr,
+                     "reclaim-native-host: agent connection lost (the agent closed it); "
+                     "retrying\n");
+      }
+      channel_.reset();
+      if (!stopping_) cv_.wait_for(l, kRetryInitial, [this] { return stopping_; });
+    }
   }
 
   void Summary() {
@@ -178,31 +177,35 @@ class Host {
     }
   }
 
-  const std::string socket_path_;
-  FrameReader reader_{reclaim::agent::kMaxWebMessageBytes, kMaxSkippableFrame};
-  std::string latest_;  // the latest valid state, framed
-  int agent_fd_ = -1;
-  int retry_ms_ = kRetryInitialMs;
-  std::uint64_t dropped_ = 0;
+  const std::string address_;
+  FrameReader reader_{reclaim::agent::kMaxWebMessageBytes, kMaxSkippableFrame};  // stdin thread
+  std::uint64_t dropped_ = 0;                                                    // stdin thread
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;                   // guarded by mu_
+  std::string latest_;                      // the latest valid state, framed; guarded by mu_
+  std::unique_ptr<LocalChannel> channel_;   // guarded by mu_ (Read by the link thread)
+  bool broken_ = false;                     // a write failed; guarded by mu_
 };
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Browsers start the host with the extension's origin (Chromium) or the
-  // manifest path and extension id (Firefox) as arguments; only an explicit
-  // --help from a person asks for the usage.
+  reclaim::agent::PrepareHostStdio();
+  // Browsers start the host with the extension's origin (Chromium; on Windows
+  // also --parent-window=N) or the manifest path and extension id (Firefox)
+  // as arguments; only an explicit --help from a person asks for the usage.
   if (argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
     std::printf(
         "reclaim-native-host: the native messaging host of Reclaim's browser extension.\n"
-        "Browsers start it (see deploy/browser/install-native-host.sh); it reads the\n"
+        "Browsers start it (see deploy/browser/install-native-host.sh, and the registry\n"
+        "keys of deploy/windows/install-reclaim-agent.ps1 on Windows); it reads the\n"
         "extension's length-prefixed JSON on stdin, validates it and forwards the latest\n"
         "state to the user's running reclaim-agent over $RECLAIM_BROWSER_SOCKET, else\n"
-        "$XDG_RUNTIME_DIR/reclaim/browser.sock, else /tmp/reclaim-<uid>/browser.sock.\n"
+        "(Linux) $XDG_RUNTIME_DIR/reclaim/browser.sock, else /tmp/reclaim-<uid>/browser.sock,\n"
+        "(Windows) \\\\.\\pipe\\reclaim-browser-<your SID>.\n"
         "It is not meant to be run by hand.\n");
     return 0;
   }
-  const std::string path = reclaim::agent::DefaultBrowserSocketPath(
-      Env("RECLAIM_BROWSER_SOCKET"), Env("XDG_RUNTIME_DIR"), getuid());
-  return Host(path).Run();
+  return Host(reclaim::agent::HostBridgeAddress()).Run();
 }

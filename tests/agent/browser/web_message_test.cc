@@ -5,6 +5,7 @@
 #include <sstream>
 #include <string>
 
+#include "agent/browser/browser_address.h"
 #include "agent/browser/frame_reader.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -304,6 +305,17 @@ TEST(SocketPathTest, Defaults) {
   EXPECT_EQ(DefaultBrowserSocketPath("/x/s", "/run/user/5", 5), "/x/s");
   EXPECT_EQ(DefaultBrowserSocketPath("", "/run/user/5", 5), "/run/user/5/reclaim/browser.sock");
   EXPECT_EQ(DefaultBrowserSocketPath("", "", 5), "/tmp/reclaim-5/browser.sock");
+}
+
+// The one choice between the platforms' defaults (browser_address.h); the
+// pipe's name and DACL are checked against Win32 under Wine
+// (tests/windows/browser_pipe_windows_test.cc).
+TEST(SocketPathTest, DefaultAddressPerPlatform) {
+  const std::string sid = "S-1-5-21-1004336348-1177238915-682003330-512";
+  EXPECT_EQ(DefaultBrowserAddress("/x/s", "/run/user/5", 5, sid), "/x/s");
+  EXPECT_EQ(DefaultBrowserAddress("", "/run/user/5", 5, ""), "/run/user/5/reclaim/browser.sock");
+  EXPECT_EQ(DefaultBrowserAddress("", "", 5, ""), "/tmp/reclaim-5/browser.sock");
+  EXPECT_EQ(DefaultBrowserAddress("", "", 0, sid), "\\\\.\\pipe\\reclaim-browser-" + sid);
 }
 
 }  // namespace
