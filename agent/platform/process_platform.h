@@ -73,6 +73,21 @@ std::string DeviceIdSource();
 /// FOLDERID_LocalApplicationData; the installer documents the same path).
 std::string DefaultStateDirectory();
 
+/// The folder for the machine service's state (reclaim-agent-service enroll
+/// and run: the machine credential). Linux: /var/lib/reclaim (the systemd
+/// unit's StateDirectory=reclaim). Windows: %ProgramData%\Reclaim
+/// (SHGetKnownFolderPath(FOLDERID_ProgramData); the installer limits it to
+/// SYSTEM and Administrators).
+std::string DefaultMachineStateDirectory();
+
+/// The config file reclaim-agent-service reads when it exists and no
+/// --config is given (TOML, [run] / [enroll] tables of long option names).
+/// Linux: none (""): systemd passes the options from
+/// /etc/reclaim/agent-service.env. Windows: agent-service.toml in
+/// DefaultMachineStateDirectory(), since the SCM starts the service with
+/// only the arguments of its registered command line.
+std::string DefaultMachineServiceConfigFile();
+
 /// This process's id.
 std::int64_t CurrentProcessId();
 

@@ -141,6 +141,10 @@ std::string DefaultStateDirectory() {
   return (base / "reclaim").string();
 }
 
+std::string DefaultMachineStateDirectory() { return "/var/lib/reclaim"; }
+
+std::string DefaultMachineServiceConfigFile() { return ""; }
+
 std::int64_t CurrentProcessId() { return static_cast<std::int64_t>(getpid()); }
 
 void SetProcessEnvironment(const std::string& name, const std::string& value) {

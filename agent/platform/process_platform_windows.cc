@@ -327,21 +327,30 @@ std::string ReadDeviceId() {
 
 std::string DeviceIdSource() { return "HKLM\\SOFTWARE\\Microsoft\\Cryptography\\MachineGuid"; }
 
-std::string DefaultStateDirectory() {
+// `folder`\Reclaim for a known folder; its environment variable `env`
+// when the shell cannot say, else `fallback`\Reclaim.
+std::string ReclaimFolderIn(REFKNOWNFOLDERID folder, const char* env, const std::string& fallback) {
   PWSTR path = nullptr;
-  std::string out;
-  if (SHGetKnownFolderPath(FOLDERID_LocalAppData, 0, nullptr, &path) == S_OK) {
-    out = Utf8FromWide(path) + "\\Reclaim";
-  }
+  std::string base;
+  if (SHGetKnownFolderPath(folder, 0, nullptr, &path) == S_OK) base = Utf8FromWide(path);
   CoTaskMemFree(path);
-  if (out.empty()) {
-    if (const char* local = std::getenv("LOCALAPPDATA"); local && *local) {
-      out = std::string(local) + "\\Reclaim";
-    } else {
-      out = "Reclaim";
-    }
+  if (base.empty()) {
+    const char* value = std::getenv(env);
+    base = value != nullptr && *value != '\0' ? value : fallback;
   }
-  return out;
+  return base.empty() ? "Reclaim" : base + "\\Reclaim";
+}
+
+std::string DefaultStateDirectory() {
+  return ReclaimFolderIn(FOLDERID_LocalAppData, "LOCALAPPDATA", "");
+}
+
+std::string DefaultMachineStateDirectory() {
+  return ReclaimFolderIn(FOLDERID_ProgramData, "ProgramData", "C:\\ProgramData");
+}
+
+std::string DefaultMachineServiceConfigFile() {
+  return DefaultMachineStateDirectory() + "\\agent-service.toml";
 }
 
 std::int64_t CurrentProcessId() { return static_cast<std::int64_t>(GetCurrentProcessId()); }

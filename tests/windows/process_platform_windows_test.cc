@@ -86,6 +86,14 @@ TEST(ProcessPlatformWindowsTest, StateDirectoryIsInLocalAppData) {
   EXPECT_EQ(Lower(DefaultStateDirectory()), Lower(std::string(local) + "\\Reclaim"));
 }
 
+TEST(ProcessPlatformWindowsTest, MachineStateIsInProgramData) {
+  const char* program_data = std::getenv("ProgramData");
+  ASSERT_NE(program_data, nullptr);
+  EXPECT_EQ(Lower(DefaultMachineStateDirectory()), Lower(std::string(program_data) + "\\Reclaim"));
+  EXPECT_EQ(Lower(DefaultMachineServiceConfigFile()),
+            Lower(std::string(program_data) + "\\Reclaim\\agent-service.toml"));
+}
+
 TEST(ProcessPlatformWindowsTest, ThreadNameIsTheThreadDescription) {
   using GetFn = HRESULT(WINAPI*)(HANDLE, PWSTR*);
   auto get = reinterpret_cast<GetFn>(reinterpret_cast<void*>(

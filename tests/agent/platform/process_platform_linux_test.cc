@@ -45,6 +45,13 @@ TEST(ProcessPlatformLinuxTest, DeviceIdIsEtcMachineId) {
   }
 }
 
+// systemd's StateDirectory=reclaim of deploy/reclaim-agent-service.service;
+// no default config file (the unit's EnvironmentFile= holds the options).
+TEST(ProcessPlatformLinuxTest, MachineStateIsTheUnitsStateDirectory) {
+  EXPECT_EQ(DefaultMachineStateDirectory(), "/var/lib/reclaim");
+  EXPECT_EQ(DefaultMachineServiceConfigFile(), "");
+}
+
 TEST(ProcessPlatformLinuxTest, ThreadName) {
   std::async(std::launch::async, [] {
     SetCurrentThreadName("a-name-longer-than-fifteen-bytes");

@@ -43,6 +43,13 @@ TEST(ProcessPlatformTest, DefaultStateDirectoryIsAbsoluteAndNamedReclaim) {
   EXPECT_EQ(Lower(dir.filename().string()), "reclaim") << dir;
 }
 
+TEST(ProcessPlatformTest, MachineStateDirectoryIsAbsoluteAndNamedReclaim) {
+  const std::filesystem::path dir = DefaultMachineStateDirectory();
+  EXPECT_TRUE(dir.is_absolute()) << dir;
+  EXPECT_EQ(Lower(dir.filename().string()), "reclaim") << dir;
+  EXPECT_NE(dir, std::filesystem::path(DefaultStateDirectory()));  // the machine's, not the user's
+}
+
 TEST(ProcessPlatformTest, DeviceIdSourceIsNamed) { EXPECT_FALSE(DeviceIdSource().empty()); }
 
 TEST(ProcessPlatformTest, WatcherClosedWithoutRequestReportsNothing) {
