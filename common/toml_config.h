@@ -81,6 +81,63 @@ inline void AddStrictConfig(CLI::App& app) {
   app.allow_config_extras(CLI::config_extras_mode::error);
 }
 
+/// A subcommand's own `--config FILE` (CLI11 2.1 reads config files for the
+/// top-level app only): adds the option to `sub` (in its --help), stored in
+/// `*path`. A non-empty `*path` on entry is the default file, read only
+/// when it exists. After parsing, call ApplySubcommandConfig.
+inline CLI::Option* AddSubcommandConfig(CLI::App& sub, std::string* path) {
+  return sub
+      .add_option("--config", *path,
+                  "Config file (TOML; keys are this command's long option names, the command "
+                  "line wins)")
+      ->capture_default_str();
+}
+
+/// Sets `sub`'s options that the command line did not set from the file
+/// AddSubcommandConfig named (`config` is the option it returned, `path`
+/// its value): as strict as StrictTomlConfig (syntax, UTF-8), and unknown
+/// keys, tables and bad values are errors naming the file. A default file
+/// that does not exist is skipped; one given with --config must exist.
+/// Throws CLI::ConfigError or CLI::FileError (ReportParseError prints them,
+/// exit code 2).
+inline void ApplySubcommandConfig(CLI::App& sub, const CLI::Option& config,
+                                  const std::string& path) {
+  if (path.empty()) return;
+  if (CLI::detail::check_path(path.c_str()) != CLI::detail::path_type::file) {
+    if (config.count() == 0) return;  // the default file, not there
+    throw CLI::FileError::Missing(path);
+  }
+  const std::string where = "config file " + path + ": ";
+  StrictTomlConfig reader;
+  std::vector<CLI::ConfigItem> items;
+  try {
+    items = reader.from_file(path);
+  } catch (const CLI::ConfigError& e) {
+    std::string msg = e.what();
+    const std::string malformed = "malformed config file: ";
+    if (msg.rfind(malformed, 0) == 0) msg = msg.substr(malformed.size());
+    throw CLI::ConfigError(where + msg);
+  }
+  for (const CLI::ConfigItem& item : items) {
+    CLI::Option* op = item.parents.empty() ? sub.get_option_no_throw("--" + item.name) : nullptr;
+    if (op == nullptr || op == &config || !op->get_configurable()) {
+      throw CLI::ConfigError(where + "unknown key '" + item.fullname() +
+                             "' (keys are the long option names of `" + sub.get_name() + "`)");
+    }
+    if (op->count() > 0) continue;  // given on the command line
+    try {
+      if (op->get_expected_min() == 0) {  // a flag
+        op->add_result(op->get_flag_value(item.name, reader.to_flag(item)));
+      } else {
+        op->add_result(item.inputs);
+      }
+      op->run_callback();
+    } catch (const CLI::ParseError& e) {
+      throw CLI::ConfigError(where + "'" + item.name + "': " + e.what());
+    }
+  }
+}
+
 /// Reports a CLI11 parse error on stderr (or prints the help text) and
 /// returns the exit code: 0 for --help, 2 for an error. Config-file errors
 /// name the file ("config file /etc/reclaim/agent.toml: unknown key

@@ -98,5 +98,90 @@ TEST(ReportParseErrorTest, GoodConfigParses) {
   EXPECT_EQ(rc, 0) << err;
 }
 
+// A subcommand's --config (AddSubcommandConfig + ApplySubcommandConfig):
+// parses `args` after "prog run" with the config file holding
+// `config_text` (none when empty) as the subcommand's default file.
+struct SubResult {
+  int rc = -1;
+  std::string err;
+  std::string collector;
+  int n = 0;
+  bool plain = false;
+};
+SubResult ParseRun(const std::string& config_text, std::vector<std::string> args,
+                   bool default_only = true) {
+  testing::TempDir dir;
+  const std::string path = dir.File("agent-service.toml");
+  if (!config_text.empty()) std::ofstream(path) << config_text;
+  CLI::App app{"test app", "reclaim-test"};
+  SubResult r;
+  CLI::App* run = app.add_subcommand("run", "the service");
+  run->add_option("--collector", r.collector);
+  run->add_option("--n", r.n)->check(CLI::Range(1, 9));
+  run->add_flag("--insecure-plaintext", r.plain);
+  std::string config_path = path;
+  const CLI::Option* config = AddSubcommandConfig(*run, &config_path);
+  std::vector<std::string> argv = {"reclaim-test", "run"};
+  if (!default_only) argv.push_back("--config=" + path);
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<const char*> cargv;
+  for (const std::string& a : argv) cargv.push_back(a.c_str());
+  ::testing::internal::CaptureStderr();
+  try {
+    app.parse(static_cast<int>(cargv.size()), cargv.data());
+    ApplySubcommandConfig(*run, *config, config_path);
+    r.rc = 0;
+  } catch (const CLI::ParseError& e) {
+    r.rc = ReportParseError(app, e);
+  }
+  r.err = ::testing::internal::GetCapturedStderr();
+  for (size_t at = r.err.find(path); at != std::string::npos; at = r.err.find(path, at)) {
+    r.err.replace(at, path.size(), "PATH");
+  }
+  return r;
+}
+
+TEST(SubcommandConfigTest, DefaultFileSetsOptionsTheCommandLineDidNot) {
+  const SubResult r =
+      ParseRun("collector = \"c:1\"\nn = 3\ninsecure-plaintext = true\n", {"--n", "5"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.collector, "c:1");
+  EXPECT_EQ(r.n, 5);  // the command line wins
+  EXPECT_TRUE(r.plain);
+}
+
+TEST(SubcommandConfigTest, MissingDefaultFileIsNoError) {
+  const SubResult r = ParseRun("", {"--collector", "d:2"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.collector, "d:2");
+}
+
+TEST(SubcommandConfigTest, MissingGivenFileIsAnError) {
+  const SubResult r = ParseRun("", {}, /*default_only=*/false);
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_THAT(r.err, ::testing::HasSubstr("PATH"));
+}
+
+TEST(SubcommandConfigTest, UnknownKeyAndTablesNameTheFile) {
+  SubResult r = ParseRun("bogus = 1\n", {}, /*default_only=*/false);
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_THAT(r.err, ::testing::HasSubstr("config file PATH: unknown key 'bogus'"));
+  r = ParseRun("[run]\ncollector = \"x\"\n", {});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_THAT(r.err, ::testing::HasSubstr("config file PATH: unknown key 'run.collector'"));
+  r = ParseRun("config = \"other.toml\"\n", {});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_THAT(r.err, ::testing::HasSubstr("unknown key 'config'"));
+}
+
+TEST(SubcommandConfigTest, BadValueAndSyntaxNameTheFile) {
+  SubResult r = ParseRun("n = 70\n", {});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_THAT(r.err, ::testing::HasSubstr("config file PATH: 'n'"));
+  r = ParseRun("collector = \n", {});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_THAT(r.err, ::testing::HasSubstr("config file PATH: "));
+}
+
 }  // namespace
 }  // namespace reclaim
