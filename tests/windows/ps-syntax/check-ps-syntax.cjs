@@ -10,8 +10,10 @@
 // resolve commands, parameters or types, and a few malformed constructs the
 // grammar accepts pass (see KNOWN_GAPS below, printed on every run).
 //
-// It also fails a script that is not ASCII but has no UTF-8 byte order mark:
-// Windows PowerShell 5.1 reads such a file in the ANSI code page.
+// It also fails a script that is not ASCII but has no UTF-8 byte order mark
+// (Windows PowerShell 5.1 reads such a file in the ANSI code page), and runs
+// the lint of ps-lint.cjs on every file that parses cleanly (variables never
+// assigned, "$name:" in strings, unknown commands).
 //
 // Usage: node check-ps-syntax.cjs --modules DIR [--self-test] FILE_OR_DIR...
 //   --modules DIR  the node_modules folder holding web-tree-sitter and
@@ -29,6 +31,7 @@ const os = require('os');
 const path = require('path');
 const { createRequire } = require('module');
 const v8 = require('v8');
+const { lint } = require('./ps-lint.cjs');
 
 // V8 would otherwise spend ~6 s of CPU optimising the grammar's 1 MB parse
 // tables with TurboFan; its baseline compiler parses our scripts in
@@ -128,7 +131,10 @@ function checkFile(parser, file) {
   const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
   if (bom) bytes = bytes.subarray(3);
   const text = bytes.toString('utf8');
-  const problems = findings(parser.parse(text));
+  const tree = parser.parse(text);
+  const problems = findings(tree);
+  // The lint only on a clean tree: an ERROR node would make it guess.
+  if (problems.length === 0) problems.push(...lint(tree, text));
   if (!bom) {
     const lines = text.split('\n');
     for (let row = 0; row < lines.length; row++) {
@@ -140,6 +146,7 @@ function checkFile(parser, file) {
       }
     }
   }
+  problems.sort((a, b) => a.row - b.row || a.column - b.column);
   return problems.map((p) => `${file}:${p.row + 1}:${p.column + 1}: ${p.message}`);
 }
 
@@ -154,6 +161,21 @@ function selfTestFiles(parser) {
       '(Windows PowerShell 5.1 would read it as ANSI)']],
     ['bom.ps1', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('$b = "caf\u00e9"\n')]),
      []],
+    // The lint (ps-lint.cjs): parameters, foreach variables, assignments in
+    // functions, automatic, scoped and env: variables pass; a variable never
+    // assigned, "$A:" in a string, a drive that is no scope, a misspelt command do not.
+    ['lint.ps1', Buffer.from('param([string] $A = $PSScriptRoot)\n' +
+                             'function Get-Thing([int] $B) { foreach ($c in $B) { $script:d = $c } }\n' +
+                             '$x = 1\n' +
+                             'Write-Host "${A}: $env:TEMP $script:x $d $_ $A:"\n' +
+                             'Get-Thing -B $y; Get-Thng; $w:q\n'),
+     ['lint.ps1:4:45: $A: PowerShell reads "$A:" as a drive-qualified variable and rejects it ' +
+      '(write "${A}:")',
+      'lint.ps1:5:14: variable $y is never assigned in this file',
+      'lint.ps1:5:18: unknown command Get-Thng (no function of this file, not in KNOWN_COMMANDS ' +
+      'of tests/windows/ps-syntax/ps-lint.cjs)',
+      'lint.ps1:5:28: $w:q reads variable "q" of drive "w:" (for "$w" followed by a colon ' +
+      'write "${w}:")']],
   ];
   let failed = 0;
   try {
@@ -170,8 +192,8 @@ function selfTestFiles(parser) {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  process.stdout.write(`self-test: ${cases.length} files reported as expected` +
-    `${failed ? `, ${failed} FAILED` : ''}\n`);
+  process.stdout.write(`self-test: ${cases.length - failed} of ${cases.length} files reported ` +
+    `as expected${failed ? `, ${failed} FAILED` : ''}\n`);
   return failed === 0;
 }
 

@@ -1,0 +1,115 @@
+// Lint of a parsed PowerShell script (tree-sitter-powershell syntax tree) for
+// the mistakes a script that is never run here would only show on Windows,
+// where Set-StrictMode -Version Latest makes them errors:
+//  - a variable that is read but never assigned anywhere in the file (a
+//    typo, or a renamed variable), parameters, foreach variables and
+//    PowerShell's automatic variables counting as assigned;
+//  - a drive-qualified variable that is no scope or provider ("$a:b" reads
+//    variable b of drive a), and "$name:" followed by no name character,
+//    which PowerShell's parser rejects ("Variable reference is not valid"):
+//    in a string, write "${name}:";
+//  - a command that is neither a function of the file nor a known cmdlet
+//    (KNOWN_COMMANDS below: add a cmdlet there when a script starts to use it).
+// Scope-insensitive on purpose: a variable assigned in one function and read
+// in another passes (PowerShell's dynamic scoping may make that right).
+'use strict';
+
+// PowerShell's automatic and preference variables the scripts may read.
+const AUTOMATIC = new Set([
+  '_', 'psitem', 'true', 'false', 'null', 'args', 'input', 'this', 'matches', 'error',
+  'lastexitcode', 'psscriptroot', 'pscommandpath', 'pscmdlet', 'psboundparameters',
+  'myinvocation', 'executioncontext', 'host', 'home', 'pid', 'pwd', 'psversiontable',
+  'erroractionpreference', 'whatifpreference', 'confirmpreference', 'verbosepreference',
+  'debugpreference', 'warningpreference', 'informationpreference', 'progresspreference',
+  'ofs', 'psdefaultparametervalues', 'stacktrace', 'foreach', 'switch', 'sender', 'event',
+  'eventargs',
+]);
+
+// Scope modifiers and the providers whose drives a variable may name.
+const SCOPES = new Set(['script', 'global', 'local', 'private', 'using']);
+const PROVIDER_DRIVES = new Set(['env', 'variable', 'function', 'alias']);
+
+// Cmdlets (Windows PowerShell 5.1 and its ScheduledTasks, CimCmdlets modules)
+// the scripts under deploy/ use. A name missing here is reported.
+const KNOWN_COMMANDS = new Set([
+  'Add-Type', 'ConvertTo-Json', 'ConvertFrom-Json', 'Copy-Item', 'ForEach-Object', 'Get-Acl',
+  'Get-ChildItem', 'Get-CimInstance', 'Get-Command', 'Get-Content', 'Get-Date', 'Get-Help',
+  'Get-Item', 'Get-ItemProperty', 'Get-Process', 'Get-ScheduledTask', 'Get-Service',
+  'Invoke-CimMethod', 'Join-Path', 'Move-Item', 'New-Item', 'New-ItemProperty', 'New-Object',
+  'New-ScheduledTaskAction', 'New-ScheduledTaskPrincipal', 'New-ScheduledTaskSettingsSet',
+  'New-ScheduledTaskTrigger', 'New-Service', 'New-TimeSpan', 'Out-Null', 'Read-Host',
+  'Register-ScheduledTask', 'Remove-Item', 'Remove-ItemProperty', 'Remove-Variable',
+  'Resolve-Path', 'Select-Object', 'Set-Acl', 'Set-Content', 'Set-ItemProperty', 'Set-Service',
+  'Set-StrictMode', 'Sort-Object', 'Split-Path', 'Start-ScheduledTask', 'Start-Service',
+  'Start-Sleep', 'Stop-Process', 'Stop-ScheduledTask', 'Stop-Service', 'Test-Path',
+  'Unregister-ScheduledTask', 'Where-Object', 'Write-Error', 'Write-Host', 'Write-Output',
+  'Write-Verbose', 'Write-Warning',
+].map((c) => c.toLowerCase()));
+
+function* walk(node) {
+  yield node;
+  for (const child of node.namedChildren) yield* walk(child);
+}
+
+// "$x", "${x}", "$script:x", "@x" -> { scope: 'script' | '', name: 'x' }.
+function variableName(text) {
+  let t = text.replace(/^[$@]/, '');
+  if (t.startsWith('{') && t.endsWith('}')) t = t.slice(1, -1);
+  const colon = t.indexOf(':');
+  if (colon > 0) return { scope: t.slice(0, colon).toLowerCase(), name: t.slice(colon + 1).toLowerCase() };
+  return { scope: '', name: t.toLowerCase() };
+}
+
+// Findings of `tree` (parsed from `text`) as {row, column, message}
+// (0-based positions).
+function lint(tree, text) {
+  const assigned = new Set(AUTOMATIC);
+  const functions = new Set();
+  const reads = [];
+  const out = [];
+  for (const node of walk(tree.rootNode)) {
+    if (node.type === 'function_statement') {
+      const name = node.namedChildren.find((c) => c.type === 'function_name');
+      if (name) functions.add(name.text.toLowerCase());
+    } else if (node.type === 'left_assignment_expression' || node.type === 'script_parameter') {
+      for (const v of walk(node)) {
+        if (v.type === 'variable') assigned.add(variableName(v.text).name);
+        if (node.type === 'script_parameter' && v.type === 'script_parameter_default') break;
+      }
+    } else if (node.type === 'foreach_statement') {
+      const v = node.namedChildren.find((c) => c.type === 'variable');
+      if (v) assigned.add(variableName(v.text).name);
+    } else if (node.type === 'variable') {
+      reads.push(node);
+    } else if (node.type === 'command') {
+      const name = node.childForFieldName('command_name');
+      if (name && name.type === 'command_name') out.push({ command: name });
+    }
+  }
+  const findings = [];
+  for (const v of reads) {
+    const { scope, name } = variableName(v.text);
+    const at = { row: v.startPosition.row, column: v.startPosition.column };
+    if (!scope && !v.text.startsWith('${') && text[v.endIndex] === ':') {
+      findings.push({ ...at, message: `${v.text}: PowerShell reads "${v.text}:" as a drive-qualified ` +
+        `variable and rejects it (write "\${${v.text.slice(1)}}:")` });
+    } else if (scope && !SCOPES.has(scope) && !PROVIDER_DRIVES.has(scope)) {
+      findings.push({ ...at, message: `${v.text} reads variable "${name}" of drive "${scope}:" ` +
+        `(for "$${scope}" followed by a colon write "\${${scope}}:")` });
+    } else if (!PROVIDER_DRIVES.has(scope) && !assigned.has(name)) {
+      findings.push({ ...at, message: `variable ${v.text} is never assigned in this file` });
+    }
+  }
+  for (const { command } of out) {
+    const name = command.text.toLowerCase();
+    // Only Verb-Noun names: programs (sc.exe, .\x.ps1) are not checked.
+    if (/^[a-z]+-[a-z0-9]+$/.test(name) && !functions.has(name) && !KNOWN_COMMANDS.has(name)) {
+      findings.push({ row: command.startPosition.row, column: command.startPosition.column,
+                      message: `unknown command ${command.text} (no function of this file, not in ` +
+                               'KNOWN_COMMANDS of tests/windows/ps-syntax/ps-lint.cjs)' });
+    }
+  }
+  return findings;
+}
+
+module.exports = { lint };
