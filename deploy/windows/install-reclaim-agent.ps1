@@ -53,7 +53,9 @@
       -ClientKeyFile, -InsecurePlaintext, -UserDomain, -UpnSuffix (kept as
       it is when -Collector is not given); copies the CA bundle and the
       client certificate and key beside it; writes agent.toml (the agents'
-      settings: -AgentConfigFile, else a default one; kept when present).
+      settings: -AgentConfigFile, else a default one; kept when present,
+      unless it names a collector, as the previous installer's did: then it
+      is kept as agent.toml.direct-mode.bak and replaced by the default).
    6. Registers (or updates) the service, its description, its failure
       actions (restart after 5 s, 30 s, then every 60 s; counter reset after
       a day; also when it stops with an error code: failureflag 1) and its
@@ -751,6 +753,12 @@ function Install-Reclaim {
       Copy-Item -LiteralPath $AgentConfigFile -Destination $AgentConfigPath -Force
     } elseif (-not (Test-Path -LiteralPath $AgentConfigPath)) {
       Write-DefaultAgentConfig
+    } elseif (Select-String -LiteralPath $AgentConfigPath -Pattern '^\s*collector\s*=' -Quiet) {
+      # The previous installer's agent.toml named the collector: the agents
+      # would bypass the service (direct mode, each enrolling itself).
+      Move-Item -LiteralPath $AgentConfigPath -Destination "$AgentConfigPath.direct-mode.bak" -Force
+      Write-DefaultAgentConfig
+      Write-Warning "$AgentConfigPath named a collector (direct mode): kept as $AgentConfigPath.direct-mode.bak, replaced by the default (agents use the service)"
     }
     # Copied files may keep the ACL they had: everything takes the folder's rules again.
     Set-ReclaimDataAcl

@@ -39,7 +39,7 @@ const KNOWN_COMMANDS = new Set([
   'New-ScheduledTaskAction', 'New-ScheduledTaskPrincipal', 'New-ScheduledTaskSettingsSet',
   'New-ScheduledTaskTrigger', 'New-Service', 'New-TimeSpan', 'Out-Null', 'Read-Host',
   'Register-ScheduledTask', 'Remove-Item', 'Remove-ItemProperty', 'Remove-Variable',
-  'Resolve-Path', 'Select-Object', 'Set-Acl', 'Set-Content', 'Set-ItemProperty', 'Set-Service',
+  'Resolve-Path', 'Select-Object', 'Select-String', 'Set-Acl', 'Set-Content', 'Set-ItemProperty', 'Set-Service',
   'Set-StrictMode', 'Sort-Object', 'Split-Path', 'Start-ScheduledTask', 'Start-Service',
   'Start-Sleep', 'Stop-Process', 'Stop-ScheduledTask', 'Stop-Service', 'Test-Path',
   'Unregister-ScheduledTask', 'Where-Object', 'Write-Error', 'Write-Host', 'Write-Output',
