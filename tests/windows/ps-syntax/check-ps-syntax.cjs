@@ -164,6 +164,10 @@ function selfTestFiles(parser) {
     // The lint (ps-lint.cjs): parameters, foreach variables, assignments in
     // functions, automatic, scoped and env: variables pass; a variable never
     // assigned, "$A:" in a string, a drive that is no scope, a misspelt command do not.
+    ['help.ps1', Buffer.from('<#\n.SYNOPSIS\n  x\n.PARAMETER A\n  a\n.PARAMETER Gone\n  g\n#>\n' +
+                             'param([string] $A, [switch] $B)\n$x = $A\n'),
+     ['help.ps1:6:1: help documents .PARAMETER Gone, which param() does not declare',
+      'help.ps1:9:29: parameter $B has no .PARAMETER in the script\'s help']],
     ['lint.ps1', Buffer.from('param([string] $A = $PSScriptRoot)\n' +
                              'function Get-Thing([int] $B) { foreach ($c in $B) { $script:d = $c } }\n' +
                              '$x = 1\n' +

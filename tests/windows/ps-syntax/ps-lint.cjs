@@ -9,7 +9,9 @@
 //    which PowerShell's parser rejects ("Variable reference is not valid"):
 //    in a string, write "${name}:";
 //  - a command that is neither a function of the file nor a known cmdlet
-//    (KNOWN_COMMANDS below: add a cmdlet there when a script starts to use it).
+//    (KNOWN_COMMANDS below: add a cmdlet there when a script starts to use it);
+//  - in the script's comment-based help, a .PARAMETER that the script's
+//    param() block does not declare, or a parameter without a .PARAMETER.
 // Scope-insensitive on purpose: a variable assigned in one function and read
 // in another passes (PowerShell's dynamic scoping may make that right).
 'use strict';
@@ -107,6 +109,40 @@ function lint(tree, text) {
       findings.push({ row: command.startPosition.row, column: command.startPosition.column,
                       message: `unknown command ${command.text} (no function of this file, not in ` +
                                'KNOWN_COMMANDS of tests/windows/ps-syntax/ps-lint.cjs)' });
+    }
+  }
+  findings.push(...lintHelp(tree));
+  return findings;
+}
+
+// The script's comment-based help (the block comment before its param()
+// block) against that block's parameters.
+function lintHelp(tree) {
+  const root = tree.rootNode;
+  const params = root.namedChildren.find((c) => c.type === 'param_block');
+  const help = root.namedChildren.find((c) => c.type === 'comment' && /^<#[\s\S]*\.SYNOPSIS/i.test(c.text));
+  if (!params || !help) return [];
+  const declared = new Map();
+  for (const p of params.namedChildren.find((c) => c.type === 'parameter_list')?.namedChildren || []) {
+    const v = p.namedChildren.find((c) => c.type === 'variable');
+    if (v) declared.set(variableName(v.text).name, v);
+  }
+  const documented = new Set();
+  const findings = [];
+  const lines = help.text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^\s*\.PARAMETER\s+(\S+)/i.exec(lines[i]);
+    if (!m) continue;
+    documented.add(m[1].toLowerCase());
+    if (!declared.has(m[1].toLowerCase())) {
+      findings.push({ row: help.startPosition.row + i, column: lines[i].indexOf('.'),
+                      message: `help documents .PARAMETER ${m[1]}, which param() does not declare` });
+    }
+  }
+  for (const [name, v] of declared) {
+    if (!documented.has(name)) {
+      findings.push({ row: v.startPosition.row, column: v.startPosition.column,
+                      message: `parameter ${v.text} has no .PARAMETER in the script's help` });
     }
   }
   return findings;
