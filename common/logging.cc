@@ -1,11 +1,10 @@
 #include "common/logging.h"
 
-#include <unistd.h>
-
 #include <cstdlib>
 #include <memory>
 #include <string>
 
+#include "spdlog/details/os.h"
 #include "spdlog/sinks/basic_file_sink.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
@@ -36,7 +35,7 @@ absl::Status SetUpLogging(const LoggingOptions& options) {
   if (under_test) {
     try {
       logger->sinks().push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(
-          std::string(test_log_dir) + "/" + options.name + "-" + std::to_string(::getpid()) +
+          std::string(test_log_dir) + "/" + options.name + "-" + std::to_string(spdlog::details::os::pid()) +
           ".log"));
     } catch (const spdlog::spdlog_ex& e) {
       return absl::UnavailableError(std::string("cannot open the test log: ") + e.what());

@@ -1,14 +1,11 @@
 #include "common/sqlite.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <sqlite3.h>
 
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/sqlite_file.h"
 
 namespace reclaim::sqlite {
 
@@ -47,14 +44,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
   if (create) flags |= SQLITE_OPEN_CREATE;
   if (create && path != ":memory:" && !path.empty()) {
-    // Databases hold usage data and credential hashes: create the file
-    // owner-only (0600) whatever the umask. SQLite gives its -wal and -shm
-    // files the database file's permissions (unix VFS findCreateFileMode).
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd >= 0) {
-      ::fchmod(fd, 0600);
-      ::close(fd);
-    }
+    CreateOwnerOnlyDatabaseFile(path);
   }
   const int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {

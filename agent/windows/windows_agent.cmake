@@ -4,6 +4,14 @@
 # common/, agent/ and the Windows tests are built. Nothing here names a
 # distribution's paths: every package comes from find_package (vcpkg's
 # toolchain file puts its installed tree first).
+#
+# The compile check (RECLAIM_WINDOWS_COMPILE_CHECK, set by
+# .ci/mingw-w64-agent-check.cmake) configures this same file with mingw-w64 on
+# Debian: its toolchain file points every find_package() below at header-only
+# stand-ins (agent/windows/compile_check/packages.cmake), and
+# compile_check/check.cmake defines windows_agent_compile_check, which
+# compiles every translation unit of the agent's executables without linking.
+option(RECLAIM_WINDOWS_COMPILE_CHECK "Compile (not link) the Windows agent against stand-in packages" OFF)
 find_package(Threads REQUIRED)
 find_package(Protobuf REQUIRED)
 find_package(gRPC CONFIG REQUIRED)
@@ -16,6 +24,10 @@ find_package(toml11 CONFIG REQUIRED)
 add_subdirectory(proto)
 add_subdirectory(common)
 add_subdirectory(agent)
+
+if(RECLAIM_WINDOWS_COMPILE_CHECK)
+  include(agent/windows/compile_check/check.cmake)
+endif()
 
 if(RECLAIM_BUILD_TESTS)
   enable_testing()

@@ -1,0 +1,2 @@
+# Compile-check stand-in (packages.cmake).
+include(${CMAKE_CURRENT_LIST_DIR}/packages.cmake)
