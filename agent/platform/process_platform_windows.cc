@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "agent/platform/process_platform.h"
+#include "agent/sources/win32_account_windows.h"
 #include "agent/sources/win32_strings_windows.h"
 
 namespace reclaim::agent {
@@ -91,21 +92,6 @@ OSVERSIONINFOW RealVersion() {
     if (fn != nullptr) fn(&v);
   }
   return v;
-}
-
-// The process token's user SID (owned by the returned buffer).
-std::vector<BYTE> TokenUser() {
-  std::vector<BYTE> buf;
-  HANDLE token = nullptr;
-  if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token)) return buf;
-  DWORD bytes = 0;
-  GetTokenInformation(token, ::TokenUser, nullptr, 0, &bytes);
-  if (bytes > 0) {
-    buf.resize(bytes);
-    if (!GetTokenInformation(token, ::TokenUser, buf.data(), bytes, &bytes)) buf.clear();
-  }
-  CloseHandle(token);
-  return buf;
 }
 
 // What the hidden window and the console control handler share. Held by
@@ -256,21 +242,13 @@ class WindowsStopRequestWatcher final : public StopRequestWatcher {
 
 PlatformUser CurrentPlatformUser() {
   PlatformUser user;
-  std::vector<BYTE> token = TokenUser();
+  DWORD error = 0;
+  const std::vector<BYTE> token = CurrentProcessTokenUser(&error);
   if (!token.empty()) {
-    PSID sid = reinterpret_cast<TOKEN_USER*>(token.data())->User.Sid;
-    LPWSTR sid_text = nullptr;
-    if (ConvertSidToStringSidW(sid, &sid_text)) {
-      user.sid = Utf8FromWide(sid_text);
-      LocalFree(sid_text);
-    }
-    wchar_t name[256] = {}, domain[256] = {};
-    DWORD name_len = 256, domain_len = 256;
-    SID_NAME_USE use;
-    if (LookupAccountSidW(nullptr, sid, name, &name_len, domain, &domain_len, &use)) {
-      user.login_name = Utf8FromWide(name);
-      user.domain = Utf8FromWide(domain);
-    }
+    const Win32Account account = AccountOfSid(TokenUserSid(token));
+    user.sid = account.sid;
+    user.login_name = account.name;
+    user.domain = account.domain;
   }
   if (user.login_name.empty()) {
     wchar_t name[256] = {};

@@ -12,6 +12,8 @@
 #   reclaim_windows_prompt             the consent prompt dialog (ConsentPrompter)
 #   reclaim_service_host               how reclaim-agent-service runs under the SCM
 #                                      (agent/service/service_host.h)
+#   reclaim_local_channel              agent/local/local_channel.h for Windows (named
+#                                      pipes: the agent <-> service channel)
 # Tests: GoogleTest from find_package(GTest) or, when absent (cross builds),
 # built from source at RECLAIM_GTEST_SOURCE_DIR.
 # (common/ and agent/meter/ are listed here rather than added: their
@@ -58,6 +60,9 @@ add_library(reclaim_metering_loop STATIC agent/core/metering_loop.cc)
 target_link_libraries(reclaim_metering_loop PUBLIC reclaim_meter reclaim_suspend_detector
   spdlog::spdlog Threads::Threads PRIVATE reclaim_process_platform)
 add_subdirectory(agent/windows)
+add_library(reclaim_local_channel STATIC agent/local/local_channel_windows.cc)
+target_link_libraries(reclaim_local_channel PUBLIC reclaim_settings PRIVATE reclaim_win32_strings
+  advapi32)
 
 if(RECLAIM_BUILD_TESTS)
   enable_testing()
