@@ -92,8 +92,8 @@ IpcStatus CheckPipeName(const std::string& address) {
     return Error(kIpcInvalidArgument, "not a local pipe name (\\\\.\\pipe\\NAME): " + address);
   }
   if (address.size() > kMaxPipeName) {
-    return Error(kIpcInvalidArgument,
-                 "pipe name longer than " + std::to_string(kMaxPipeName) + " characters: " + address);
+    return Error(kIpcInvalidArgument, "pipe name longer than " + std::to_string(kMaxPipeName) +
+                                          " characters: " + address);
   }
   return {};
 }
@@ -144,34 +144,38 @@ class SecurityDescriptor {
   SECURITY_ATTRIBUTES sa_{};
 };
 
-// The peer of a process id: its token's user.
-IpcStatus PeerOfProcess(DWORD pid, LocalPeer* peer) {
-  HANDLE process = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid);
-  if (process == nullptr) {
-    const DWORD e = GetLastError();
-    return OsError(e == ERROR_ACCESS_DENIED ? kIpcPermissionDenied : kIpcUnavailable,
-                   "OpenProcess of pid " + std::to_string(pid), e);
-  }
-  HANDLE token = nullptr;
-  if (!OpenProcessToken(process, TOKEN_QUERY, &token)) {
-    const DWORD e = GetLastError();
-    CloseHandle(process);
-    return OsError(e == ERROR_ACCESS_DENIED ? kIpcPermissionDenied : kIpcInternal,
-                   "OpenProcessToken of pid " + std::to_string(pid), e);
-  }
+// The peer named by `token`'s user (TOKEN_QUERY); `what` names it in errors.
+IpcStatus PeerOfToken(HANDLE token, const std::string& what, LocalPeer* peer) {
   DWORD e = 0;
   const std::vector<BYTE> user = TokenUserBuffer(token, &e);
-  CloseHandle(token);
-  CloseHandle(process);
-  if (user.empty()) return OsError(kIpcInternal, "TokenUser of pid " + std::to_string(pid), e);
+  if (user.empty()) return OsError(kIpcInternal, "TokenUser of " + what, e);
   const Win32Account account = AccountOfSid(TokenUserSid(user));
   *peer = LocalPeer{};
   peer->key = account.sid;
   peer->sid = account.sid;
   peer->login_name = account.name;
   peer->domain = account.domain;
-  peer->pid = pid;
   return {};
+}
+
+// The peer of a process id: its token's user.
+IpcStatus PeerOfProcess(DWORD pid, LocalPeer* peer) {
+  HANDLE process = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid);
+  if (process == nullptr) {
+    const DWORD e = GetLastError();
+    return OsError(kIpcUnavailable, "OpenProcess of pid " + std::to_string(pid), e);
+  }
+  HANDLE token = nullptr;
+  if (!OpenProcessToken(process, TOKEN_QUERY, &token)) {
+    const DWORD e = GetLastError();
+    CloseHandle(process);
+    return OsError(kIpcInternal, "OpenProcessToken of pid " + std::to_string(pid), e);
+  }
+  IpcStatus s = PeerOfToken(token, "pid " + std::to_string(pid), peer);
+  CloseHandle(token);
+  CloseHandle(process);
+  if (s.ok()) peer->pid = pid;
+  return s;
 }
 
 // A connected pipe end (server instance, client, or inherited handle).
@@ -230,9 +234,10 @@ class PipeChannel final : public ServerChannel {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
             deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) {
-          status = Error(kIpcDeadlineExceeded, "writing " + Describe() + ": the peer did not read " +
-                                                   std::to_string(size) + " more bytes within " +
-                                                   std::to_string(timeout.count()) + " ms");
+          status =
+              Error(kIpcDeadlineExceeded, "writing " + Describe() + ": the peer did not read " +
+                                              std::to_string(size) + " more bytes within " +
+                                              std::to_string(timeout.count()) + " ms");
           break;
         }
         wait = static_cast<DWORD>(left.count());
@@ -288,8 +293,8 @@ class PipeChannel final : public ServerChannel {
     ULONG pid = 0;
     IpcStatus status;
     if (!GetNamedPipeClientProcessId(pipe, &pid)) {
-      status = OsError(kIpcUnavailable, "GetNamedPipeClientProcessId of " + Describe(),
-                       GetLastError());
+      status =
+          OsError(kIpcUnavailable, "GetNamedPipeClientProcessId of " + Describe(), GetLastError());
     } else {
       status = PeerOfProcess(pid, peer);
       if (!status.ok()) status.message = "the client of " + Describe() + ": " + status.message;
@@ -330,17 +335,13 @@ class PipeChannel final : public ServerChannel {
       // Going on as the client is never an option.
       std::abort();
     }
-    if (!opened) return OsError(kIpcPermissionDenied, "OpenThreadToken as the client of " + Describe(), open_error);
-    DWORD e = 0;
-    const std::vector<BYTE> user = TokenUserBuffer(token, &e);
+    if (!opened) {
+      return OsError(kIpcPermissionDenied, "OpenThreadToken as the client of " + Describe(),
+                     open_error);
+    }
+    IpcStatus s = PeerOfToken(token, "the client of " + Describe(), peer);
     CloseHandle(token);
-    if (user.empty()) return OsError(kIpcInternal, "TokenUser of the client of " + Describe(), e);
-    const Win32Account account = AccountOfSid(TokenUserSid(user));
-    *peer = LocalPeer{};
-    peer->key = account.sid;
-    peer->sid = account.sid;
-    peer->login_name = account.name;
-    peer->domain = account.domain;
+    if (!s.ok()) return s;
     ULONG pid = 0;
     if (GetNamedPipeClientProcessId(pipe, &pid)) peer->pid = pid;
     return {};
@@ -404,10 +405,10 @@ class PipeChannel final : public ServerChannel {
   }
 
   std::mutex mu_;
-  HANDLE pipe_;         // guarded by mu_ (INVALID_HANDLE_VALUE once closed)
-  bool shut_ = false;   // guarded by mu_
-  int active_ = 0;      // Read/WriteAll/peer calls using pipe_; guarded by mu_
-  Event shutdown_;      // set by Shutdown()
+  HANDLE pipe_;        // guarded by mu_ (INVALID_HANDLE_VALUE once closed)
+  bool shut_ = false;  // guarded by mu_
+  int active_ = 0;     // Read/WriteAll/peer calls using pipe_; guarded by mu_
+  Event shutdown_;     // set by Shutdown()
   const Kind kind_;
   const std::string name_;
   std::atomic<bool> write_shut_{false};
@@ -419,9 +420,10 @@ HANDLE CreateInstance(const std::wstring& name, bool first, DWORD max_instances,
                       SECURITY_ATTRIBUTES* sa) {
   DWORD open_mode = PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED;
   if (first) open_mode |= FILE_FLAG_FIRST_PIPE_INSTANCE;
-  return CreateNamedPipeW(name.c_str(), open_mode,
-                          PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS,
-                          max_instances, buffer, buffer, 0, sa);
+  return CreateNamedPipeW(
+      name.c_str(), open_mode,
+      PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS, max_instances,
+      buffer, buffer, 0, sa);
 }
 
 // Waits for a client on `instance` (overlapped ConnectNamedPipe). Returns
@@ -457,8 +459,8 @@ class PipeListener final : public LocalListener {
   IpcStatus Init(const std::string& sddl) {
     IpcStatus s = sd_.Parse(sddl.empty() ? std::wstring(kDefaultSddl) : WideFromUtf8(sddl));
     if (!s.ok()) return s;
-    pending_ = CreateInstance(wide_, /*first=*/true, PIPE_UNLIMITED_INSTANCES, buffer_,
-                              sd_.attributes());
+    pending_ =
+        CreateInstance(wide_, /*first=*/true, PIPE_UNLIMITED_INSTANCES, buffer_, sd_.attributes());
     if (pending_ == INVALID_HANDLE_VALUE) {
       const DWORD e = GetLastError();
       if (e == ERROR_ACCESS_DENIED || e == ERROR_PIPE_BUSY) {
@@ -488,7 +490,8 @@ class PipeListener final : public LocalListener {
     for (;;) {
       if (interrupted_) return Error(kIpcUnavailable, "interrupted");
       if (pending_ == INVALID_HANDLE_VALUE) {
-        pending_ = CreateInstance(wide_, false, PIPE_UNLIMITED_INSTANCES, buffer_, sd_.attributes());
+        pending_ =
+            CreateInstance(wide_, false, PIPE_UNLIMITED_INSTANCES, buffer_, sd_.attributes());
         if (pending_ == INVALID_HANDLE_VALUE) {
           return OsError(kIpcUnavailable, "CreateNamedPipeW " + address_, GetLastError());
         }
@@ -561,7 +564,8 @@ IpcStatus OpenClient(const std::string& address, std::chrono::milliseconds busy_
     if (e == ERROR_FILE_NOT_FOUND || e == ERROR_PATH_NOT_FOUND) {
       return OsError(kIpcUnavailable, "nothing listens on pipe " + address, e);
     }
-    if (e == ERROR_ACCESS_DENIED) return OsError(kIpcPermissionDenied, "opening pipe " + address, e);
+    if (e == ERROR_ACCESS_DENIED)
+      return OsError(kIpcPermissionDenied, "opening pipe " + address, e);
     if (e == ERROR_INVALID_NAME || e == ERROR_BAD_PATHNAME) {
       return OsError(kIpcInvalidArgument, "pipe name " + address, e);
     }
@@ -583,7 +587,8 @@ IpcStatus CheckServerUser(HANDLE pipe, const std::string& address, const std::st
     wanted = TokenUserSid(self);
   } else {
     if (!ConvertStringSidToSidW(WideFromUtf8(expected).c_str(), &parsed)) {
-      return OsError(kIpcInvalidArgument, "windows_server_sid \"" + expected + "\"", GetLastError());
+      return OsError(kIpcInvalidArgument, "windows_server_sid \"" + expected + "\"",
+                     GetLastError());
     }
     wanted = parsed;
   }
@@ -591,9 +596,10 @@ IpcStatus CheckServerUser(HANDLE pipe, const std::string& address, const std::st
   ULONG pid = 0;
   LocalPeer server;
   if (!GetNamedPipeServerProcessId(pipe, &pid)) {
-    status = OsError(kIpcPermissionDenied,
-                     "pipe " + address + ": GetNamedPipeServerProcessId (the server's user is unknown)",
-                     GetLastError());
+    status =
+        OsError(kIpcPermissionDenied,
+                "pipe " + address + ": GetNamedPipeServerProcessId (the server's user is unknown)",
+                GetLastError());
   } else if (IpcStatus s = PeerOfProcess(pid, &server); !s.ok()) {
     status = Error(kIpcPermissionDenied,
                    "pipe " + address + ": the server's user cannot be checked: " + s.message);
@@ -667,9 +673,9 @@ IpcStatus LocalChannelPair(std::unique_ptr<LocalChannel>* first,
   if (server == INVALID_HANDLE_VALUE) {
     return OsError(kIpcInternal, "channel pair: CreateNamedPipeW " + address, GetLastError());
   }
-  HANDLE client = CreateFileW(name.c_str(), kClientAccess, 0, nullptr, OPEN_EXISTING,
-                              FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION,
-                              nullptr);
+  HANDLE client =
+      CreateFileW(name.c_str(), kClientAccess, 0, nullptr, OPEN_EXISTING,
+                  FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION, nullptr);
   if (client == INVALID_HANDLE_VALUE) {
     const DWORD ce = GetLastError();
     CloseHandle(server);

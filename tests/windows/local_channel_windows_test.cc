@@ -155,8 +155,8 @@ TEST(LocalChannelWindowsTest, DefaultPipeDaclLetsUsersConnectButNotAddInstances)
   ASSERT_NE(h, INVALID_HANDLE_VALUE) << GetLastError();
   PACL dacl = nullptr;
   PSECURITY_DESCRIPTOR sd = nullptr;
-  const DWORD rc = GetSecurityInfo(h, SE_KERNEL_OBJECT, DACL_SECURITY_INFORMATION, nullptr,
-                                   nullptr, &dacl, nullptr, &sd);
+  const DWORD rc = GetSecurityInfo(h, SE_KERNEL_OBJECT, DACL_SECURITY_INFORMATION, nullptr, nullptr,
+                                   &dacl, nullptr, &sd);
   ASSERT_EQ(rc, static_cast<DWORD>(ERROR_SUCCESS));
   ASSERT_NE(dacl, nullptr);
 
@@ -190,12 +190,13 @@ TEST(LocalChannelWindowsTest, CustomSddlIsApplied) {
   std::unique_ptr<LocalListener> listener;
   IpcStatus s = ListenLocal(address, options, &listener);
   ASSERT_TRUE(s.ok()) << s.message;
-  HANDLE h = CreateFileW(Wide(address).c_str(), READ_CONTROL, 0, nullptr, OPEN_EXISTING, 0, nullptr);
+  HANDLE h =
+      CreateFileW(Wide(address).c_str(), READ_CONTROL, 0, nullptr, OPEN_EXISTING, 0, nullptr);
   ASSERT_NE(h, INVALID_HANDLE_VALUE) << GetLastError();
   PACL dacl = nullptr;
   PSECURITY_DESCRIPTOR sd = nullptr;
-  ASSERT_EQ(GetSecurityInfo(h, SE_KERNEL_OBJECT, DACL_SECURITY_INFORMATION, nullptr, nullptr,
-                            &dacl, nullptr, &sd),
+  ASSERT_EQ(GetSecurityInfo(h, SE_KERNEL_OBJECT, DACL_SECURITY_INFORMATION, nullptr, nullptr, &dacl,
+                            nullptr, &sd),
             static_cast<DWORD>(ERROR_SUCCESS));
   EXPECT_NE(FindAce(dacl, Wide(me).c_str(), ACCESS_ALLOWED_ACE_TYPE), nullptr);
   EXPECT_EQ(FindAce(dacl, L"S-1-5-11", ACCESS_ALLOWED_ACE_TYPE), nullptr);  // no AU
@@ -213,9 +214,8 @@ TEST(LocalChannelWindowsTest, SquattedPipeNameIsRefused) {
   // Another process created the name first (without our DACL): ListenLocal's
   // FILE_FLAG_FIRST_PIPE_INSTANCE refuses to join it.
   const std::string address = PipeName("squat");
-  HANDLE squatter =
-      CreateNamedPipeW(Wide(address).c_str(), PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE,
-                       PIPE_UNLIMITED_INSTANCES, 4096, 4096, 0, nullptr);
+  HANDLE squatter = CreateNamedPipeW(Wide(address).c_str(), PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE,
+                                     PIPE_UNLIMITED_INSTANCES, 4096, 4096, 0, nullptr);
   ASSERT_NE(squatter, INVALID_HANDLE_VALUE);
   std::unique_ptr<LocalListener> listener;
   IpcStatus s = ListenLocal(address, LocalListenerOptions{}, &listener);
@@ -226,12 +226,13 @@ TEST(LocalChannelWindowsTest, SquattedPipeNameIsRefused) {
 TEST(LocalChannelWindowsTest, MalformedAddressesAreInvalidArguments) {
   std::unique_ptr<LocalListener> listener;
   std::unique_ptr<LocalChannel> client;
-  EXPECT_EQ(ListenLocal("C:\\temp\\x", LocalListenerOptions{}, &listener).code, kIpcInvalidArgument);
+  EXPECT_EQ(ListenLocal("C:\\temp\\x", LocalListenerOptions{}, &listener).code,
+            kIpcInvalidArgument);
   EXPECT_EQ(ListenLocal("\\\\.\\pipe\\a\\b", LocalListenerOptions{}, &listener).code,
             kIpcInvalidArgument);
-  EXPECT_EQ(ListenLocal("\\\\.\\pipe\\" + std::string(300, 'x'), LocalListenerOptions{}, &listener)
-                .code,
-            kIpcInvalidArgument);
+  EXPECT_EQ(
+      ListenLocal("\\\\.\\pipe\\" + std::string(300, 'x'), LocalListenerOptions{}, &listener).code,
+      kIpcInvalidArgument);
   EXPECT_EQ(ConnectLocal("\\\\server\\pipe\\x", LocalConnectOptions{}, &client).code,
             kIpcInvalidArgument);
   EXPECT_EQ(DefaultServiceAddress(), "\\\\.\\pipe\\reclaim-agent-service");
@@ -255,8 +256,7 @@ TEST(LocalChannelWindowsTest, AdoptRefusesAHandleThatIsNotAPipe) {
   HANDLE event = CreateEventW(nullptr, TRUE, FALSE, nullptr);
   ASSERT_NE(event, nullptr);
   std::unique_ptr<LocalChannel> ch;
-  IpcStatus s =
-      AdoptInheritedChannel(std::to_string(reinterpret_cast<std::uintptr_t>(event)), &ch);
+  IpcStatus s = AdoptInheritedChannel(std::to_string(reinterpret_cast<std::uintptr_t>(event)), &ch);
   EXPECT_EQ(s.code, kIpcInvalidArgument) << s.message;
   EXPECT_TRUE(ch == nullptr);
   CloseHandle(event);

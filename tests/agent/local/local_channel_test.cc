@@ -155,7 +155,7 @@ TEST(LocalChannelTest, LargeWritesCrossTheBuffersIntact) {
   Addresses addresses;
   Connected c = Connect(addresses);
   ASSERT_TRUE(c.server && c.client);
-  const std::string up = Pattern(6 << 20, 1);    // several times any pipe/socket buffer
+  const std::string up = Pattern(6 << 20, 1);  // several times any pipe/socket buffer
   const std::string down = Pattern(5 << 20, 2);
   // Both directions at once: each side writes while its peer reads.
   auto server_reads = std::async(std::launch::async, [&] { return ReadN(*c.server, up.size()); });
@@ -374,7 +374,8 @@ std::string EchoChildPath() {
   path = path.substr(0, path.find_last_of(L"\\/") + 1) + L"local_channel_echo_child.exe";
   return std::string(path.begin(), path.end());  // ASCII build paths
 #else
-  return (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "local_channel_echo_child")
+  return (std::filesystem::read_symlink("/proc/self/exe").parent_path() /
+          "local_channel_echo_child")
       .string();
 #endif
 }
@@ -470,7 +471,7 @@ TEST(LocalChannelTest, ChildProcessEchoesOverAnInheritedChannel) {
   Child child;
   std::string error;
   ASSERT_TRUE(child.Start(handle_text, &error)) << error;
-  theirs.reset();  // the child holds its own copy now
+  theirs.reset();                                  // the child holds its own copy now
   const std::string message = Pattern(300000, 4);  // more than one pipe buffer
   auto echoed = std::async(std::launch::async, [&] { return ReadN(*mine, message.size()); });
   IpcStatus s = Write(*mine, message, milliseconds(30000));
