@@ -309,13 +309,18 @@ TEST(LocalChannelTest, SecondListenerOnALiveAddressIsRefused) {
   IpcStatus s = ListenLocal(address, LocalListenerOptions{}, &second);
   EXPECT_EQ(s.code, kIpcFailedPrecondition) << s.message;
   EXPECT_TRUE(second == nullptr);
-  // The first one still works.
+  // The first one still works. (On Linux the refused listener found the
+  // address live by connecting to it: that empty connection comes first.)
   std::unique_ptr<LocalChannel> client;
-  std::unique_ptr<ServerChannel> server;
   ASSERT_TRUE(ConnectLocal(address, SelfServer(), &client).ok());
-  ASSERT_TRUE(first->Accept(&server).ok());
   ASSERT_TRUE(Write(*client, "ok").ok());
-  EXPECT_EQ(ReadN(*server, 2), "ok");
+  std::string got;
+  for (int i = 0; i < 3 && got.empty(); ++i) {
+    std::unique_ptr<ServerChannel> server;
+    ASSERT_TRUE(first->Accept(&server).ok());
+    got = ReadN(*server, 2);
+  }
+  EXPECT_EQ(got, "ok");
 }
 
 TEST(LocalChannelTest, ConnectToNothingIsUnavailable) {
