@@ -10,6 +10,9 @@
 #   reclaim_process_platform           agent/platform for Windows (user, OS, device
 #                                      id, stop requests)
 #   reclaim_windows_prompt             the consent prompt dialog (ConsentPrompter)
+#   reclaim_browser_windows            the browser bridge's pipe name and DACL
+#                                      (browser_address.h) and which browser
+#                                      started a native host (browser_process.h)
 #   reclaim_service_host               how reclaim-agent-service runs under the SCM
 #                                      (agent/service/service_host.h)
 #   reclaim_local_channel              agent/local/local_channel.h for Windows (named
@@ -63,6 +66,11 @@ add_subdirectory(agent/windows)
 add_library(reclaim_local_channel STATIC agent/local/local_channel_windows.cc)
 target_link_libraries(reclaim_local_channel PUBLIC reclaim_settings PRIVATE reclaim_win32_strings
   advapi32)
+# (the same two targets as agent/browser/CMakeLists.txt defines on Windows)
+add_library(reclaim_browser_address STATIC agent/browser/browser_address.cc)
+target_link_libraries(reclaim_browser_address PUBLIC reclaim_settings)
+add_library(reclaim_browser_windows STATIC agent/browser/browser_process_windows.cc)
+target_link_libraries(reclaim_browser_windows PUBLIC reclaim_browser_address)
 
 if(RECLAIM_BUILD_TESTS)
   enable_testing()
