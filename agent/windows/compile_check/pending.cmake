@@ -6,7 +6,6 @@
 # is not listed here fails the check).
 set(RECLAIM_COMPILE_CHECK_PENDING_TARGETS
   reclaim-agent-service  # agent/service/CMakeLists.txt is Linux only (refactor, svc)
-  reclaim-native-host    # agent/browser/CMakeLists.txt: Linux only (browserwin)
 )
 # Sources (relative to the repository root) of those executables that do not
 # compile for Windows yet; excluded from the check (HEADER_FILE_ONLY).
