@@ -4,20 +4,26 @@
 // may add pipe instances, network logons denied) checked ACE by ACE and with
 // AccessCheck, a real pipe created with it, and which process started a
 // native host, directly or through cmd.exe as Chrome and Edge start it.
-// (The bridge and reclaim-native-host themselves need abseil: they are
-// compiled for Windows by windows_agent_compile_test, not run here.)
+// The bridge's listener and the host's connection through the real local
+// channel (local_channel_windows.cc) with exactly the bridge's settings carry
+// a native-messaging frame and attest this user. (The bridge and
+// reclaim-native-host themselves need abseil: they are compiled for Windows
+// by windows_agent_compile_test, not run here.)
 #define NOMINMAX
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
 #include <aclapi.h>
 #include <sddl.h>
 
+#include <cstring>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "agent/browser/browser_address.h"
 #include "agent/browser/browser_process.h"
+#include "agent/local/local_channel.h"
 #include "agent/platform/process_platform.h"
 #include "gtest/gtest.h"
 
@@ -220,6 +226,63 @@ TEST(BrowserPipeWindowsTest, ARealPipeWithTheDaclCarriesBytes) {
   EXPECT_EQ(std::string(got, n), std::string(frame, 6));
   CloseHandle(client);
   CloseHandle(server);
+}
+
+// The bridge's side (ListenLocal with BrowserPipeSddl, browser_bridge_windows.cc)
+// and the host's (ConnectLocal with windows_server_sid "self",
+// native_host_io_windows.cc): a frame crosses, both checks of the peer name
+// this user.
+TEST(BrowserPipeWindowsTest, TheHostsFramesReachTheBridgeAsThisUser) {
+  const std::string sid = CurrentPlatformUser().sid;
+  const std::string address =
+      BrowserPipeName(sid) + "-channel-test-" + std::to_string(GetCurrentProcessId());
+  LocalListenerOptions lo;
+  lo.windows_sddl = BrowserPipeSddl(sid);
+  std::unique_ptr<LocalListener> listener;
+  const IpcStatus listened = ListenLocal(address, lo, &listener);
+  ASSERT_TRUE(listened.ok()) << listened.message;
+
+  std::string received;
+  LocalPeer at_connect, attested;
+  IpcStatus at_connect_status, attest_status;
+  bool attest_called = false;
+  std::thread bridge([&] {
+    std::unique_ptr<ServerChannel> channel;
+    if (!listener->Accept(&channel).ok()) return;
+    at_connect_status = channel->PeerAtConnect(&at_connect);
+    char buf[64];
+    std::size_t n = 0;
+    while (received.size() < 6 && channel->Read(buf, sizeof(buf), &n).ok() && n > 0) {
+      received.append(buf, n);
+      if (!attest_called) {  // after the first bytes, as the bridge does
+        attest_called = true;
+        attest_status = channel->AttestPeer(&attested);
+      }
+    }
+  });
+
+  LocalConnectOptions co;
+  co.windows_server_sid = "self";
+  std::unique_ptr<LocalChannel> host;
+  const IpcStatus connected = ConnectLocal(address, co, &host);
+  ASSERT_TRUE(connected.ok()) << connected.message;
+  const std::uint32_t length = 2;
+  std::string frame(4, '\0');
+  std::memcpy(frame.data(), &length, 4);  // native byte order, as browsers frame
+  frame += "{}";
+  const IpcStatus written = host->WriteAll(frame.data(), frame.size(), std::chrono::seconds(5));
+  EXPECT_TRUE(written.ok()) << written.message;
+  bridge.join();
+  host.reset();
+  listener->Interrupt();
+
+  EXPECT_EQ(received, frame);
+  EXPECT_TRUE(at_connect_status.ok()) << at_connect_status.message;
+  EXPECT_EQ(at_connect.key, sid);
+  EXPECT_EQ(at_connect.pid, static_cast<std::int64_t>(GetCurrentProcessId()));
+  EXPECT_TRUE(attest_called);
+  EXPECT_TRUE(attest_status.ok()) << attest_status.message;
+  EXPECT_EQ(attested.key, sid);
 }
 
 // What a stand-in host (browser_host_probe.exe, beside this test) says about
