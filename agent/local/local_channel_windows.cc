@@ -58,6 +58,7 @@
 #include <vector>
 
 #include "agent/local/local_channel.h"
+#include "agent/local/service_account_windows.h"
 #include "agent/sources/win32_strings_windows.h"
 
 namespace reclaim::agent {
@@ -574,10 +575,11 @@ IpcStatus OpenClient(const std::string& address, std::chrono::milliseconds busy_
 }
 
 // Checks that the process serving `pipe` runs as `expected` ("self": this
-// process's user).
+// process's user). For LocalSystem, when the server's token cannot be
+// opened (a standard user may not query a SYSTEM token), the SCM's word that
+// the process is a service configured as LocalSystem is taken instead.
 IpcStatus CheckServerUser(HANDLE pipe, const std::string& address, const std::string& expected) {
   std::vector<BYTE> self;
-  std::vector<BYTE> wanted_buf;
   PSID wanted = nullptr;
   PSID parsed = nullptr;
   if (expected == "self") {
@@ -592,6 +594,7 @@ IpcStatus CheckServerUser(HANDLE pipe, const std::string& address, const std::st
     }
     wanted = parsed;
   }
+  const std::string wanted_text = AccountOfSid(wanted).sid;
   IpcStatus status;
   ULONG pid = 0;
   LocalPeer server;
@@ -601,13 +604,21 @@ IpcStatus CheckServerUser(HANDLE pipe, const std::string& address, const std::st
                 "pipe " + address + ": GetNamedPipeServerProcessId (the server's user is unknown)",
                 GetLastError());
   } else if (IpcStatus s = PeerOfProcess(pid, &server); !s.ok()) {
-    status = Error(kIpcPermissionDenied,
-                   "pipe " + address + ": the server's user cannot be checked: " + s.message);
+    bool local_system_service = false;
+    IpcStatus scm;
+    if (IsWellKnownSid(wanted, WinLocalSystemSid)) {
+      scm = IsLocalSystemServiceProcess(pid, &local_system_service);
+    }
+    if (!local_system_service) {
+      status = Error(kIpcPermissionDenied,
+                     "pipe " + address + ": the user of its server (pid " + std::to_string(pid) +
+                         ") cannot be checked against " + wanted_text + ": " + s.message +
+                         (scm.ok() ? std::string() : "; " + scm.message));
+    }
   } else {
     PSID actual = nullptr;
     if (!ConvertStringSidToSidW(WideFromUtf8(server.sid).c_str(), &actual) ||
         !EqualSid(actual, wanted)) {
-      const std::string wanted_text = AccountOfSid(wanted).sid;
       status = Error(kIpcPermissionDenied, "pipe " + address + " is served by pid " +
                                                std::to_string(pid) + " running as " + server.sid +
                                                ", not " + wanted_text + " (refused)");
@@ -619,6 +630,52 @@ IpcStatus CheckServerUser(HANDLE pipe, const std::string& address, const std::st
 }
 
 }  // namespace
+
+IpcStatus IsLocalSystemServiceProcess(unsigned long pid, bool* is) {
+  *is = false;
+  SC_HANDLE scm =
+      OpenSCManagerW(nullptr, nullptr, SC_MANAGER_CONNECT | SC_MANAGER_ENUMERATE_SERVICE);
+  if (scm == nullptr) return OsError(kIpcUnavailable, "OpenSCManagerW", GetLastError());
+  std::vector<BYTE> buf;
+  DWORD needed = 0, count = 0, resume = 0;
+  IpcStatus status;
+  for (;;) {
+    const BOOL ok =
+        EnumServicesStatusExW(scm, SC_ENUM_PROCESS_INFO, SERVICE_WIN32, SERVICE_ACTIVE,
+                              buf.empty() ? nullptr : buf.data(), static_cast<DWORD>(buf.size()),
+                              &needed, &count, &resume, nullptr);
+    const DWORD e = ok ? ERROR_SUCCESS : GetLastError();
+    if (!ok && e != ERROR_MORE_DATA) {
+      status = OsError(kIpcUnavailable, "EnumServicesStatusExW", e);
+      break;
+    }
+    const auto* services = reinterpret_cast<const ENUM_SERVICE_STATUS_PROCESSW*>(buf.data());
+    for (DWORD i = 0; i < count && !*is; ++i) {
+      if (services[i].ServiceStatusProcess.dwProcessId != pid) continue;
+      SC_HANDLE service = OpenServiceW(scm, services[i].lpServiceName, SERVICE_QUERY_CONFIG);
+      if (service == nullptr) continue;
+      DWORD config_bytes = 0;
+      QueryServiceConfigW(service, nullptr, 0, &config_bytes);
+      std::vector<BYTE> config(config_bytes > 0 ? config_bytes : 1);
+      if (QueryServiceConfigW(service, reinterpret_cast<QUERY_SERVICE_CONFIGW*>(config.data()),
+                              static_cast<DWORD>(config.size()), &config_bytes)) {
+        const wchar_t* account =
+            reinterpret_cast<QUERY_SERVICE_CONFIGW*>(config.data())->lpServiceStartName;
+        // "LocalSystem" (or its full name) is how the SCM stores the account.
+        *is = account != nullptr && (_wcsicmp(account, L"LocalSystem") == 0 ||
+                                     _wcsicmp(account, L".\\LocalSystem") == 0 ||
+                                     _wcsicmp(account, L"NT AUTHORITY\\SYSTEM") == 0);
+      }
+      CloseServiceHandle(service);
+    }
+    if (ok || *is) break;  // all listed, or found
+    // ERROR_MORE_DATA: a larger buffer; `resume` continues the listing.
+    buf.assign(needed + sizeof(ENUM_SERVICE_STATUS_PROCESSW), 0);
+    count = 0;
+  }
+  CloseServiceHandle(scm);
+  return status;
+}
 
 IpcStatus ListenLocal(const std::string& address, const LocalListenerOptions& options,
                       std::unique_ptr<LocalListener>* listener) {

@@ -26,10 +26,12 @@
 #include <future>
 #include <memory>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <utility>
 
 #include "agent/local/local_channel.h"
+#include "agent/local/service_account_windows.h"
 #include "agent/platform/process_platform.h"
 
 namespace reclaim::agent {
@@ -117,6 +119,42 @@ TEST(LocalChannelWindowsTest, ServerOfAnotherUserIsRefusedBeforeAnythingIsSent) 
   bad.windows_server_sid = "not-a-sid";
   std::unique_ptr<LocalChannel> client;
   EXPECT_EQ(ConnectLocal(address, bad, &client).code, kIpcInvalidArgument);
+}
+
+// The server check's fallback for LocalSystem (a standard user may not open
+// a SYSTEM token, so on Windows the SCM is asked): Wine's PlugPlay service
+// (plugplay.exe, configured as LocalSystem in Wine's registry) is one; this
+// test process is no service.
+TEST(LocalChannelWindowsTest, ScmTellsALocalSystemServiceProcess) {
+  SC_HANDLE scm = OpenSCManagerW(nullptr, nullptr, SC_MANAGER_CONNECT);
+  ASSERT_NE(scm, nullptr) << GetLastError();
+  SC_HANDLE service = OpenServiceW(scm, L"PlugPlay", SERVICE_QUERY_STATUS | SERVICE_START);
+  ASSERT_NE(service, nullptr) << GetLastError();
+  SERVICE_STATUS_PROCESS status{};
+  DWORD bytes = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  bool started = false;
+  for (;;) {
+    ASSERT_TRUE(QueryServiceStatusEx(service, SC_STATUS_PROCESS_INFO,
+                                     reinterpret_cast<BYTE*>(&status), sizeof status, &bytes));
+    if (status.dwCurrentState == SERVICE_RUNNING && status.dwProcessId != 0) break;
+    if (status.dwCurrentState == SERVICE_STOPPED && !started) {
+      ASSERT_TRUE(StartServiceW(service, 0, nullptr)) << GetLastError();
+      started = true;
+    }
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "PlugPlay never ran";
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the SCM has no wait call
+  }
+  CloseServiceHandle(service);
+  CloseServiceHandle(scm);
+
+  bool is = false;
+  IpcStatus s = IsLocalSystemServiceProcess(status.dwProcessId, &is);
+  ASSERT_TRUE(s.ok()) << s.message;
+  EXPECT_TRUE(is) << "pid " << status.dwProcessId;
+  s = IsLocalSystemServiceProcess(GetCurrentProcessId(), &is);
+  ASSERT_TRUE(s.ok()) << s.message;
+  EXPECT_FALSE(is);
 }
 
 // The ACE of `sid` with `type` in `dacl`, or null.
