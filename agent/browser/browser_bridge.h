@@ -11,7 +11,8 @@
 //    checks every peer with SO_PEERCRED (only processes of this user are
 //    served; others are refused and counted); the browser is the parent
 //    process of the peer, read from /proc/<peer pid>/stat.
-//  - Windows (browser_bridge_windows.cc): the named pipe
+//  - Windows (browser_bridge_windows.cc, serving through the local-channel
+//    half browser_bridge_local.h): the named pipe
 //    \\.\pipe\reclaim-browser-<SID> (browser_address.h) whose DACL admits
 //    only this user and SYSTEM; each peer's user is checked at accept and
 //    attested by the pipe after its first bytes (only this user is served);
