@@ -16,6 +16,13 @@
 namespace reclaim::agent {
 namespace {
 
+// The peer's key is known: OK, or NOT_FOUND from a uid without a passwd
+// entry (Linux: every field but the login name is filled; the bridge needs
+// only the key).
+bool Known(const IpcStatus& s, const LocalPeer& peer) {
+  return (s.ok() || s.code == kIpcNotFound) && !peer.key.empty();
+}
+
 class LocalBrowserBridge final : public BrowserBridge {
  public:
   LocalBrowserBridge(BrowserBridgeOptions options, BrowserStateSink on_state,
@@ -72,11 +79,11 @@ class LocalBrowserBridge final : public BrowserBridge {
       LocalPeer peer;
       const IpcStatus ps = channel->PeerAtConnect(&peer);
       std::lock_guard<std::mutex> l(hosts_mu_);
-      if (!ps.ok() || peer.key != peers_.user_key ||
+      if (!Known(ps, peer) || peer.key != peers_.user_key ||
           static_cast<int>(hosts_.size()) >= options_.max_connections) {
         core_.Count(&BrowserBridgeStats::refused_peers);
         spdlog::warn("browser bridge: refused a connection (peer {}, {} connections)",
-                     ps.ok() ? peer.key : ps.message, hosts_.size());
+                     Known(ps, peer) ? peer.key : ps.message, hosts_.size());
         channel->Shutdown();
         continue;
       }
@@ -116,10 +123,10 @@ class LocalBrowserBridge final : public BrowserBridge {
         // The OS attests the user who wrote what was just read.
         LocalPeer peer;
         const IpcStatus a = h->channel->AttestPeer(&peer);
-        if (!a.ok() || peer.key != peers_.user_key) {
+        if (!Known(a, peer) || peer.key != peers_.user_key) {
           core_.Count(&BrowserBridgeStats::refused_peers);
           spdlog::warn("browser bridge: refused host {}: {}", h->host_pid,
-                       a.ok() ? absl::StrCat("it runs as ", peer.key) : a.message);
+                       Known(a, peer) ? absl::StrCat("it runs as ", peer.key) : a.message);
           h->done.store(true);  // before the peer can see the end: its slot is free
           h->channel->Shutdown();
           return;

@@ -52,8 +52,12 @@ struct Wire {
 
 class FakeChannel final : public ServerChannel {
  public:
-  FakeChannel(std::shared_ptr<Wire> wire, LocalPeer at_connect, LocalPeer attested)
-      : wire_(std::move(wire)), at_connect_(std::move(at_connect)), attested_(std::move(attested)) {}
+  FakeChannel(std::shared_ptr<Wire> wire, LocalPeer at_connect, LocalPeer attested,
+              IpcStatus peer_status)
+      : wire_(std::move(wire)),
+        at_connect_(std::move(at_connect)),
+        attested_(std::move(attested)),
+        peer_status_(std::move(peer_status)) {}
   IpcStatus Read(void* buffer, std::size_t size, std::size_t* read) override {
     std::unique_lock<std::mutex> l(wire_->mu);
     wire_->cv.wait(l, [&] { return !wire_->inbound.empty() || wire_->host_closed || wire_->shut; });
@@ -76,26 +80,28 @@ class FakeChannel final : public ServerChannel {
   std::string HandleForChild() override { return ""; }
   IpcStatus PeerAtConnect(LocalPeer* peer) override {
     *peer = at_connect_;
-    return {};
+    return peer_status_;
   }
   IpcStatus AttestPeer(LocalPeer* peer) override {
     std::lock_guard<std::mutex> l(wire_->mu);
     if (wire_->read_total == 0) return {kIpcFailedPrecondition, "nothing read yet"};
     *peer = attested_;
-    return {};
+    return peer_status_;
   }
 
  private:
   std::shared_ptr<Wire> wire_;
   const LocalPeer at_connect_, attested_;
+  const IpcStatus peer_status_;
 };
 
 class FakeListener final : public LocalListener {
  public:
   // Hands the bridge a connection of a host with process id `pid`, which
-  // connects as `at_connect` and is attested as `attested`.
+  // connects as `at_connect` and is attested as `attested` (both calls
+  // returning `peer_status`).
   std::shared_ptr<Wire> Connect(std::int64_t pid, const std::string& at_connect,
-                                const std::string& attested) {
+                                const std::string& attested, IpcStatus peer_status = {}) {
     auto wire = std::make_shared<Wire>();
     LocalPeer a;
     a.key = at_connect;
@@ -103,7 +109,7 @@ class FakeListener final : public LocalListener {
     LocalPeer b = a;
     b.key = attested;
     std::lock_guard<std::mutex> l(mu_);
-    pending_.push_back(std::make_unique<FakeChannel>(wire, a, b));
+    pending_.push_back(std::make_unique<FakeChannel>(wire, a, b, peer_status));
     cv_.notify_all();
     return wire;
   }
@@ -207,6 +213,18 @@ TEST_F(BrowserBridgeLocalTest, RefusesAnotherUserAtConnectAndWhenAttested) {
   ASSERT_TRUE(Wait([&] { return Updates().size() == 1; }));
   EXPECT_EQ(Updates()[0].second, "ok.example.test");
   EXPECT_EQ(bridge_->stats().messages, 1u);
+}
+
+// Linux: a uid without a passwd entry is NOT_FOUND with its key filled in;
+// the bridge needs only the key. A failure without a key is refused.
+TEST_F(BrowserBridgeLocalTest, APeerWithoutAccountNameIsJudgedByItsKey) {
+  Start();
+  auto nameless = listener_->Connect(20, kMe, kMe, {kIpcNotFound, "uid 1001 has no passwd entry"});
+  nameless->Send(State("a.example.test"));
+  ASSERT_TRUE(Wait([&] { return Updates().size() == 1; }));
+  auto unknown = listener_->Connect(21, "", "", {kIpcInternal, "SO_PEERCRED: bad"});
+  ASSERT_TRUE(Wait([&] { return unknown->IsShut(); }));
+  EXPECT_EQ(bridge_->stats().refused_peers, 1u);
 }
 
 TEST_F(BrowserBridgeLocalTest, AnUnframedStreamIsClosedAndOthersGoOn) {
