@@ -49,6 +49,7 @@ class LocalBrowserBridge final : public BrowserBridge {
     for (Host& h : hosts) {
       if (h.thread.joinable()) h.thread.join();
     }
+    listener_.reset();  // closes the pipe / removes the socket
   }
 
   BrowserBridgeStats stats() const override { return core_.stats(); }
@@ -145,7 +146,7 @@ class LocalBrowserBridge final : public BrowserBridge {
 
   const BrowserBridgeOptions options_;
   BridgeCore core_;
-  const std::unique_ptr<LocalListener> listener_;
+  std::unique_ptr<LocalListener> listener_;  // reset by Stop() after the accept thread ended
   const LocalBridgePeers peers_;
   std::atomic<bool> stopping_{false};
   std::mutex hosts_mu_;
