@@ -2,6 +2,7 @@
 # top-level CMakeLists.txt when RECLAIM_WINDOWS_LAYER_ONLY is on (the mingw-w64
 # cross build of .ci/mingw-w64.cmake, whose tests CTest runs under Wine).
 #   reclaim_common_std, reclaim_meter   the same sources as on Linux, unchanged
+#   reclaim_secret_acl                 owner-only secret files by DACL (common/)
 #   reclaim_suspend_detector           the pure detector + the Windows awake clock
 #   reclaim_metering_loop              the real-time metering loop (agent/core), with
 #                                      spdlog header-only
@@ -23,6 +24,10 @@
 # CMakeLists also define targets that need abseil and SQLite.)
 add_library(reclaim_common_std STATIC common/clock.cc common/backoff.cc common/utf8.cc)
 target_link_libraries(reclaim_common_std PUBLIC reclaim_settings)
+# Owner-only secret files' Win32 half (common/secret_acl_windows.h).
+add_library(reclaim_secret_acl STATIC common/secret_acl_windows.cc)
+target_compile_definitions(reclaim_secret_acl PRIVATE UNICODE _UNICODE)
+target_link_libraries(reclaim_secret_acl PUBLIC reclaim_settings PRIVATE advapi32)
 add_library(reclaim_meter STATIC agent/meter/meter.cc)
 target_link_libraries(reclaim_meter PUBLIC reclaim_common_std)
 add_library(reclaim_suspend_detector STATIC agent/sources/suspend_detector.cc

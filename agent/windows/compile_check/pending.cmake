@@ -10,5 +10,4 @@ set(RECLAIM_COMPILE_CHECK_PENDING_TARGETS
 # Sources (relative to the repository root) of those executables that do not
 # compile for Windows yet; excluded from the check (HEADER_FILE_ONLY).
 set(RECLAIM_COMPILE_CHECK_PENDING_SOURCES
-  common/secret_file.cc  # POSIX modes; Windows twin with DACLs (commonwin)
 )
