@@ -20,11 +20,16 @@ set(RECLAIM_COMPILE_CHECK_HEADERS
   /usr/include/absl /usr/include/google /usr/include/grpc /usr/include/grpcpp
   /usr/include/grpc++ /usr/include/spdlog /usr/include/fmt /usr/include/CLI
   /usr/include/toml /usr/include/toml.hpp /usr/include/nlohmann /usr/include/sqlite3.h
-  /usr/include/sqlite3ext.h /usr/include/openssl /usr/include/x86_64-linux-gnu/openssl
-  CACHE STRING "")
+  /usr/include/sqlite3ext.h /usr/include/openssl /usr/include/x86_64-linux-gnu/openssl)
+# POSIX headers that mingw-w64 has and MSVC (the vcpkg build) has not: staged
+# as headers that stop the compile, so that a POSIX call cannot slip into the
+# Windows build through mingw-w64's leniency. (<pthread.h> stays: mingw-w64's
+# libstdc++ includes it for std::thread; <sys/time.h> too: gRPC's headers
+# include it under mingw-w64.)
+set(RECLAIM_COMPILE_CHECK_MSVC_MISSING_HEADERS unistd.h dirent.h strings.h)
 # The host's code generators (same versions as the headers).
-set(RECLAIM_COMPILE_CHECK_PROTOC /usr/bin/protoc CACHE FILEPATH "")
-set(RECLAIM_COMPILE_CHECK_GRPC_PLUGIN /usr/bin/grpc_cpp_plugin CACHE FILEPATH "")
+set(RECLAIM_COMPILE_CHECK_PROTOC /usr/bin/protoc)
+set(RECLAIM_COMPILE_CHECK_GRPC_PLUGIN /usr/bin/grpc_cpp_plugin)
 # find_package() finds the stand-ins (Find modules and <Name>Config.cmake files).
 list(PREPEND CMAKE_MODULE_PATH ${CMAKE_CURRENT_LIST_DIR}/../agent/windows/compile_check)
 foreach(_pkg absl gRPC spdlog fmt CLI11 toml11 nlohmann_json)

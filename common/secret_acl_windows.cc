@@ -17,46 +17,22 @@
 #include <random>
 #include <vector>
 
+#include "agent/sources/win32_strings_windows.h"
+
 namespace reclaim::secret_acl {
 namespace {
 
 Result Fail(Code code, std::string message) { return Result{code, std::move(message)}; }
 
-std::string Narrow(const wchar_t* s, int len = -1) {
-  const int n = WideCharToMultiByte(CP_UTF8, 0, s, len, nullptr, 0, nullptr, nullptr);
-  if (n <= 0) return std::string();
-  std::string out(static_cast<size_t>(n), '\0');
-  WideCharToMultiByte(CP_UTF8, 0, s, len, out.data(), n, nullptr, nullptr);
-  if (len < 0 && !out.empty()) out.pop_back();  // the terminator
-  return out;
-}
+std::string Narrow(const wchar_t* s) { return agent::Utf8FromWide(s); }
 
+/// UTF-16 of the UTF-8 path `s`; false when it is empty.
 bool Widen(const std::string& s, std::wstring* out) {
-  out->clear();
-  if (s.empty()) return true;
-  const int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s.data(),
-                                    static_cast<int>(s.size()), nullptr, 0);
-  if (n <= 0) return false;
-  out->resize(static_cast<size_t>(n));
-  MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s.data(), static_cast<int>(s.size()),
-                      out->data(), n);
-  return true;
+  *out = agent::WideFromUtf8(s);
+  return !out->empty();
 }
 
-/// "The system cannot find the file specified (error 2)".
-std::string ErrorText(DWORD err) {
-  wchar_t* buf = nullptr;
-  const DWORD n = FormatMessageW(
-      FORMAT_MESSAGE_ALLOCATE_BUFFER | FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
-      nullptr, err, 0, reinterpret_cast<wchar_t*>(&buf), 0, nullptr);
-  std::string text = n > 0 ? Narrow(buf, static_cast<int>(n)) : std::string("unknown error");
-  if (buf != nullptr) LocalFree(buf);
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ' ||
-                           text.back() == '.')) {
-    text.pop_back();
-  }
-  return text + " (error " + std::to_string(err) + ")";
-}
+std::string ErrorText(DWORD err) { return agent::Win32ErrorText(err); }
 
 bool IsNotFound(DWORD err) {
   return err == ERROR_FILE_NOT_FOUND || err == ERROR_PATH_NOT_FOUND ||
@@ -222,7 +198,7 @@ void SecureWipe(void* p, size_t n) {
 Result CheckOwnerOnly(const std::string& path, std::string_view what) {
   std::wstring wpath;
   if (path.empty() || !Widen(path, &wpath)) {
-    return Fail(Code::kInvalidArgument, std::string(what) + " file path is empty or not UTF-8");
+    return Fail(Code::kInvalidArgument, std::string(what) + " file path is empty");
   }
   PSID owner = nullptr;
   PACL dacl = nullptr;
@@ -248,7 +224,7 @@ Result ReadOwnerOnlyFile(const std::string& path, std::string_view what, size_t 
   const std::string file = std::string(what) + " file " + path;
   std::wstring wpath;
   if (path.empty() || !Widen(path, &wpath)) {
-    return Fail(Code::kInvalidArgument, std::string(what) + " file path is empty or not UTF-8");
+    return Fail(Code::kInvalidArgument, std::string(what) + " file path is empty");
   }
   const DWORD attrs = GetFileAttributesW(wpath.c_str());
   if (attrs == INVALID_FILE_ATTRIBUTES) {
@@ -310,7 +286,7 @@ Result ReadOwnerOnlyFile(const std::string& path, std::string_view what, size_t 
 Result WriteOwnerOnlyFile(const std::string& path, std::string_view contents) {
   std::wstring wpath;
   if (path.empty() || !Widen(path, &wpath)) {
-    return Fail(Code::kInvalidArgument, "secret file path is empty or not UTF-8");
+    return Fail(Code::kInvalidArgument, "secret file path is empty");
   }
   const std::string user = CurrentUserSid();
   std::wstring wuser;

@@ -26,7 +26,7 @@ enum class Code {
   kNotFound,            // no such file or folder
   kPermissionDenied,    // cannot open, read or create
   kFailedPrecondition,  // not owner-only, wrong owner, not a regular file
-  kInvalidArgument,     // empty path, path not UTF-8, file larger than allowed
+  kInvalidArgument,     // empty path, file larger than allowed
   kInternal,            // write, flush or rename failed; a Win32 call failed
 };
 

@@ -27,7 +27,8 @@ target_link_libraries(reclaim_common_std PUBLIC reclaim_settings)
 # Owner-only secret files' Win32 half (common/secret_acl_windows.h).
 add_library(reclaim_secret_acl STATIC common/secret_acl_windows.cc)
 target_compile_definitions(reclaim_secret_acl PRIVATE UNICODE _UNICODE)
-target_link_libraries(reclaim_secret_acl PUBLIC reclaim_settings PRIVATE advapi32)
+target_link_libraries(reclaim_secret_acl PUBLIC reclaim_settings
+  PRIVATE reclaim_win32_strings advapi32)
 add_library(reclaim_meter STATIC agent/meter/meter.cc)
 target_link_libraries(reclaim_meter PUBLIC reclaim_common_std)
 add_library(reclaim_suspend_detector STATIC agent/sources/suspend_detector.cc

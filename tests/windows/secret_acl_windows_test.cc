@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/sources/win32_strings_windows.h"
 #include "common/secret_acl_windows.h"
 
 namespace reclaim::secret_acl {
@@ -37,21 +38,8 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-std::wstring Wide(const std::string& s) {
-  const int n = MultiByteToWideChar(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), nullptr, 0);
-  std::wstring w(static_cast<size_t>(n), L'\0');
-  MultiByteToWideChar(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), w.data(), n);
-  return w;
-}
-
-std::string Narrow(const std::wstring& w) {
-  const int n = WideCharToMultiByte(CP_UTF8, 0, w.data(), static_cast<int>(w.size()), nullptr, 0,
-                                    nullptr, nullptr);
-  std::string s(static_cast<size_t>(n), '\0');
-  WideCharToMultiByte(CP_UTF8, 0, w.data(), static_cast<int>(w.size()), s.data(), n, nullptr,
-                      nullptr);
-  return s;
-}
+std::wstring Wide(const std::string& s) { return agent::WideFromUtf8(s); }
+std::string Narrow(const std::wstring& w) { return agent::Utf8FromWide(w); }
 
 std::string SidText(PSID sid) {
   wchar_t* text = nullptr;

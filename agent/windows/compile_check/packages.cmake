@@ -42,6 +42,11 @@ foreach(_n ${_names})
   endif()
 endforeach()
 
+foreach(_h ${RECLAIM_COMPILE_CHECK_MSVC_MISSING_HEADERS})
+  file(WRITE ${_stage}/${_h}
+    "#error \"<${_h}> is POSIX: MSVC, which builds the Windows agent, has none (use a _windows twin)\"\n")
+endforeach()
+
 function(_reclaim_stub name)
   if(NOT TARGET ${name})
     add_library(${name} INTERFACE IMPORTED GLOBAL)
