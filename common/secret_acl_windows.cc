@@ -17,14 +17,13 @@
 #include <random>
 #include <vector>
 
+#include "agent/sources/win32_account_windows.h"
 #include "agent/sources/win32_strings_windows.h"
 
 namespace reclaim::secret_acl {
 namespace {
 
 Result Fail(Code code, std::string message) { return Result{code, std::move(message)}; }
-
-std::string Narrow(const wchar_t* s) { return agent::Utf8FromWide(s); }
 
 /// UTF-16 of the UTF-8 path `s`; false when it is empty.
 bool Widen(const std::string& s, std::wstring* out) {
@@ -39,28 +38,13 @@ bool IsNotFound(DWORD err) {
          err == ERROR_INVALID_NAME || err == ERROR_BAD_NETPATH;
 }
 
-std::string SidString(PSID sid) {
-  wchar_t* s = nullptr;
-  if (!ConvertSidToStringSidW(sid, &s)) return "an unreadable SID";
-  std::string out = Narrow(s);
-  LocalFree(s);
-  return out;
-}
-
-/// "Everyone (S-1-1-0)", "DOMAIN\\user (S-1-5-21-...)".
+/// "Everyone (S-1-1-0)", "DOMAIN\\user (S-1-5-21-...)", or the SID alone.
 std::string AccountName(PSID sid) {
-  wchar_t name[256];
-  wchar_t domain[256];
-  DWORD name_len = 256;
-  DWORD domain_len = 256;
-  SID_NAME_USE use;
-  const std::string sid_text = SidString(sid);
-  if (!LookupAccountSidW(nullptr, sid, name, &name_len, domain, &domain_len, &use)) {
-    return sid_text;
-  }
-  std::string account = Narrow(name);
-  if (domain_len > 0 && domain[0] != L'\0') account = Narrow(domain) + "\\" + account;
-  return account + " (" + sid_text + ")";
+  const agent::Win32Account account = agent::AccountOfSid(sid);
+  if (account.name.empty()) return account.sid.empty() ? "an unreadable SID" : account.sid;
+  const std::string name =
+      account.domain.empty() ? account.name : account.domain + "\\" + account.name;
+  return name + " (" + account.sid + ")";
 }
 
 struct WellKnownSid {
@@ -74,32 +58,15 @@ struct WellKnownSid {
 
 bool Same(PSID a, PSID b) { return a != nullptr && b != nullptr && EqualSid(a, b); }
 
-/// The token user's SID (a copy), or an empty vector.
-std::vector<BYTE> TokenUserSid() {
-  HANDLE token = nullptr;
-  if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token)) return {};
-  DWORD size = 0;
-  GetTokenInformation(token, TokenUser, nullptr, 0, &size);
-  std::vector<BYTE> buf(size);
-  std::vector<BYTE> sid;
-  if (size > 0 && GetTokenInformation(token, TokenUser, buf.data(), size, &size)) {
-    PSID user = reinterpret_cast<TOKEN_USER*>(buf.data())->User.Sid;
-    const DWORD len = GetLengthSid(user);
-    sid.resize(len);
-    CopySid(len, sid.data(), user);
-  }
-  CloseHandle(token);
-  return sid;
-}
-
 /// The rule of the header on an owner and a DACL read from `path`.
 Result CheckDescriptor(PSID owner, PACL dacl, const std::string& path, std::string_view what) {
   const std::string file = std::string(what) + " file " + path;
   WellKnownSid system(WinLocalSystemSid);
   WellKnownSid admins(WinBuiltinAdministratorsSid);
   WellKnownSid owner_rights(WinCreatorOwnerRightsSid);
-  std::vector<BYTE> me = TokenUserSid();
-  PSID my_sid = me.empty() ? nullptr : static_cast<PSID>(me.data());
+  DWORD error = 0;
+  const std::vector<BYTE> me = agent::CurrentProcessTokenUser(&error);
+  PSID my_sid = me.empty() ? nullptr : agent::TokenUserSid(me);
   if (owner == nullptr) {
     return Fail(Code::kFailedPrecondition, file + " has no owner");
   }
@@ -187,8 +154,9 @@ std::wstring OwnerOnlySddl(const std::wstring& user_sid) {
 }
 
 std::string CurrentUserSid() {
-  std::vector<BYTE> me = TokenUserSid();
-  return me.empty() ? std::string() : SidString(static_cast<PSID>(me.data()));
+  DWORD error = 0;
+  const std::vector<BYTE> me = agent::CurrentProcessTokenUser(&error);
+  return me.empty() ? std::string() : agent::AccountOfSid(agent::TokenUserSid(me)).sid;
 }
 
 void SecureWipe(void* p, size_t n) {
