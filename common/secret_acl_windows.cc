@@ -150,6 +150,7 @@ Result CheckSecurityDescriptor(const void* sd, const std::string& path, std::str
 }
 
 std::wstring OwnerOnlySddl(const std::wstring& user_sid) {
+  if (user_sid == L"S-1-5-18") return L"O:SYD:P(A;;FA;;;SY)(A;;FA;;;BA)";  // the machine service
   return L"O:" + user_sid + L"D:P(A;;FA;;;" + user_sid + L")(A;;FA;;;SY)(A;;FA;;;BA)";
 }
 

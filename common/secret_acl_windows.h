@@ -39,7 +39,9 @@ struct Result {
 
 /// SDDL of a file WriteOwnerOnlyFile creates for the user `user_sid`
 /// ("S-1-5-21-..."): owner `user_sid`, protected DACL (nothing inherited)
-/// with full access for `user_sid`, SYSTEM and Administrators.
+/// with full access for `user_sid`, SYSTEM and Administrators. For SYSTEM
+/// itself (the machine service's credential, ARCH: SYSTEM and
+/// Administrators only) "O:SYD:P(A;;FA;;;SY)(A;;FA;;;BA)".
 /// SDDL: https://learn.microsoft.com/windows/win32/secauthz/security-descriptor-string-format
 std::wstring OwnerOnlySddl(const std::wstring& user_sid);
 

@@ -194,6 +194,15 @@ TEST_F(SecretAclTest, OwnerOnlySddlIsAProtectedDaclOfUserSystemAdministrators) {
   EXPECT_THAT(AllowedSids(dacl), ::testing::ElementsAre(me_, "S-1-5-18", "S-1-5-32-544"));
   EXPECT_TRUE(CheckSecurityDescriptor(sd, "C:\\t", "token").ok());
   LocalFree(sd);
+
+  // Written by the machine service (LocalSystem): SYSTEM and Administrators only.
+  ASSERT_TRUE(ConvertStringSecurityDescriptorToSecurityDescriptorW(
+      OwnerOnlySddl(L"S-1-5-18").c_str(), SDDL_REVISION_1, &sd, nullptr));
+  ASSERT_TRUE(GetSecurityDescriptorOwner(sd, &owner, &defaulted));
+  EXPECT_EQ(SidText(owner), "S-1-5-18");
+  ASSERT_TRUE(GetSecurityDescriptorDacl(sd, &present, &dacl, &defaulted));
+  EXPECT_THAT(AllowedSids(dacl), ::testing::ElementsAre("S-1-5-18", "S-1-5-32-544"));
+  LocalFree(sd);
 }
 
 /// CheckSecurityDescriptor on the descriptor of `sddl` ("%ME%" = this user's SID).
