@@ -1,15 +1,16 @@
 // reclaim-agent: meters application focus time in the user's session and
 // streams it to the collector through a local spool.
 //
-// Linux: the agent never talks gRPC itself (it would cost ~6 MB of resident
-// memory and timer wake-ups in every session). Its uplink (the engine of
-// agent/uplink/uplink.h) runs over a UNIX socket (agent/local/local_uplink.h)
-// to reclaim-agent-service: by default the machine service at
-// /run/reclaim/agent.sock (--service-socket), which attests the session's user;
-// with --collector (direct mode) a personal `reclaim-agent-service relay` it
-// starts per stream with the collector, TLS, credential and enrollment options
-// given here. Windows (no reclaim-agent-service yet): the same engine over an
-// in-process gRPC channel (agent/uplink/grpc_uplink.h) to --collector.
+// The agent never talks gRPC itself (it would cost ~6 MB of resident memory
+// and timer wake-ups in every session). Its uplink (the engine of
+// agent/uplink/uplink.h) runs over a local channel (agent/local/
+// local_uplink.h: a UNIX socket on Linux, a named pipe on Windows) to
+// reclaim-agent-service: by default the machine service at
+// DefaultServiceAddress() (--service-address: /run/reclaim/agent.sock,
+// \\.\pipe\reclaim-agent-service), which attests the session's user; with
+// --collector (direct mode) a personal `reclaim-agent-service relay` it
+// starts per stream with the collector, TLS, credential and enrollment
+// options given here. Both platforms run the same code.
 //
 // Flags and the config file are read here only (CLI11; the config file is
 // TOML/INI with the long option names as keys). Exit codes: 0 done, 1 runtime
@@ -45,13 +46,10 @@
 #include "agent/sources/session_source.h"
 #include "agent/sources/suspend_detector.h"
 #include "agent/spool/spool.h"
-#if defined(_WIN32)
-#include "agent/uplink/grpc_uplink.h"
-#else
+#include "agent/local/local_channel.h"
 #include "agent/local/local_uplink.h"
 #include "agent/local/relay_connector.h"
 #include "agent/local/relay_process.h"
-#endif
 #include "common/clock.h"
 #include "common/grpc_tls.h"
 #include "common/log_format.h"
@@ -66,15 +64,13 @@ constexpr char kAgentVersion[] = "0.1.0";
 
 /// Agent options; every field documents its default.
 struct AgentOptions {
-  /// Collector address. Linux: when set, direct mode (a personal relay per
-  /// stream); default none: the machine's reclaim-agent-service. Windows:
-  /// default 127.0.0.1:7443.
+  /// Collector address. When set, direct mode (a personal relay per
+  /// stream); default none: the machine's reclaim-agent-service.
   std::string collector;
-  /// Linux: the machine's reclaim-agent-service socket, used without
-  /// --collector. Default /run/reclaim/agent.sock.
-#if !defined(_WIN32)
-  std::string service_socket = reclaim::agent::kDefaultServiceSocket;
-#endif
+  /// The machine's reclaim-agent-service, used without --collector: a socket
+  /// path / pipe name. Default DefaultServiceAddress()
+  /// (/run/reclaim/agent.sock, \\.\pipe\reclaim-agent-service).
+  std::string service_address = reclaim::agent::DefaultServiceAddress();
   /// Spool file. Default spool.db in DefaultStateDirectory():
   /// $XDG_STATE_HOME/reclaim/spool.db (~/.local/state/reclaim/spool.db),
   /// Windows %LOCALAPPDATA%\Reclaim\spool.db.
@@ -219,14 +215,10 @@ std::string DefaultSpoolPath() {
 
 // Where the uplink goes, for the start-up log line.
 std::string UplinkTarget(const AgentOptions& opt) {
-#if defined(_WIN32)
-  return absl::StrCat("collector ", opt.collector.empty() ? "127.0.0.1:7443" : opt.collector);
-#else
   if (opt.collector.empty()) {
-    return absl::StrCat("collector through reclaim-agent-service at ", opt.service_socket);
+    return absl::StrCat("collector through reclaim-agent-service at ", opt.service_address);
   }
   return absl::StrCat("collector ", opt.collector, " (direct mode: personal relay)");
-#endif
 }
 
 // Talking to the collector (directly or through a relay): warns about
@@ -251,28 +243,8 @@ absl::StatusOr<DeviceCredentialFiles> LoadCollectorCredential(const AgentOptions
   return device;
 }
 
-#if defined(_WIN32)
-// The engine over an in-process gRPC channel to --collector.
-absl::StatusOr<std::unique_ptr<reclaim::agent::Uplink>> MakeAgentUplink(
-    const AgentOptions& opt, const std::string& spool_path, reclaim::agent::Spool& spool,
-    const reclaim::agent::AgentIdentity& identity, const reclaim::agent::UplinkOptions& up) {
-  auto credentials = reclaim::MakeChannelCredentials(opt.tls);
-  if (!credentials.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("TLS: ", credentials.status().message()));
-  }
-  auto device = LoadCollectorCredential(opt, spool_path);
-  if (!device.ok()) return device.status();
-  reclaim::agent::GrpcUplinkOptions grpc_up;
-  grpc_up.target = opt.collector.empty() ? "127.0.0.1:7443" : opt.collector;
-  grpc_up.credentials = std::move(*credentials);
-  grpc_up.device.file = device->file;
-  grpc_up.device.token = std::move(device->token);
-  grpc_up.device.enrollment_secret = std::move(device->enrollment_secret);
-  return reclaim::agent::MakeGrpcUplink(spool, identity, up, std::move(grpc_up));
-}
-#else
-// The engine over a UNIX socket to reclaim-agent-service: the machine
-// service's socket, or with --collector a personal relay per stream.
+// The engine over a local channel to reclaim-agent-service: the machine
+// service's address, or with --collector a personal relay per stream.
 absl::StatusOr<std::unique_ptr<reclaim::agent::Uplink>> MakeAgentUplink(
     const AgentOptions& opt, const std::string& spool_path, reclaim::agent::Spool& spool,
     const reclaim::agent::AgentIdentity& identity, const reclaim::agent::UplinkOptions& up) {
@@ -284,12 +256,12 @@ absl::StatusOr<std::unique_ptr<reclaim::agent::Uplink>> MakeAgentUplink(
       spdlog::warn("TLS, credential and enrollment options apply to direct mode (--collector) "
                    "only; the machine's reclaim-agent-service holds its own: ignored");
     }
-    return MakeLocalUplink(spool, identity, up, MakeServiceSocketConnector(opt.service_socket));
+    return MakeLocalUplink(spool, identity, up, MakeServiceSocketConnector(opt.service_address));
   }
-  absl::StatusOr<std::string> service = FindAgentService();
-  if (!service.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "direct mode (--collector) needs reclaim-agent-service: ", service.status().message()));
+  std::string service;
+  if (const IpcStatus found = FindAgentService(&service); !found.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("direct mode (--collector) needs reclaim-agent-service: ", found.message));
   }
   // A credential or secret file others can read is a configuration error:
   // said now, not by every relay. The relays read the files themselves.
@@ -314,9 +286,8 @@ absl::StatusOr<std::unique_ptr<reclaim::agent::Uplink>> MakeAgentUplink(
   }
   if (opt.tls.insecure_plaintext) ro.relay_args.push_back("--insecure-plaintext");
   return MakeLocalUplink(spool, identity, up,
-                         MakeRelayConnector(MakeProcessRelaySpawner(*service), std::move(ro)));
+                         MakeRelayConnector(MakeProcessRelaySpawner(service), std::move(ro)));
 }
-#endif
 
 // Real metering in this session: X11 focus and idle, logind lock/suspend,
 // until the OS asks the agent to stop (process_platform.h WatchStopRequests).
@@ -576,17 +547,17 @@ int main(int argc, char** argv) {
   CLI::App app{"reclaim-agent: meters application focus time in the user's session and sends "
                "it to the Reclaim collector, buffering it in a local spool."};
   reclaim::AddStrictConfig(app);
-#if defined(_WIN32)
-  app.add_option("--collector", opt.collector, "Collector address (host:port; default 127.0.0.1:7443)");
-#else
   app.add_option("--collector", opt.collector,
                  "Direct mode: collector address (host:port), reached through a personal "
                  "reclaim-agent-service relay with this agent's TLS, credential and enrollment "
                  "options (default: none, the machine's reclaim-agent-service)");
-  app.add_option("--service-socket", opt.service_socket,
-                 "Without --collector: the machine's reclaim-agent-service socket")
+  app.add_option("--service-address", opt.service_address,
+                 "Without --collector: the machine's reclaim-agent-service (a UNIX socket; "
+                 "Windows: a pipe name)")
       ->capture_default_str();
-#endif
+  // The old name (before Windows had a machine service), kept for existing
+  // configurations; not shown in --help.
+  app.add_option("--service-socket", opt.service_address)->group("");
   app.add_option("--spool", opt.spool_path,
                  "Spool file (default " + DefaultSpoolPath() + ")");
   app.add_option("--spool-max-bytes", opt.spool_max_bytes,

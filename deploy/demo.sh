@@ -128,11 +128,11 @@ if [ "$real" = 1 ]; then
   echo "== reclaim-agent-service run: the machine service on $work/agent.sock"
   "$service" run --collector "127.0.0.1:$agent_port" --ca-file "$work/tls/ca.pem" \
     "${machine[@]}" --credential-file "$work/machine/credential" \
-    --socket "$work/agent.sock" --user-domain "$me_domain" --log-file "$work/service.log" &
+    --address "$work/agent.sock" --user-domain "$me_domain" --log-file "$work/service.log" &
   pids+=($!)
   wait_until '[ -S "$work/agent.sock" ]' 100 ||
     { echo "the machine service did not start; see $work/service.log" >&2; exit 1; }
-  "$agent" --service-socket "$work/agent.sock" --spool "$work/spool-real.db" \
+  "$agent" --service-address "$work/agent.sock" --spool "$work/spool-real.db" \
     --display "$DISPLAY" --idle-threshold 10 --heartbeat 10 --drain-timeout 20 \
     --prompt-min-interval 0 --prompt-timeout 120 --do-not-disturb off \
     --log-file "$work/agent-real.log" &

@@ -1,21 +1,40 @@
 #include "agent/local/local_frames.h"
 
-#include <sys/socket.h>
-#include <sys/types.h>
-
-#include <cerrno>
-#include <cstring>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/message_lite.h"
 
 namespace reclaim::agent {
 
-absl::Status WriteLocalFrame(int fd, const google::protobuf::MessageLite& message) {
+// protobuf-lite's CopyingInputStream over a LocalChannel: the session agent
+// links protobuf-lite (agent/lean_link.cmake), which has no FileInputStream.
+class ChannelInputStream final : public google::protobuf::io::CopyingInputStream {
+ public:
+  explicit ChannelInputStream(LocalChannel& channel) : channel_(channel) {}
+
+  int Read(void* buffer, int size) override {
+    std::size_t got = 0;
+    IpcStatus s = channel_.Read(buffer, static_cast<std::size_t>(size), &got);
+    if (!s.ok()) {
+      error_ = std::move(s);
+      return -1;
+    }
+    return static_cast<int>(got);
+  }
+
+  /// The read error that ended the stream, if any.
+  const IpcStatus& error() const { return error_; }
+
+ private:
+  LocalChannel& channel_;
+  IpcStatus error_;
+};
+
+absl::Status WriteLocalFrame(LocalChannel& channel, const google::protobuf::MessageLite& message,
+                             std::chrono::milliseconds timeout) {
   const std::size_t size = message.ByteSizeLong();
   if (size > kMaxLocalFrameBytes) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -24,33 +43,29 @@ absl::Status WriteLocalFrame(int fd, const google::protobuf::MessageLite& messag
   std::string buffer;
   {
     // What util::SerializeDelimitedToZeroCopyStream writes (a varint length,
-    // then the message), with protobuf-lite's API only: the session agent
-    // links protobuf-lite (agent/lean_link.cmake).
+    // then the message), with protobuf-lite's API only.
     google::protobuf::io::StringOutputStream out(&buffer);
     google::protobuf::io::CodedOutputStream coded(&out);
     coded.WriteVarint32(static_cast<std::uint32_t>(size));
     message.SerializeWithCachedSizes(&coded);  // sizes cached by ByteSizeLong above
     if (coded.HadError()) return absl::InvalidArgumentError("a local frame does not serialize");
   }
-  std::size_t done = 0;
-  while (done < buffer.size()) {
-    const ssize_t n = ::send(fd, buffer.data() + done, buffer.size() - done, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return absl::UnavailableError(absl::StrCat("local socket send: ", std::strerror(errno)));
-    }
-    done += static_cast<std::size_t>(n);
-  }
+  const IpcStatus s = channel.WriteAll(buffer.data(), buffer.size(), timeout);
+  if (!s.ok()) return absl::Status(static_cast<absl::StatusCode>(s.code), s.message);
   return absl::OkStatus();
 }
 
-LocalFrameReader::LocalFrameReader(int fd, std::size_t max_frame_bytes)
+LocalFrameReader::LocalFrameReader(LocalChannel& channel, std::size_t max_frame_bytes)
     : max_frame_bytes_(max_frame_bytes),
-      input_(std::make_unique<google::protobuf::io::FileInputStream>(fd)) {}
+      source_(std::make_unique<ChannelInputStream>(channel)),
+      input_(std::make_unique<google::protobuf::io::CopyingInputStreamAdaptor>(source_.get())) {}
 
 LocalFrameReader::~LocalFrameReader() = default;
 
 absl::Status LocalFrameReader::Read(google::protobuf::MessageLite* message) {
+  auto read_error = [this] {
+    return absl::UnavailableError(absl::StrCat("local channel: ", source_->error().message));
+  };
   // A CodedInputStream per frame: it reads ahead from input_ and gives back
   // what it did not consume when destroyed.
   google::protobuf::io::CodedInputStream coded(input_.get());
@@ -58,10 +73,7 @@ absl::Status LocalFrameReader::Read(google::protobuf::MessageLite* message) {
   if (!coded.ReadVarint32(&size)) {
     // ReadVarint32 fails both at a clean end (nothing read) and on a broken
     // or truncated varint; the stream's byte count tells them apart.
-    if (input_->GetErrno() != 0) {
-      return absl::UnavailableError(
-          absl::StrCat("local socket read: ", std::strerror(input_->GetErrno())));
-    }
+    if (!source_->error().ok()) return read_error();
     if (coded.CurrentPosition() == 0)
       return absl::OutOfRangeError("the peer closed the connection");
     return absl::UnavailableError("the connection ended inside a frame header");
@@ -79,10 +91,7 @@ absl::Status LocalFrameReader::Read(google::protobuf::MessageLite* message) {
   // as an empty message): that frame is incomplete too.
   const bool complete = parsed ? coded.BytesUntilLimit() == 0 : coded.Skip(coded.BytesUntilLimit());
   coded.PopLimit(limit);
-  if (input_->GetErrno() != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("local socket read: ", std::strerror(input_->GetErrno())));
-  }
+  if (!source_->error().ok()) return read_error();
   if (!complete) return absl::UnavailableError("the connection ended inside a frame");
   if (!parsed) {
     return absl::InvalidArgumentError(

@@ -1,15 +1,10 @@
 #include "agent/local/local_uplink.h"
 
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/local/local_channel_status.h"
 #include "agent/local/local_frames.h"
 #include "reclaim/v1/agent.pb.h"
 #include "reclaim/v1/local.pb.h"
@@ -21,16 +16,16 @@ namespace v1 = ::reclaim::v1;
 
 class LocalStream final : public UplinkStream {
  public:
-  LocalStream(int fd, LocalConnector& connector)
-      : fd_(fd), connector_(connector), reader_(fd) {}
+  LocalStream(std::unique_ptr<LocalChannel> channel, LocalConnector& connector)
+      : channel_(std::move(channel)), connector_(connector), reader_(*channel_) {}
   ~LocalStream() override {
-    close(fd_);
+    channel_->Shutdown();
     absl::MutexLock l(&mu_);
     if (!closed_) connector_.Closed(clean_end_);
   }
 
   bool Write(const v1::AgentMessage& message) override {
-    return WriteLocalFrame(fd_, message).ok();
+    return WriteLocalFrame(*channel_, message).ok();
   }
 
   bool Read(v1::CollectorMessage* message) override {
@@ -59,14 +54,14 @@ class LocalStream final : public UplinkStream {
   void Cancel() override {
     absl::MutexLock l(&mu_);
     cancelled_ = true;
-    shutdown(fd_, SHUT_RDWR);
+    channel_->Shutdown();
   }
 
   // Called once the read thread is done: ends the connection and tells the
   // connector (a relay that died says how; the note joins the error).
   absl::Status Finish() override {
     absl::MutexLock l(&mu_);
-    shutdown(fd_, SHUT_RDWR);
+    channel_->Shutdown();
     const std::string note = connector_.Closed(clean_end_);
     closed_ = true;
     if (!clean_end_ && !cancelled_ && !note.empty()) {
@@ -76,7 +71,7 @@ class LocalStream final : public UplinkStream {
   }
 
  private:
-  const int fd_;
+  const std::unique_ptr<LocalChannel> channel_;
   LocalConnector& connector_;
   LocalFrameReader reader_;  // the read thread's
   absl::Mutex mu_;
@@ -92,9 +87,9 @@ class LocalTransport final : public UplinkTransport {
       : connector_(std::move(connector)) {}
 
   absl::StatusOr<std::unique_ptr<UplinkStream>> Open(UplinkEvents&) override {
-    absl::StatusOr<int> fd = connector_->Connect();
-    if (!fd.ok()) return fd.status();
-    return std::make_unique<LocalStream>(*fd, *connector_);
+    absl::StatusOr<std::unique_ptr<LocalChannel>> channel = connector_->Connect();
+    if (!channel.ok()) return channel.status();
+    return std::make_unique<LocalStream>(std::move(*channel), *connector_);
   }
   void Interrupt() override { connector_->Interrupt(); }
   std::string Describe() const override { return connector_->Describe(); }
@@ -106,29 +101,20 @@ class LocalTransport final : public UplinkTransport {
 
 class ServiceSocketConnector final : public LocalConnector {
  public:
-  explicit ServiceSocketConnector(std::string path) : path_(std::move(path)) {}
+  ServiceSocketConnector(std::string address, LocalConnectOptions options)
+      : address_(std::move(address)), options_(std::move(options)) {}
 
-  absl::StatusOr<int> Connect() override {
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    if (path_.size() >= sizeof(addr.sun_path)) {
-      return absl::InvalidArgumentError(absl::StrCat("socket path too long: ", path_));
+  absl::StatusOr<std::unique_ptr<LocalChannel>> Connect() override {
+    std::unique_ptr<LocalChannel> channel;
+    if (IpcStatus s = ConnectLocal(address_, options_, &channel); !s.ok()) {
+      return ToStatus(IpcStatus{s.code, "reclaim-agent-service: " + s.message});
     }
-    std::memcpy(addr.sun_path, path_.c_str(), path_.size() + 1);
-    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return absl::UnavailableError(absl::StrCat("socket: ", std::strerror(errno)));
-    if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
-      const int e = errno;
-      close(fd);
-      return absl::UnavailableError(absl::StrCat("cannot connect to reclaim-agent-service at ",
-                                                 path_, ": ", std::strerror(e)));
-    }
-    return fd;
+    return channel;
   }
   std::string Closed(bool) override { return ""; }
   void Interrupt() override {}
   std::string Describe() const override {
-    return absl::StrCat("collector (through reclaim-agent-service at ", path_, ")");
+    return absl::StrCat("collector (through reclaim-agent-service at ", address_, ")");
   }
   std::string AuthHint() const override {
     return "the machine's credential was refused: enroll the machine again as root with "
@@ -136,13 +122,15 @@ class ServiceSocketConnector final : public LocalConnector {
   }
 
  private:
-  const std::string path_;
+  const std::string address_;
+  const LocalConnectOptions options_;
 };
 
 }  // namespace
 
-std::unique_ptr<LocalConnector> MakeServiceSocketConnector(std::string path) {
-  return std::make_unique<ServiceSocketConnector>(std::move(path));
+std::unique_ptr<LocalConnector> MakeServiceSocketConnector(std::string address,
+                                                           LocalConnectOptions options) {
+  return std::make_unique<ServiceSocketConnector>(std::move(address), std::move(options));
 }
 
 std::unique_ptr<Uplink> MakeLocalUplink(Spool& spool, AgentIdentity identity,

@@ -1,5 +1,6 @@
-// LocalUplink: the uplink engine (agent/uplink/uplink.h) over a UNIX stream
-// socket to reclaim-agent-service, carrying the frames of
+// LocalUplink: the uplink engine (agent/uplink/uplink.h) over a local channel
+// (agent/local/local_channel.h: a UNIX socket, a named pipe) to
+// reclaim-agent-service, carrying the frames of
 // proto/reclaim/v1/local.proto (agent/local/local_frames.h). No gRPC: this is
 // what keeps the per-session reclaim-agent small.
 //
@@ -9,10 +10,10 @@
 // and closes). A connection that closes without a LocalStreamEnd ended with
 // UNAVAILABLE. The engine reconnects with its backoff.
 //
-// Where the socket comes from (LocalConnector):
-// - the machine's reclaim-agent-service (`run` mode) listening on a path,
-//   default /run/reclaim/agent.sock (MakeServiceSocketConnector);
-// - direct mode: a socketpair to a personal `reclaim-agent-service relay`
+// Where the channel comes from (LocalConnector):
+// - the machine's reclaim-agent-service (`run` mode) listening on an address,
+//   default DefaultServiceAddress() (MakeServiceSocketConnector);
+// - direct mode: a channel pair to a personal `reclaim-agent-service relay`
 //   child started per connection (agent/local/relay_connector.h).
 #pragma once
 
@@ -20,22 +21,21 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "agent/local/local_channel.h"
 #include "agent/uplink/uplink.h"
 
 namespace reclaim::agent {
-
-/// The machine service's default socket.
-inline constexpr char kDefaultServiceSocket[] = "/run/reclaim/agent.sock";
 
 /// Makes the connections of a LocalUplink. Used by the uplink thread only,
 /// except Interrupt().
 class LocalConnector {
  public:
   virtual ~LocalConnector() = default;
-  /// A connected UNIX stream socket to a reclaim-agent-service, close-on-exec;
-  /// the caller owns it. Errors: UNAVAILABLE naming what failed (no service
-  /// listening, the relay cannot be started).
-  virtual absl::StatusOr<int> Connect() = 0;
+  /// A connected channel to a reclaim-agent-service; the caller owns it.
+  /// Errors: UNAVAILABLE naming what failed (no service listening, the relay
+  /// cannot be started); PERMISSION_DENIED when the OS refuses the
+  /// connection or (Windows) the server is not the machine service.
+  virtual absl::StatusOr<std::unique_ptr<LocalChannel>> Connect() = 0;
   /// The connection Connect() returned was closed. `clean` is false when it
   /// ended without a LocalStreamEnd. Returns a note for the log (e.g. how a
   /// relay process ended), empty if none.
@@ -48,8 +48,11 @@ class LocalConnector {
   virtual std::string AuthHint() const = 0;
 };
 
-/// Connects to the machine's reclaim-agent-service listening on `path`.
-std::unique_ptr<LocalConnector> MakeServiceSocketConnector(std::string path);
+/// Connects to the machine's reclaim-agent-service listening on `address`
+/// (ConnectLocal: a socket path, a pipe name) with `options` (default: the
+/// server must run as LocalSystem on Windows).
+std::unique_ptr<LocalConnector> MakeServiceSocketConnector(std::string address,
+                                                           LocalConnectOptions options = {});
 
 /// The engine over `connector`'s connections. `spool` must outlive the uplink.
 std::unique_ptr<Uplink> MakeLocalUplink(Spool& spool, AgentIdentity identity,

@@ -1,23 +1,28 @@
 #include "agent/local/relay_connector.h"
 
-#include <sys/stat.h>
-
+#include <filesystem>
 #include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "agent/local/local_channel_status.h"
 #include "spdlog/spdlog.h"
 
 namespace reclaim::agent {
 namespace {
 
-// Identity of a file's current version (a credential written by
-// WriteSecretFile is a new inode), or nullopt when it does not exist.
-std::optional<std::pair<ino_t, std::int64_t>> FileVersion(const std::string& path) {
-  struct stat st {};
-  if (path.empty() || stat(path.c_str(), &st) != 0) return std::nullopt;
-  return std::make_pair(st.st_ino, static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 +
-                                       st.st_mtim.tv_nsec);
+// A file's current version: its modification time (nanoseconds on Linux,
+// 100 ns on Windows; a credential written by WriteSecretFile is a new file)
+// and size, or nullopt when it does not exist.
+using FileVersionT = std::pair<std::filesystem::file_time_type, std::uintmax_t>;
+std::optional<FileVersionT> FileVersion(const std::string& path) {
+  std::error_code ec;
+  if (path.empty()) return std::nullopt;
+  const auto mtime = std::filesystem::last_write_time(path, ec);
+  if (ec) return std::nullopt;
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec) return std::nullopt;
+  return std::make_pair(mtime, size);
 }
 
 class RelayConnector final : public LocalConnector {
@@ -31,16 +36,18 @@ class RelayConnector final : public LocalConnector {
     if (relay_) relay_->Finish(std::chrono::milliseconds(0));
   }
 
-  absl::StatusOr<int> Connect() override {
+  absl::StatusOr<std::unique_ptr<LocalChannel>> Connect() override {
     if (relay_) Closed(false);  // not expected: Closed() ends every relay
     std::vector<std::string> args = {"relay", "--fd", "{fd}"};
     args.insert(args.end(), options_.relay_args.begin(), options_.relay_args.end());
     if (enroll_pending_) args.push_back("--enroll");
-    absl::StatusOr<std::unique_ptr<RelayProcess>> relay = spawner_->Spawn(args);
-    if (!relay.ok()) return relay.status();
-    relay_ = std::move(*relay);
+    std::unique_ptr<RelayProcess> relay;
+    if (IpcStatus s = spawner_->Spawn(args, &relay); !s.ok()) return ToStatus(s);
+    relay_ = std::move(relay);
     spdlog::debug("started {} relay (pid {})", spawner_->program(), relay_->pid());
-    return relay_->TakeSocket();
+    std::unique_ptr<LocalChannel> channel = relay_->TakeChannel();
+    if (!channel) return absl::InternalError("the relay's channel was taken already");
+    return channel;
   }
 
   std::string Closed(bool clean) override {
@@ -71,7 +78,7 @@ class RelayConnector final : public LocalConnector {
   const std::unique_ptr<RelaySpawner> spawner_;
   const RelayConnectorOptions options_;
   bool enroll_pending_;
-  const std::optional<std::pair<ino_t, std::int64_t>> credential_at_start_;
+  const std::optional<FileVersionT> credential_at_start_;
   std::unique_ptr<RelayProcess> relay_;
 };
 

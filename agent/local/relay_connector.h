@@ -1,12 +1,13 @@
-// Direct mode's LocalConnector: each connection is a socketpair to a fresh
+// Direct mode's LocalConnector: each connection is a channel pair to a fresh
 // personal relay, `reclaim-agent-service relay --fd N ...`, which holds the
 // gRPC stream to the collector with the agent's own collector, TLS,
 // credential and enrollment options (agent/service/relay.h has the relay's
 // command-line contract). A relay serves one connection and exits; when it
 // dies instead, its exit is logged, the stream ends as UNAVAILABLE and the
 // uplink engine starts the next relay after its backoff. The relay is ended
-// (SIGTERM, then SIGKILL) when its connection is over, and dies with the agent
-// (PR_SET_PDEATHSIG).
+// (relay_process.h: SIGTERM then SIGKILL; Windows TerminateProcess) when its
+// connection is over, and dies with the agent (PR_SET_PDEATHSIG; a Windows
+// job object).
 #pragma once
 
 #include <chrono>

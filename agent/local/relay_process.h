@@ -3,12 +3,9 @@
 // (relay_connector.h) asks a RelaySpawner for one relay process per
 // connection; tests substitute a spawner that runs a relay in a thread.
 //
-// Implementations: relay_process_linux.cc (fork/exec with a socketpair(2);
-// the child dies with the agent: PR_SET_PDEATHSIG). The Windows agent has no
-// spawner: it keeps the in-process gRPC transport (agent/uplink/grpc_uplink.h)
-// because reclaim-agent-service is built for Linux only; a Windows spawner
-// would pass one end of a connected socket to reclaim-agent-service.exe the
-// same way.
+// Twins: relay_process_linux.cc (fork/exec, the child's end of a
+// LocalChannelPair as fd 3) and relay_process_windows.cc (CreateProcessW).
+// Standard C++ only, like local_channel.h.
 #pragma once
 
 #include <chrono>
@@ -16,20 +13,20 @@
 #include <string>
 #include <vector>
 
-#include "absl/status/statusor.h"
+#include "agent/local/local_channel.h"
 
 namespace reclaim::agent {
 
-/// One running relay and the agent's end of its socket.
+/// One running relay and the agent's end of its channel.
 class RelayProcess {
  public:
   virtual ~RelayProcess() = default;
-  /// Takes the agent's end of the socket (connected, close-on-exec); the
-  /// caller owns it. Call once.
-  virtual int TakeSocket() = 0;
+  /// The agent's end of the relay's channel; the caller owns it. Call once.
+  virtual std::unique_ptr<LocalChannel> TakeChannel() = 0;
   /// Waits up to `grace` for the relay to exit by itself, then ends it
-  /// (SIGTERM, then SIGKILL after another `grace`) and reaps it. Returns how
-  /// it ended, e.g. "exited with status 0", "killed by signal 9". Idempotent.
+  /// (Linux SIGTERM then SIGKILL after another grace; Windows
+  /// TerminateProcess) and reaps it. Returns how it ended ("exited with
+  /// status 0", "killed by signal 9", "terminated"). Idempotent.
   virtual std::string Finish(std::chrono::milliseconds grace) = 0;
   /// The relay's process id (for logs), 0 if none.
   virtual long pid() const = 0;
@@ -39,25 +36,25 @@ class RelayProcess {
 class RelaySpawner {
  public:
   virtual ~RelaySpawner() = default;
-  /// Starts one relay with `args` (the arguments after the program name;
-  /// "{fd}" in them is replaced by the number of the relay's end of the
-  /// socket). Errors: UNAVAILABLE naming the program and errno when it cannot
-  /// be started.
-  virtual absl::StatusOr<std::unique_ptr<RelayProcess>> Spawn(
-      const std::vector<std::string>& args) = 0;
+  /// Starts one relay with `args` (after the program name; "{fd}" replaced
+  /// by the child's end's HandleForChild() text). Errors: UNAVAILABLE naming
+  /// the program and the OS error.
+  virtual IpcStatus Spawn(const std::vector<std::string>& args,
+                          std::unique_ptr<RelayProcess>* relay) = 0;
   /// What is started, for logs.
   virtual std::string program() const = 0;
 };
 
-/// A spawner that runs `program` as a child process with its end of a
-/// socketpair as file descriptor 3 ("{fd}" = "3"), every other descriptor
-/// but 0-2 closed, and SIGKILL sent to it when this process (thread) dies.
+/// Linux: fork/exec, child's end as fd 3, PR_SET_PDEATHSIG. Windows:
+/// CreateProcessW with only the child's end inherited
+/// (PROC_THREAD_ATTRIBUTE_HANDLE_LIST), the child in a job object with
+/// JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE (it dies with the agent), no window
+/// (CREATE_NO_WINDOW).
 std::unique_ptr<RelaySpawner> MakeProcessRelaySpawner(std::string program);
 
-/// Where reclaim-agent-service is: $RECLAIM_AGENT_SERVICE when set, else
-/// beside the running executable (installed: both in bin/), else in
-/// service/ beside it (the build tree). Errors: NOT_FOUND naming the places
-/// tried.
-absl::StatusOr<std::string> FindAgentService();
+/// $RECLAIM_AGENT_SERVICE, else beside the running executable
+/// (reclaim-agent-service[.exe]), else service/ beside it (build tree).
+/// Errors: NOT_FOUND naming the places tried.
+IpcStatus FindAgentService(std::string* path);
 
 }  // namespace reclaim::agent

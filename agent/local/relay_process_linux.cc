@@ -1,8 +1,8 @@
-// RelaySpawner for Linux: fork/exec with a socketpair(2) (relay_process.h).
+// RelaySpawner for Linux: fork/exec with a LocalChannelPair (a socketpair(2))
+// (relay_process.h). The child's end becomes its fd 3, so "{fd}" is "3".
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,8 +14,6 @@
 #include <thread>
 #include <utility>
 
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "agent/local/relay_process.h"
 
 extern char** environ;
@@ -26,24 +24,30 @@ namespace {
 constexpr int kChildFd = 3;
 
 std::string DescribeWaitStatus(int status) {
-  if (WIFEXITED(status)) return absl::StrCat("exited with status ", WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return absl::StrCat("killed by signal ", WTERMSIG(status));
-  return absl::StrCat("ended with wait status ", status);
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
+  return "ended with wait status " + std::to_string(status);
+}
+
+// `text` with every "{fd}" replaced by `fd`.
+std::string ReplaceFd(std::string text, const std::string& fd) {
+  for (std::size_t at = text.find("{fd}"); at != std::string::npos;
+       at = text.find("{fd}", at + fd.size())) {
+    text.replace(at, 4, fd);
+  }
+  return text;
 }
 
 class ChildRelay final : public RelayProcess {
  public:
-  ChildRelay(pid_t pid, int fd) : pid_(pid), fd_(fd) {}
+  ChildRelay(pid_t pid, std::unique_ptr<LocalChannel> channel)
+      : pid_(pid), channel_(std::move(channel)) {}
   ~ChildRelay() override {
-    if (fd_ >= 0) close(fd_);
+    channel_.reset();
     Finish(std::chrono::milliseconds(0));
   }
 
-  int TakeSocket() override {
-    const int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
+  std::unique_ptr<LocalChannel> TakeChannel() override { return std::move(channel_); }
 
   std::string Finish(std::chrono::milliseconds grace) override {
     if (pid_ <= 0) return how_;
@@ -79,7 +83,7 @@ class ChildRelay final : public RelayProcess {
   }
 
   pid_t pid_;
-  int fd_;
+  std::unique_ptr<LocalChannel> channel_;
   std::string how_;
 };
 
@@ -87,31 +91,28 @@ class ProcessRelaySpawner final : public RelaySpawner {
  public:
   explicit ProcessRelaySpawner(std::string program) : program_(std::move(program)) {}
 
-  absl::StatusOr<std::unique_ptr<RelayProcess>> Spawn(
-      const std::vector<std::string>& args) override {
+  IpcStatus Spawn(const std::vector<std::string>& args,
+                  std::unique_ptr<RelayProcess>* relay) override {
     // Everything the child needs is prepared before fork(): between fork and
     // exec only async-signal-safe calls (this process has other threads).
     std::vector<std::string> argv_s = {program_};
-    for (const std::string& a : args) {
-      argv_s.push_back(absl::StrReplaceAll(a, {{"{fd}", std::to_string(kChildFd)}}));
-    }
+    for (const std::string& a : args) argv_s.push_back(ReplaceFd(a, std::to_string(kChildFd)));
     std::vector<char*> argv;
     for (std::string& a : argv_s) argv.push_back(a.data());
     argv.push_back(nullptr);
     const long max_fd = sysconf(_SC_OPEN_MAX);
 
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-      return absl::UnavailableError(absl::StrCat("socketpair: ", std::strerror(errno)));
+    std::unique_ptr<LocalChannel> mine, theirs;
+    if (IpcStatus s = LocalChannelPair(&mine, &theirs); !s.ok()) {
+      return IpcStatus{kIpcUnavailable, "cannot start " + program_ + ": " + s.message};
     }
+    // Its descriptor, close-on-exec (local_channel_linux.cc).
+    const int child_end = std::stoi(theirs->HandleForChild());
     const pid_t parent = getpid();
     const pid_t pid = fork();
     if (pid < 0) {
-      const int e = errno;
-      close(sv[0]);
-      close(sv[1]);
-      return absl::UnavailableError(
-          absl::StrCat("cannot start ", program_, ": fork: ", std::strerror(e)));
+      return IpcStatus{kIpcUnavailable,
+                       "cannot start " + program_ + ": fork: " + std::strerror(errno)};
     }
     if (pid == 0) {
       // The relay dies with the thread that started it (the agent's uplink
@@ -120,9 +121,9 @@ class ProcessRelaySpawner final : public RelaySpawner {
       if (getppid() != parent) _exit(127);
       // The relay's end becomes fd 3 (dup2 clears close-on-exec); nothing
       // else of the agent's is inherited.
-      if (sv[1] == kChildFd) {
+      if (child_end == kChildFd) {
         fcntl(kChildFd, F_SETFD, 0);
-      } else if (dup2(sv[1], kChildFd) < 0) {
+      } else if (dup2(child_end, kChildFd) < 0) {
         _exit(127);
       }
       if (close_range(kChildFd + 1, ~0U, 0) != 0) {
@@ -134,8 +135,9 @@ class ProcessRelaySpawner final : public RelaySpawner {
       execve(argv[0], argv.data(), environ);
       _exit(127);
     }
-    close(sv[1]);
-    return std::make_unique<ChildRelay>(pid, sv[0]);
+    theirs.reset();
+    *relay = std::make_unique<ChildRelay>(pid, std::move(mine));
+    return {};
   }
 
   std::string program() const override { return program_; }
@@ -150,25 +152,28 @@ std::unique_ptr<RelaySpawner> MakeProcessRelaySpawner(std::string program) {
   return std::make_unique<ProcessRelaySpawner>(std::move(program));
 }
 
-absl::StatusOr<std::string> FindAgentService() {
+IpcStatus FindAgentService(std::string* path) {
   if (const char* env = std::getenv("RECLAIM_AGENT_SERVICE"); env != nullptr && *env) {
     if (access(env, X_OK) != 0) {
-      return absl::NotFoundError(absl::StrCat("$RECLAIM_AGENT_SERVICE (", env,
-                                              ") is not an executable file"));
+      return IpcStatus{kIpcNotFound,
+                       "$RECLAIM_AGENT_SERVICE (" + std::string(env) + ") is not an executable file"};
     }
-    return std::string(env);
+    *path = env;
+    return {};
   }
   std::error_code ec;
   const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) return absl::NotFoundError(absl::StrCat("/proc/self/exe: ", ec.message()));
+  if (ec) return IpcStatus{kIpcNotFound, "/proc/self/exe: " + ec.message()};
   const std::filesystem::path beside = self.parent_path() / "reclaim-agent-service";
   const std::filesystem::path build = self.parent_path() / "service" / "reclaim-agent-service";
   for (const auto& p : {beside, build}) {
-    if (access(p.c_str(), X_OK) == 0) return p.string();
+    if (access(p.c_str(), X_OK) == 0) {
+      *path = p.string();
+      return {};
+    }
   }
-  return absl::NotFoundError(absl::StrCat("reclaim-agent-service is neither at ", beside.string(),
-                                          " nor at ", build.string(),
-                                          " (set $RECLAIM_AGENT_SERVICE)"));
+  return IpcStatus{kIpcNotFound, "reclaim-agent-service is neither at " + beside.string() +
+                                     " nor at " + build.string() + " (set $RECLAIM_AGENT_SERVICE)"};
 }
 
 }  // namespace reclaim::agent

@@ -51,6 +51,11 @@ PlatformUser CurrentPlatformUser();
 /// from 22000 on are Windows 11 although ProductName still says "Windows 10".
 std::string OsVersion();
 
+/// The OS family for the Hello (reclaim.v1.OsFamily): "linux" in the Linux
+/// twin, "windows" in the Windows twin (the enum's names in lower case,
+/// without OS_FAMILY_).
+std::string OsFamily();
+
 /// The host name. Linux: gethostname(2). Windows: the DNS name
 /// (GetComputerNameExW(ComputerNameDnsFullyQualified); the host name alone
 /// when the machine has no DNS domain).

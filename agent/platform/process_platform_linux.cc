@@ -114,6 +114,8 @@ std::string OsVersion() {
   return std::string(u.sysname) + " " + u.release;
 }
 
+std::string OsFamily() { return "linux"; }
+
 std::string HostName() {
   char host[256] = {};
   gethostname(host, sizeof(host) - 1);

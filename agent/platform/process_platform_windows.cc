@@ -288,6 +288,8 @@ std::string OsVersion() {
   return out;
 }
 
+std::string OsFamily() { return "windows"; }
+
 std::string HostName() {
   wchar_t buf[256] = {};
   DWORD len = 256;

@@ -3,15 +3,12 @@
 //   relay --fd N   the personal relay of one reclaim-agent in direct mode
 //                  (agent/service/relay.h holds its command-line contract)
 //   enroll         once at install, as root: the machine's device credential
-//   run            the machine service (root, systemd): local sessions on a
-//                  UNIX socket, users attested by the kernel
+//   run            the machine service (root, systemd; Windows LocalSystem):
+//                  local sessions on a UNIX socket / named pipe, users
+//                  attested by the OS
 //
 // Flags are read here only (CLI11). Exit codes: 0 done, 1 runtime error
 // (message in the log), 2 bad options.
-#include <fcntl.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -22,6 +19,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "agent/local/local_channel.h"
 #include "agent/platform/process_platform.h"
 #include "agent/service/collector_link.h"
 #include "agent/service/machine_service.h"
@@ -152,33 +150,30 @@ int WithStopRequests(const std::function<int()>& body, const std::function<void(
   return rc;
 }
 
-bool IsStreamSocket(int fd) {
-  int type = 0;
-  socklen_t len = sizeof(type);
-  return fd >= 0 && fcntl(fd, F_GETFD) != -1 &&
-         getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
-}
-
 // --- relay -------------------------------------------------------------------
 
 struct RelayCli {
   CollectorCli common;
-  /// The inherited socket. Required.
-  int fd = -1;
+  /// The inherited channel, as the agent's HandleForChild() wrote it
+  /// (an fd number; a Windows handle value). Required.
+  std::string fd;
   /// Enroll although a credential exists.
   bool enroll = false;
 };
 
 int RunRelayMode(RelayCli& cli) {
-  const int fd = cli.fd;
-  if (!IsStreamSocket(fd)) {
-    std::fprintf(stderr, "reclaim-agent-service relay: --fd %d is not an open stream socket\n", fd);
+  std::unique_ptr<reclaim::agent::LocalChannel> channel;
+  if (const reclaim::agent::IpcStatus s = reclaim::agent::AdoptInheritedChannel(cli.fd, &channel);
+      !s.ok()) {
+    std::fprintf(stderr,
+                 "reclaim-agent-service relay: --fd %s is not an open stream socket or pipe (%s)\n",
+                 cli.fd.c_str(), s.message.c_str());
     return 2;
   }
   // Bad options: said on stderr and, for the agent's log, as the end frame.
-  auto refuse = [fd](absl::Status s) {
+  auto refuse = [&channel](absl::Status s) {
     std::fprintf(stderr, "reclaim-agent-service relay: %s\n", std::string(s.message()).c_str());
-    (void)reclaim::agent::SendLocalEnd(fd,
+    (void)reclaim::agent::SendLocalEnd(*channel,
                                        s.code() == absl::StatusCode::kFailedPrecondition
                                            ? s.raw_code()
                                            : static_cast<int>(absl::StatusCode::kInvalidArgument),
@@ -201,13 +196,11 @@ int RunRelayMode(RelayCli& cli) {
         cli.common.credential_file.empty() ? "" : " (" + cli.common.credential_file + ")");
   }
   reclaim::agent::RelayOptions options;
-  options.fd = fd;
+  options.channel = std::move(channel);
   options.collector = std::move(*link);
   options.device = std::move(*device);
   reclaim::agent::PersonalRelay relay(std::move(options));
-  const int rc = WithStopRequests([&relay] { return relay.Run(); }, [&relay] { relay.Stop(); });
-  close(fd);
-  return rc;
+  return WithStopRequests([&relay] { return relay.Run(); }, [&relay] { relay.Stop(); });
 }
 
 // --- enroll and run: the machine's credential -----------------------------------
@@ -296,7 +289,10 @@ struct RunCli {
   int hello_timeout_ms = 30000;
 };
 
-int RunMachineMode(RunCli& cli) {
+// The machine service with `cli`'s options: starts it, calls
+// `wait_for_stop` (which returns when the service is to stop: a signal, the
+// SCM, systemd), stops it. Returns the exit code.
+int RunMachineMode(RunCli& cli, const std::function<void()>& wait_for_stop) {
   auto refuse = [](const std::string& message) {
     std::fprintf(stderr, "reclaim-agent-service run: %s\n", message.c_str());
     return 2;
@@ -336,14 +332,9 @@ int RunMachineMode(RunCli& cli) {
     spdlog::critical("{}", service.status().message());
     return 1;
   }
-  absl::Notification stop;
-  return WithStopRequests(
-      [&] {
-        stop.WaitForNotification();
-        (*service)->Stop();
-        return 0;
-      },
-      [&stop] { stop.Notify(); });
+  wait_for_stop();
+  (*service)->Stop();
+  return 0;
 }
 
 }  // namespace
@@ -362,7 +353,10 @@ int main(int argc, char** argv) {
   RelayCli relay;
   CLI::App* relay_cmd = app.add_subcommand(
       "relay", "Relay one reclaim-agent connection on an inherited socket (direct mode)");
-  relay_cmd->add_option("--fd", relay.fd, "The inherited, connected UNIX stream socket")
+  relay_cmd
+      ->add_option("--fd", relay.fd,
+                   "The inherited, connected channel (Linux: a UNIX stream socket's fd; "
+                   "Windows: a pipe handle value)")
       ->required();
   AddCollectorOptions(relay_cmd, &relay.common);
   AddEnrollmentSecretOption(relay_cmd, &relay.common);
@@ -400,8 +394,9 @@ int main(int argc, char** argv) {
                    "The machine credential written by enroll (owner-only)")
       ->capture_default_str();
   run_cmd
-      ->add_option("--socket", run.service.socket_path,
-                   "The local socket (mode 0666; users are attested by SO_PEERCRED)")
+      ->add_option("--address,--socket", run.service.address,
+                   "The local address: a UNIX socket (mode 0666; users are attested by "
+                   "SO_PEERCRED) or, on Windows, a pipe name")
       ->capture_default_str();
   run_cmd->add_option("--user-domain", run.service.user_domain,
                       "Domain of the attested users (default: the host name, upper case)");
@@ -439,6 +434,11 @@ int main(int argc, char** argv) {
   }
   if (relay_cmd->parsed()) return RunRelayMode(relay);
   if (enroll_cmd->parsed()) return RunEnrollMode(enroll);
-  if (run_cmd->parsed()) return RunMachineMode(run);
+  if (run_cmd->parsed()) {
+    absl::Notification stop;
+    return WithStopRequests(
+        [&] { return RunMachineMode(run, [&stop] { stop.WaitForNotification(); }); },
+        [&stop] { stop.Notify(); });
+  }
   return 2;
 }

@@ -1,7 +1,5 @@
 #include "agent/service/relay.h"
 
-#include <sys/socket.h>
-
 #include <utility>
 
 #include "agent/local/local_frames.h"
@@ -24,35 +22,47 @@ PersonalRelay::~PersonalRelay() {
 }
 
 void PersonalRelay::Stop() {
-  absl::MutexLock l(&mu_);
-  if (stopping_) return;
-  stopping_ = true;
-  if (session_ != nullptr) {
-    session_->Stop();
-  } else {
-    ::shutdown(options_.fd, SHUT_RD);  // wakes the wait for the Hello
+  {
+    absl::MutexLock l(&mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    if (session_ != nullptr) {
+      session_->Stop();
+      return;
+    }
+    if (!awaiting_hello_) return;  // Run() sees stopping_ before its next step
   }
+  // Run() is blocked reading the Hello: a local channel cannot be woken for
+  // reading alone, so the end frame goes first, then the shutdown.
+  spdlog::info("relay: session ended ({}: {})", static_cast<int>(absl::StatusCode::kUnavailable),
+               "reclaim-agent-service is stopping");
+  (void)SendLocalEnd(*options_.channel, static_cast<int>(absl::StatusCode::kUnavailable),
+                     "reclaim-agent-service is stopping", std::chrono::seconds(1));
+  options_.channel->Shutdown();
 }
 
 int PersonalRelay::Run() {
-  const int fd = options_.fd;
+  LocalChannel& channel = *options_.channel;
   const std::string& target = options_.collector.target;
   auto stopping = [this] {
     absl::MutexLock l(&mu_);
     return stopping_;
   };
   // gRPC's and absl's status codes have the same numbers.
-  auto end = [fd](absl::StatusCode code, const std::string& message) {
+  auto end = [&channel](absl::StatusCode code, const std::string& message) {
     spdlog::info("relay: session ended ({}: {})", static_cast<int>(code), message);
-    (void)SendLocalEnd(fd, static_cast<int>(code), message);
+    (void)SendLocalEnd(channel, static_cast<int>(code), message);
     return 0;
   };
-  LocalFrameReader reader(fd);
+  LocalFrameReader reader(channel);
   v1::AgentMessage hello;
-  if (absl::Status s = reader.Read(&hello); !s.ok()) {
-    if (stopping()) {
-      return end(absl::StatusCode::kUnavailable, "reclaim-agent-service is stopping");
-    }
+  absl::Status read = reader.Read(&hello);
+  {
+    absl::MutexLock l(&mu_);
+    awaiting_hello_ = false;
+    if (stopping_) return 0;  // Stop() ended the channel
+  }
+  if (absl::Status s = read; !s.ok()) {
     if (s.code() == absl::StatusCode::kOutOfRange || s.code() == absl::StatusCode::kUnavailable) {
       spdlog::info("relay: the agent closed the connection before its Hello");
       return 0;
@@ -93,7 +103,7 @@ int PersonalRelay::Run() {
                    target, device.file);
     }
   }
-  SessionRelay session(fd, channel_, target, device.token, options_.collector.connect_timeout);
+  SessionRelay session(channel, channel_, target, device.token, options_.collector.connect_timeout);
   {
     absl::MutexLock l(&mu_);
     if (stopping_) {

@@ -17,8 +17,10 @@
 //       [--connect-timeout-ms MS]          default 20000 (see below)
 //       [--log-level LEVEL] [--log-file PATH]   default info, standard error
 //
-// N is one end of a socketpair(AF_UNIX, SOCK_STREAM) inherited by the relay
-// (not close-on-exec); the relay owns it. On it run the frames of
+// N is the relay's end of a LocalChannelPair (agent/local/local_channel.h)
+// inherited from the agent, as HandleForChild() wrote it: Linux a
+// socketpair(AF_UNIX, SOCK_STREAM) end (fd 3), Windows a named-pipe handle
+// value; the relay owns it (AdoptInheritedChannel). On it run the frames of
 // proto/reclaim/v1/local.proto (agent/local/local_frames.h): the agent sends
 // a Hello first, then AgentMessages; the relay sends
 // LocalServiceMessage.collector for each CollectorMessage and, last,
@@ -48,7 +50,7 @@
 // Exit codes: 0 the connection ended (an end frame was sent, or the agent
 // closed its side; also after SIGTERM/SIGINT); 2 bad options or an unusable
 // credential / secret file (message on stderr, and an end frame when --fd is
-// a usable socket). Standard error carries the log (never a credential or
+// a usable channel). Standard error carries the log (never a credential or
 // secret).
 #pragma once
 
@@ -58,6 +60,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/local/local_channel.h"
 #include "agent/service/collector_link.h"
 
 namespace reclaim::agent {
@@ -79,8 +82,8 @@ struct DeviceCredential {
 
 /// Relay options; every field documents its default.
 struct RelayOptions {
-  /// The inherited, connected stream socket. Required.
-  int fd = -1;
+  /// The inherited, connected channel (AdoptInheritedChannel). Required.
+  std::unique_ptr<LocalChannel> channel;
   /// The collector. Required: target.
   CollectorLinkOptions collector;
   /// Default: no credential, no secret (streams carry no credential).
@@ -100,6 +103,8 @@ class PersonalRelay {
   int Run();
 
   /// Makes Run() end the session with UNAVAILABLE and return (SIGTERM).
+  /// Before the Hello arrived, writes that end frame itself (at most 1 s)
+  /// and shuts the channel down to wake Run().
   void Stop();
 
  private:
@@ -107,6 +112,8 @@ class PersonalRelay {
   std::shared_ptr<grpc::Channel> channel_;
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Run() waits for the Hello (Stop() ends the channel itself then).
+  bool awaiting_hello_ ABSL_GUARDED_BY(mu_) = true;
   SessionRelay* session_ ABSL_GUARDED_BY(mu_) = nullptr;
 };
 

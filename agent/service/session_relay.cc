@@ -2,7 +2,6 @@
 
 #include <grpcpp/grpcpp.h>
 #include <pthread.h>
-#include <sys/socket.h>
 
 #include <thread>
 #include <utility>
@@ -19,22 +18,28 @@ namespace {
 namespace v1 = ::reclaim::v1;
 using Stream = grpc::ClientReaderWriter<v1::AgentMessage, v1::CollectorMessage>;
 
+constexpr char kStopping[] = "reclaim-agent-service is stopping";
+
 }  // namespace
 
-absl::Status SendLocalEnd(int fd, int code, const std::string& message) {
+absl::Status SendLocalEnd(LocalChannel& channel, int code, const std::string& message,
+                          std::chrono::milliseconds timeout) {
   v1::LocalServiceMessage end;
   end.mutable_end()->set_code(code);
   end.mutable_end()->set_message(message);
-  return WriteLocalFrame(fd, end);
+  return WriteLocalFrame(channel, end, timeout);
 }
 
-SessionRelay::SessionRelay(int fd, std::shared_ptr<grpc::Channel> channel, std::string target,
-                           std::string token, std::chrono::milliseconds connect_timeout)
-    : fd_(fd),
+SessionRelay::SessionRelay(LocalChannel& local, std::shared_ptr<grpc::Channel> channel,
+                           std::string target, std::string token,
+                           std::chrono::milliseconds connect_timeout,
+                           std::chrono::milliseconds local_write_timeout)
+    : local_(local),
       channel_(std::move(channel)),
       target_(std::move(target)),
       token_(std::move(token)),
-      connect_timeout_(connect_timeout) {}
+      connect_timeout_(connect_timeout),
+      local_write_timeout_(local_write_timeout) {}
 
 SessionRelay::~SessionRelay() { WipeToken(); }
 
@@ -44,8 +49,16 @@ void SessionRelay::Stop() {
   absl::MutexLock l(&mu_);
   if (stopping_) return;
   stopping_ = true;
+  // The stream's end reaches RelayDown, which ends the local side.
   if (context_ != nullptr) context_->TryCancel();
-  ::shutdown(fd_, SHUT_RD);  // wakes a blocked read of the local side
+}
+
+void SessionRelay::EndLocal(SessionOutcome* outcome, int code, std::string message) {
+  outcome->code = code;
+  outcome->message = std::move(message);
+  if (!SendLocalEnd(local_, outcome->code, outcome->message, local_write_timeout_).ok()) {
+    outcome->local_closed = true;
+  }
 }
 
 void SessionRelay::RelayDown(void* raw_stream) {
@@ -53,24 +66,59 @@ void SessionRelay::RelayDown(void* raw_stream) {
   auto* stream = static_cast<Stream*>(raw_stream);
   v1::LocalServiceMessage out;
   while (stream->Read(out.mutable_collector())) {
-    if (!WriteLocalFrame(fd_, out).ok()) {
+    if (!WriteLocalFrame(local_, out, local_write_timeout_).ok()) {
       absl::MutexLock l(&mu_);
       local_gone_ = true;
       if (context_ != nullptr) context_->TryCancel();
       break;
     }
   }
-  absl::MutexLock l(&mu_);
-  collector_ended_ = true;
-  ::shutdown(fd_, SHUT_RD);  // wakes the upward relay blocked on the local side
+  {
+    absl::MutexLock l(&mu_);
+    collector_ended_ = true;
+  }
+  grpc::Status status;
+  {
+    // No upward Write runs while the stream finishes (gRPC allows one Read
+    // and one Write at a time, nothing beside Finish).
+    absl::MutexLock u(&up_mu_);
+    finishing_ = true;
+    status = stream->Finish();
+  }
+  SessionOutcome outcome;
+  bool write_end = false;
+  {
+    absl::MutexLock l(&mu_);
+    if (local_gone_ || up_end_ == UpEnd::kLocalClosed) {
+      // Gone, or not reading within the write timeout: an end frame would
+      // fail, or block, the same way.
+      outcome.local_closed = true;
+    } else if (stopping_) {
+      outcome.code = grpc::StatusCode::UNAVAILABLE;
+      outcome.message = kStopping;
+      write_end = true;
+    } else if (up_end_ == UpEnd::kLocalError) {
+      outcome.code = static_cast<int>(local_error_.code());
+      outcome.message = std::string(local_error_.message());
+      write_end = true;
+    } else {
+      outcome.code = status.error_code();
+      outcome.message = status.ok() ? "the collector ended the stream" : status.error_message();
+      write_end = true;
+    }
+  }
+  if (write_end) EndLocal(&outcome, outcome.code, outcome.message);
+  {
+    absl::MutexLock l(&mu_);
+    outcome_ = outcome;
+  }
+  local_.Shutdown();  // wakes the upward relay blocked on the local side
 }
 
 SessionOutcome SessionRelay::Run(const v1::AgentMessage& hello, LocalFrameReader& reader) {
   SessionOutcome outcome;
-  auto end_local = [&](int code, std::string message) {
-    outcome.code = code;
-    outcome.message = std::move(message);
-    if (!SendLocalEnd(fd_, outcome.code, outcome.message).ok()) outcome.local_closed = true;
+  auto done = [&] {
+    local_.Shutdown();
     return outcome;
   };
   const absl::Status connected = AwaitCollector(*channel_, target_, connect_timeout_, [this] {
@@ -78,58 +126,81 @@ SessionOutcome SessionRelay::Run(const v1::AgentMessage& hello, LocalFrameReader
     return stopping_;
   });
   if (!connected.ok()) {
-    return end_local(grpc::StatusCode::UNAVAILABLE, connected.code() == absl::StatusCode::kCancelled
-                                                        ? "reclaim-agent-service is stopping"
-                                                        : std::string(connected.message()));
+    EndLocal(&outcome, grpc::StatusCode::UNAVAILABLE,
+             connected.code() == absl::StatusCode::kCancelled ? kStopping
+                                                              : std::string(connected.message()));
+    return done();
   }
   grpc::ClientContext context;
   if (!token_.empty()) context.AddMetadata("authorization", "Bearer " + token_);
   {
     absl::MutexLock l(&mu_);
-    if (stopping_)
-      return end_local(grpc::StatusCode::UNAVAILABLE, "reclaim-agent-service is stopping");
+    if (stopping_) {
+      EndLocal(&outcome, grpc::StatusCode::UNAVAILABLE, kStopping);
+      return done();
+    }
     context_ = &context;
     collector_ended_ = false;
     local_gone_ = false;
+    up_end_ = UpEnd::kNone;
+  }
+  {
+    absl::MutexLock u(&up_mu_);
+    finishing_ = false;
   }
   auto stub = v1::AgentService::NewStub(channel_);
   std::unique_ptr<Stream> stream = stub->Connect(&context);
 
-  // Upwards, on this thread, until one side ends.
-  enum class Why { kCollector, kLocalClosed, kLocalError, kStopping } why = Why::kCollector;
-  absl::Status local_error;
-  std::thread down;
-  if (stream->Write(hello)) {
-    down = std::thread([this, s = stream.get()] { RelayDown(s); });
-    v1::AgentMessage message;
-    while (true) {
-      const absl::Status read = reader.Read(&message);
-      if (!read.ok()) {
-        absl::MutexLock l(&mu_);
-        if (stopping_) {
-          why = Why::kStopping;
-        } else if (collector_ended_) {
-          why = Why::kCollector;  // RelayDown shut the socket down to wake us
-        } else if (read.code() == absl::StatusCode::kOutOfRange ||
-                   read.code() == absl::StatusCode::kUnavailable) {
-          why = Why::kLocalClosed;
-        } else {
-          why = Why::kLocalError;  // over the frame limit, or not a message
-          local_error = read;
-        }
-        break;
-      }
-      if (!stream->Write(message)) break;  // the stream ended; its status follows
+  if (!stream->Write(hello)) {
+    // The stream ended at once (refused, cancelled): its status says why.
+    const grpc::Status status = stream->Finish();
+    bool stopping;
+    {
+      absl::MutexLock l(&mu_);
+      context_ = nullptr;
+      stopping = stopping_;
     }
+    if (stopping) {
+      EndLocal(&outcome, grpc::StatusCode::UNAVAILABLE, kStopping);
+    } else {
+      EndLocal(&outcome, status.error_code(),
+               status.ok() ? "the collector ended the stream" : status.error_message());
+    }
+    return done();
   }
+  std::thread down([this, s = stream.get()] { RelayDown(s); });
+  // Upwards, on this thread, until one side ends.
+  v1::AgentMessage message;
+  while (true) {
+    const absl::Status read = reader.Read(&message);
+    if (!read.ok()) {
+      absl::MutexLock l(&mu_);
+      if (!collector_ended_ && !stopping_) {
+        if (read.code() == absl::StatusCode::kOutOfRange ||
+            read.code() == absl::StatusCode::kUnavailable) {
+          up_end_ = UpEnd::kLocalClosed;
+        } else {
+          up_end_ = UpEnd::kLocalError;  // over the frame limit, or not a message
+          local_error_ = read;
+        }
+      }
+      break;
+    }
+    absl::MutexLock u(&up_mu_);
+    if (finishing_ || !stream->Write(message)) break;  // the stream ended: RelayDown ends it
+  }
+  UpEnd up_end;
   {
     absl::MutexLock l(&mu_);
-    if (stopping_) why = Why::kStopping;  // Stop() cancelled a blocked Write
+    up_end = up_end_;
   }
-  if (why == Why::kLocalClosed) {
+  if (up_end == UpEnd::kLocalClosed) {
     // The session is gone: let the collector finish what it has (it ends a
     // half-closed stream once its pending batches are acknowledged).
-    stream->WritesDone();
+    {
+      absl::MutexLock u(&up_mu_);
+      if (!finishing_) stream->WritesDone();
+    }
     absl::MutexLock l(&mu_);
     mu_.AwaitWithTimeout(absl::Condition(
                              +[](SessionRelay* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
@@ -137,34 +208,15 @@ SessionOutcome SessionRelay::Run(const v1::AgentMessage& hello, LocalFrameReader
                              },
                              this),
                          absl::Seconds(2));
+    context.TryCancel();
+  } else if (up_end == UpEnd::kLocalError) {
+    context.TryCancel();
   }
-  if (why != Why::kCollector) context.TryCancel();
-  if (down.joinable()) down.join();
-  const grpc::Status status = stream->Finish();
-  bool local_gone;
-  {
-    absl::MutexLock l(&mu_);
-    context_ = nullptr;
-    local_gone = local_gone_;
-  }
-  // A write to the local side failed (gone, or not reading within the
-  // socket's send timeout): an end frame would fail, or block, the same way.
-  if (why == Why::kLocalClosed || local_gone) {
-    outcome.local_closed = true;
-    return outcome;
-  }
-  switch (why) {
-    case Why::kLocalClosed:
-      break;
-    case Why::kLocalError:
-      return end_local(static_cast<int>(local_error.code()), std::string(local_error.message()));
-    case Why::kStopping:
-      return end_local(grpc::StatusCode::UNAVAILABLE, "reclaim-agent-service is stopping");
-    case Why::kCollector:
-      break;
-  }
-  return end_local(status.error_code(),
-                   status.ok() ? "the collector ended the stream" : status.error_message());
+  down.join();
+  absl::MutexLock l(&mu_);
+  context_ = nullptr;
+  outcome = outcome_;
+  return done();
 }
 
 }  // namespace reclaim::agent

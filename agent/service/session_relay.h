@@ -1,12 +1,16 @@
-// Relays one local connection (proto/reclaim/v1/local.proto frames on a UNIX
-// stream socket) over one gRPC AgentService.Connect stream: AgentMessages up,
+// Relays one local connection (proto/reclaim/v1/local.proto frames on a
+// LocalChannel: a UNIX socket, a named pipe) over one gRPC
+// AgentService.Connect stream: AgentMessages up,
 // CollectorMessages down as LocalServiceMessage.collector, and a
 // LocalServiceMessage.end{code, message} when the collector stream ends or
 // cannot be opened. Used by both modes of reclaim-agent-service.
 //
 // Threads: Run() blocks its caller, which relays upwards (local -> collector);
-// it starts and joins one more thread ("relay-down") for the other direction.
-// Stop() may be called from any thread.
+// it starts and joins one more thread ("relay-down") for the other direction,
+// which also ends the session: it calls Finish() on the gRPC stream, writes
+// the end frame and then shuts the channel down, which wakes the upward read
+// (a local channel has no half-close for reading). Stop() may be called from
+// any thread and does not block.
 #pragma once
 
 #include <chrono>
@@ -17,6 +21,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/local/local_channel.h"
 
 namespace grpc {
 class Channel;
@@ -41,26 +46,31 @@ struct SessionOutcome {
   std::string message;
 };
 
-/// Writes LocalServiceMessage.end{code, message} to `fd`. Errors as
-/// WriteLocalFrame (UNAVAILABLE when the peer is gone).
-[[nodiscard]] absl::Status SendLocalEnd(int fd, int code, const std::string& message);
+/// Writes LocalServiceMessage.end{code, message} to `channel`, waiting at
+/// most `timeout` (zero: no limit). Errors as WriteLocalFrame (UNAVAILABLE
+/// when the peer is gone, DEADLINE_EXCEEDED when it does not read).
+[[nodiscard]] absl::Status SendLocalEnd(LocalChannel& channel, int code, const std::string& message,
+                                        std::chrono::milliseconds timeout = {});
 
 /// One session's relay. Owned by the caller of Run(); thread-safe.
 class SessionRelay {
  public:
-  /// Relays the connected stream socket `fd` (not owned: the caller closes
-  /// it after Run) over `channel`, presenting `token` as "authorization:
+  /// Relays `local` (not owned: it must outlive the relay; it is shut down
+  /// when Run returns) over `channel`, presenting `token` as "authorization:
   /// Bearer <token>" when not empty. `connect_timeout` bounds the wait for
-  /// the channel to connect (see AwaitCollector).
-  SessionRelay(int fd, std::shared_ptr<grpc::Channel> channel, std::string target,
-               std::string token, std::chrono::milliseconds connect_timeout);
+  /// the channel to connect (see AwaitCollector); `local_write_timeout`
+  /// each write to `local` (zero: no limit): a session that does not read
+  /// for that long is treated as gone.
+  SessionRelay(LocalChannel& local, std::shared_ptr<grpc::Channel> channel, std::string target,
+               std::string token, std::chrono::milliseconds connect_timeout,
+               std::chrono::milliseconds local_write_timeout = {});
   ~SessionRelay();
   SessionRelay(const SessionRelay&) = delete;
   SessionRelay& operator=(const SessionRelay&) = delete;
 
   /// Sends `hello` (the session's first frame, as read or rewritten by the
   /// caller) and then relays both ways until one side ends. Reads the
-  /// session's later frames with `reader` (of `fd`). Ends the local side
+  /// session's later frames with `reader` (of `local`). Ends the local side
   /// with: UNAVAILABLE when the collector cannot be reached within the
   /// connect timeout or the service stops; the collector's status when it
   /// ends the stream (UNAUTHENTICATED for a refused or revoked credential);
@@ -76,12 +86,15 @@ class SessionRelay {
  private:
   void RelayDown(void* stream);
   void WipeToken();
+  // Writes the end frame, unless the local side is gone, and records it.
+  void EndLocal(SessionOutcome* outcome, int code, std::string message);
 
-  const int fd_;
+  LocalChannel& local_;
   const std::shared_ptr<grpc::Channel> channel_;
   const std::string target_;
   std::string token_;
   const std::chrono::milliseconds connect_timeout_;
+  const std::chrono::milliseconds local_write_timeout_;
 
   absl::Mutex mu_;
   grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
@@ -90,6 +103,16 @@ class SessionRelay {
   bool collector_ended_ ABSL_GUARDED_BY(mu_) = false;
   // Writing to the local side failed: it is gone.
   bool local_gone_ ABSL_GUARDED_BY(mu_) = false;
+  // Why the upward relay stopped, when it stopped first (set by Run before
+  // it cancels the stream; read by RelayDown to choose the end frame).
+  enum class UpEnd { kNone, kLocalClosed, kLocalError } up_end_ ABSL_GUARDED_BY(mu_) = UpEnd::kNone;
+  absl::Status local_error_ ABSL_GUARDED_BY(mu_);
+  // Set (under up_mu_) once RelayDown finishes the gRPC stream: no more
+  // Write/WritesDone on it. up_mu_ is held around every upward stream op.
+  absl::Mutex up_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  bool finishing_ ABSL_GUARDED_BY(up_mu_) = false;
+  // What RelayDown ended the session with.
+  SessionOutcome outcome_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace reclaim::agent

@@ -114,11 +114,10 @@ class UplinkEngine final : public Uplink, private UplinkEvents {
     hello->set_device_id(identity_.device_id);
     hello->set_agent_instance_id(spool_.instance_id());
     hello->set_agent_version(identity_.agent_version);
-#if defined(_WIN32)
-    hello->set_os_family(v1::OS_FAMILY_WINDOWS);
-#else
-    hello->set_os_family(v1::OS_FAMILY_LINUX);
-#endif
+    const std::string family = OsFamily();
+    hello->set_os_family(family == "windows" ? v1::OS_FAMILY_WINDOWS
+                         : family == "linux" ? v1::OS_FAMILY_LINUX
+                                             : v1::OS_FAMILY_UNSPECIFIED);
     hello->set_os_version(identity_.os_version);
     hello->set_hostname(identity_.hostname);
     v1::SessionUser* user = hello->mutable_user();

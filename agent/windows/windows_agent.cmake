@@ -5,6 +5,13 @@
 # distribution's paths: every package comes from find_package (vcpkg's
 # toolchain file puts its installed tree first).
 #
+# The same targets as on Linux, with the Windows twins chosen in each
+# directory's CMakeLists.txt: reclaim-agent (no gRPC: its uplink is
+# LocalUplink over agent/local/local_channel_windows.cc, a named pipe, and
+# direct mode's relays from agent/local/relay_process_windows.cc) and
+# reclaim-agent-service (the machine service on \\.\pipe\reclaim-agent-service
+# and `relay --fd HANDLE`).
+#
 # The compile check (RECLAIM_WINDOWS_COMPILE_CHECK, set by
 # .ci/mingw-w64-agent-check.cmake) configures this same file with mingw-w64 on
 # Debian: its toolchain file points every find_package() below at header-only

@@ -182,9 +182,9 @@ int main(int argc, char** argv) {
       std::function<pid_t(pid_t agent)> helper_pid;
     };
     const std::vector<Mode> modes = {
-        {"(a) machine service: reclaim-agent --service-socket (reclaim-agent-service run)",
+        {"(a) machine service: reclaim-agent --service-address (reclaim-agent-service run)",
          "reclaim-agent-service run (one per machine, not the agent's)",
-         {"--service-socket", file("agent.sock")},
+         {"--service-address", file("agent.sock")},
          [&](pid_t) { return service.pid(); }},
         {"(b) direct mode: reclaim-agent --collector (personal reclaim-agent-service relay)",
          "its reclaim-agent-service relay (one per direct-mode agent)",

@@ -1,10 +1,8 @@
-// The local socket's framing (varint32 size + message) over a real socketpair:
-// round trips, a clean end, a truncated frame, an oversize header refused
-// before anything is allocated, garbage, and a write to a closed peer.
+// The local channel's framing (varint32 size + message) over a real
+// LocalChannelPair (a socketpair on Linux): round trips, a clean end, a
+// truncated frame, an oversize header refused before anything is allocated,
+// garbage, a write to a closed peer and to a peer that does not read.
 #include "agent/local/local_frames.h"
-
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <string>
 #include <thread>
@@ -18,20 +16,16 @@ namespace {
 
 class LocalFramesTest : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds_), 0); }
-  void TearDown() override {
-    for (int fd : fds_) {
-      if (fd >= 0) ::close(fd);
-    }
+  void SetUp() override {
+    const IpcStatus s = LocalChannelPair(&writer_, &reader_end_);
+    ASSERT_TRUE(s.ok()) << s.message;
   }
-  void CloseWriter() {
-    ::close(fds_[0]);
-    fds_[0] = -1;
-  }
+  void CloseWriter() { writer_.reset(); }
   void WriteRaw(const std::string& bytes) {
-    ASSERT_EQ(::write(fds_[0], bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+    const IpcStatus s = writer_->WriteAll(bytes.data(), bytes.size(), std::chrono::seconds(5));
+    ASSERT_TRUE(s.ok()) << s.message;
   }
-  int fds_[2] = {-1, -1};
+  std::unique_ptr<LocalChannel> writer_, reader_end_;
 };
 
 TEST_F(LocalFramesTest, MessagesRoundTripInOrder) {
@@ -42,12 +36,12 @@ TEST_F(LocalFramesTest, MessagesRoundTripInOrder) {
   batch.mutable_batch()->set_seq(7);
   batch.mutable_batch()->add_intervals()->set_active_duration_ms(1500);
   v1::AgentMessage empty;  // a zero-byte frame is valid
-  ASSERT_TRUE(WriteLocalFrame(fds_[0], hello).ok());
-  ASSERT_TRUE(WriteLocalFrame(fds_[0], batch).ok());
-  ASSERT_TRUE(WriteLocalFrame(fds_[0], empty).ok());
+  ASSERT_TRUE(WriteLocalFrame(*writer_, hello).ok());
+  ASSERT_TRUE(WriteLocalFrame(*writer_, batch).ok());
+  ASSERT_TRUE(WriteLocalFrame(*writer_, empty).ok());
   CloseWriter();
 
-  LocalFrameReader reader(fds_[1]);
+  LocalFrameReader reader(*reader_end_);
   v1::AgentMessage got;
   ASSERT_TRUE(reader.Read(&got).ok());
   EXPECT_EQ(got.hello().device_id(), "laptop-0042");
@@ -64,8 +58,8 @@ TEST_F(LocalFramesTest, MessagesRoundTripInOrder) {
 TEST_F(LocalFramesTest, LargeFrameCrossesManyReads) {
   v1::LocalServiceMessage big;
   big.mutable_end()->set_message(std::string(3 << 20, 'x'));
-  std::thread writer([&] { EXPECT_TRUE(WriteLocalFrame(fds_[0], big).ok()); });
-  LocalFrameReader reader(fds_[1]);
+  std::thread writer([&] { EXPECT_TRUE(WriteLocalFrame(*writer_, big).ok()); });
+  LocalFrameReader reader(*reader_end_);
   v1::LocalServiceMessage got;
   ASSERT_TRUE(reader.Read(&got).ok());
   writer.join();
@@ -75,7 +69,7 @@ TEST_F(LocalFramesTest, LargeFrameCrossesManyReads) {
 TEST_F(LocalFramesTest, EndInsideAFrameIsUnavailable) {
   WriteRaw(std::string("\x0a\x08", 2));  // announces 10 bytes, sends 1
   CloseWriter();
-  LocalFrameReader reader(fds_[1]);
+  LocalFrameReader reader(*reader_end_);
   v1::AgentMessage got;
   absl::Status s = reader.Read(&got);
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
@@ -86,7 +80,7 @@ TEST_F(LocalFramesTest, EndInsideAFrameIsUnavailable) {
 TEST_F(LocalFramesTest, EndRightAfterTheHeaderIsUnavailable) {
   WriteRaw(std::string("\x05", 1));  // announces 5 bytes, sends none
   CloseWriter();
-  LocalFrameReader reader(fds_[1]);
+  LocalFrameReader reader(*reader_end_);
   v1::AgentMessage got;
   absl::Status s = reader.Read(&got);
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
@@ -95,7 +89,7 @@ TEST_F(LocalFramesTest, EndRightAfterTheHeaderIsUnavailable) {
 TEST_F(LocalFramesTest, EndInsideTheHeaderIsUnavailable) {
   WriteRaw(std::string("\x80", 1));  // a varint with its continuation bit set
   CloseWriter();
-  LocalFrameReader reader(fds_[1]);
+  LocalFrameReader reader(*reader_end_);
   v1::AgentMessage got;
   EXPECT_EQ(reader.Read(&got).code(), absl::StatusCode::kUnavailable);
 }
@@ -104,7 +98,7 @@ TEST_F(LocalFramesTest, OversizeHeaderIsRefusedBeforeReadingThePayload) {
   // 0xFFFFFFFF as a varint32: 4 GiB announced, nothing behind it. The reader
   // refuses on the header alone (it would otherwise wait for the payload).
   WriteRaw(std::string("\xff\xff\xff\xff\x0f", 5));
-  LocalFrameReader reader(fds_[1], /*max_frame_bytes=*/1024);
+  LocalFrameReader reader(*reader_end_, /*max_frame_bytes=*/1024);
   v1::AgentMessage got;
   absl::Status s = reader.Read(&got);
   EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
@@ -115,7 +109,7 @@ TEST_F(LocalFramesTest, GarbageIsInvalidArgument) {
   // 4 bytes: field 1 (hello) with wire type 7, which does not exist.
   WriteRaw(std::string("\x04\x0f\x01\x02\x03", 5));
   CloseWriter();
-  LocalFrameReader reader(fds_[1]);
+  LocalFrameReader reader(*reader_end_);
   v1::AgentMessage got;
   absl::Status s = reader.Read(&got);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
@@ -123,19 +117,34 @@ TEST_F(LocalFramesTest, GarbageIsInvalidArgument) {
 }
 
 TEST_F(LocalFramesTest, WriteToAClosedPeerIsUnavailableWithoutSigpipe) {
-  ::close(fds_[1]);
-  fds_[1] = -1;
+  reader_end_.reset();
   v1::AgentMessage m;
   m.mutable_batch()->set_seq(1);
   // Without MSG_NOSIGNAL this would kill the test process with SIGPIPE.
-  absl::Status s = WriteLocalFrame(fds_[0], m);
+  absl::Status s = WriteLocalFrame(*writer_, m);
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+}
+
+TEST_F(LocalFramesTest, WriteToAPeerThatDoesNotReadEndsAtTheTimeout) {
+  // More than any socket buffer holds, and nobody reads.
+  v1::LocalServiceMessage big;
+  big.mutable_end()->set_message(std::string(3 << 20, 'x'));
+  absl::Status s = WriteLocalFrame(*writer_, big, std::chrono::milliseconds(200));
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
+}
+
+TEST_F(LocalFramesTest, ShutdownEndsABlockedReadAsTheEndOfStream) {
+  LocalFrameReader reader(*reader_end_);
+  std::thread stopper([&] { reader_end_->Shutdown(); });
+  v1::AgentMessage got;
+  EXPECT_EQ(reader.Read(&got).code(), absl::StatusCode::kOutOfRange);
+  stopper.join();
 }
 
 TEST_F(LocalFramesTest, OversizeMessageIsNotWritten) {
   v1::LocalServiceMessage big;
   big.mutable_end()->set_message(std::string(kMaxLocalFrameBytes + 1, 'x'));
-  EXPECT_EQ(WriteLocalFrame(fds_[0], big).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(WriteLocalFrame(*writer_, big).code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -6,13 +6,7 @@
 // without an end, and a socket nobody listens on yet.
 #include "agent/local/local_uplink.h"
 
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
 #include <atomic>
-#include <cstring>
 #include <memory>
 
 #include "agent/local/local_frames.h"
@@ -32,8 +26,8 @@ using std::chrono::seconds;
 // The service's side of one accepted connection.
 class ServiceConn {
  public:
-  explicit ServiceConn(int fd) : fd_(fd), reader_(fd) {}
-  ~ServiceConn() { close(fd_); }
+  explicit ServiceConn(std::unique_ptr<LocalChannel> channel)
+      : channel_(std::move(channel)), reader_(*channel_) {}
   v1::AgentMessage Next() {
     v1::AgentMessage m;
     absl::Status s = reader_.Read(&m);
@@ -49,7 +43,7 @@ class ServiceConn {
   void Send(const v1::CollectorMessage& m) {
     v1::LocalServiceMessage f;
     *f.mutable_collector() = m;
-    ASSERT_TRUE(WriteLocalFrame(fd_, f).ok());
+    ASSERT_TRUE(WriteLocalFrame(*channel_, f).ok());
   }
   void Ack(std::uint64_t seq) {
     v1::CollectorMessage m;
@@ -60,7 +54,7 @@ class ServiceConn {
     v1::LocalServiceMessage f;
     f.mutable_end()->set_code(code);
     f.mutable_end()->set_message(message);
-    ASSERT_TRUE(WriteLocalFrame(fd_, f).ok());
+    ASSERT_TRUE(WriteLocalFrame(*channel_, f).ok());
   }
   // True when the agent closed its side (no more frames).
   bool PeerClosed() {
@@ -69,36 +63,27 @@ class ServiceConn {
   }
 
  private:
-  int fd_;
+  std::unique_ptr<LocalChannel> channel_;
   LocalFrameReader reader_;
 };
 
 class FakeService {
  public:
   explicit FakeService(std::string path) : path_(std::move(path)) {}
-  ~FakeService() {
-    if (fd_ >= 0) close(fd_);
-  }
   void Listen() {
-    fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ASSERT_GE(fd_, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path_.c_str(), sizeof(addr.sun_path) - 1);
-    ASSERT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0) << strerror(errno);
-    ASSERT_EQ(listen(fd_, 4), 0);
+    const IpcStatus s = ListenLocal(path_, {}, &listener_);
+    ASSERT_TRUE(s.ok()) << s.message;
   }
+  // The next connection (blocks until one comes).
   std::unique_ptr<ServiceConn> Accept() {
-    pollfd p{fd_, POLLIN, 0};
-    if (poll(&p, 1, 20000) != 1) return nullptr;
-    const int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (c < 0) return nullptr;
-    return std::make_unique<ServiceConn>(c);
+    std::unique_ptr<ServerChannel> c;
+    if (!listener_->Accept(&c).ok()) return nullptr;
+    return std::make_unique<ServiceConn>(std::move(c));
   }
 
  private:
   const std::string path_;
-  int fd_ = -1;
+  std::unique_ptr<LocalListener> listener_;
 };
 
 SpoolBatch Batch() { return testing::GimpBatch(); }

@@ -130,9 +130,12 @@ TEST_F(RelayProcessTest, RelayDiesWithTheAgent) {
     // The "agent": starts a relay and dies without any cleanup.
     close(pipefd[0]);
     auto spawner = MakeProcessRelaySpawner(RECLAIM_AGENT_SERVICE_BIN);
-    auto relay = spawner->Spawn({"relay", "--fd", "{fd}", "--collector", collector_->target(),
-                                 "--insecure-plaintext", "--log-level", "warn"});
-    const pid_t pid = relay.ok() ? static_cast<pid_t>((*relay)->pid()) : 0;
+    std::unique_ptr<RelayProcess> relay;
+    const IpcStatus started =
+        spawner->Spawn({"relay", "--fd", "{fd}", "--collector", collector_->target(),
+                        "--insecure-plaintext", "--log-level", "warn"},
+                       &relay);
+    const pid_t pid = started.ok() ? static_cast<pid_t>(relay->pid()) : 0;
     (void)!write(pipefd[1], &pid, sizeof(pid));
     pause();  // until killed
     _exit(0);
@@ -152,19 +155,19 @@ TEST_F(RelayProcessTest, RelayDiesWithTheAgent) {
 
 TEST(FindAgentServiceTest, EnvironmentFirstAndAClearErrorOtherwise) {
   setenv("RECLAIM_AGENT_SERVICE", RECLAIM_AGENT_SERVICE_BIN, 1);
-  auto found = FindAgentService();
-  ASSERT_TRUE(found.ok()) << found.status();
-  EXPECT_EQ(*found, RECLAIM_AGENT_SERVICE_BIN);
+  std::string path;
+  IpcStatus found = FindAgentService(&path);
+  ASSERT_TRUE(found.ok()) << found.message;
+  EXPECT_EQ(path, RECLAIM_AGENT_SERVICE_BIN);
   setenv("RECLAIM_AGENT_SERVICE", "/nonexistent/reclaim-agent-service", 1);
-  found = FindAgentService();
-  EXPECT_FALSE(found.ok());
-  EXPECT_NE(found.status().message().find("/nonexistent/reclaim-agent-service"),
-            std::string::npos);
+  found = FindAgentService(&path);
+  EXPECT_EQ(found.code, kIpcNotFound);
+  EXPECT_NE(found.message.find("/nonexistent/reclaim-agent-service"), std::string::npos);
   unsetenv("RECLAIM_AGENT_SERVICE");
   // Beside this test binary there is none: both places are named.
-  found = FindAgentService();
-  EXPECT_FALSE(found.ok());
-  EXPECT_NE(found.status().message().find("RECLAIM_AGENT_SERVICE"), std::string::npos);
+  found = FindAgentService(&path);
+  EXPECT_EQ(found.code, kIpcNotFound);
+  EXPECT_NE(found.message.find("RECLAIM_AGENT_SERVICE"), std::string::npos);
 }
 
 }  // namespace

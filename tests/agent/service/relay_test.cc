@@ -22,7 +22,8 @@ class RelayTest : public ::testing::Test {
                                              std::vector<std::string> env = {}) {
     int fds[2];
     EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
-    if (agent_fd_ >= 0) close(agent_fd_);
+    reader_.reset();
+    agent_.reset();
     agent_fd_ = fds[0];
     SetReadTimeout(agent_fd_, std::chrono::seconds(30));
     std::vector<std::string> args = {
@@ -30,18 +31,19 @@ class RelayTest : public ::testing::Test {
     args.insert(args.end(), options.begin(), options.end());
     auto p = std::make_unique<ServiceProcess>(dir_, args, fds[1], env);
     close(fds[1]);
-    reader_ = std::make_unique<agent::LocalFrameReader>(agent_fd_);
+    agent_ = ChannelOf(agent_fd_);
+    reader_ = std::make_unique<agent::LocalFrameReader>(*agent_);
     return p;
   }
-  void Send(const v1::AgentMessage& m) { ASSERT_TRUE(agent::WriteLocalFrame(agent_fd_, m).ok()); }
+  void Send(const v1::AgentMessage& m) { ASSERT_TRUE(agent::WriteLocalFrame(*agent_, m).ok()); }
   void CloseAgent() {
     reader_.reset();
-    close(agent_fd_);
+    agent_.reset();
     agent_fd_ = -1;
   }
   void TearDown() override {
     reader_.reset();
-    if (agent_fd_ >= 0) close(agent_fd_);
+    agent_.reset();
   }
   std::string WriteSecret(const std::string& name, const std::string& value) {
     const std::string path = dir_.File(name);
@@ -51,7 +53,8 @@ class RelayTest : public ::testing::Test {
 
   TempDir dir_;
   std::unique_ptr<AuthCollector> collector_;
-  int agent_fd_ = -1;
+  int agent_fd_ = -1;  // owned by agent_
+  std::unique_ptr<agent::LocalChannel> agent_;
   std::unique_ptr<agent::LocalFrameReader> reader_;
 };
 
@@ -106,7 +109,7 @@ TEST_F(RelayTest, CollectorDownEndsUnavailableAndAcksNothing) {
   Send(AgentHello("laptop-1", "jdoe", kInstance));
   // The relay may already have ended the connection (EPIPE): as an agent
   // does, read the end frame, which is still there.
-  (void)agent::WriteLocalFrame(agent_fd_, AgentBatch(1));
+  (void)agent::WriteLocalFrame(*agent_, AgentBatch(1));
   int acks = 0;
   const auto end = ReadUntilEnd(*reader_, &acks);
   ASSERT_TRUE(end.has_value()) << relay->Stderr();
@@ -200,11 +203,11 @@ TEST_F(RelayTest, BadOptionsExitNonZeroWithAMessage) {
     EXPECT_EQ(p.Wait(), 2);
     EXPECT_NE(p.Stderr().find("TLS"), std::string::npos) << p.Stderr();
     SetReadTimeout(fds[0], std::chrono::seconds(30));
-    agent::LocalFrameReader reader(fds[0]);
+    auto channel = ChannelOf(fds[0]);
+    agent::LocalFrameReader reader(*channel);
     const auto end = ReadUntilEnd(reader);
     ASSERT_TRUE(end.has_value());
     EXPECT_EQ(end->code(), grpc::StatusCode::INVALID_ARGUMENT);
-    close(fds[0]);
   }
   {
     ServiceProcess p(dir_, {"relay", "--fd", "3", "--no-such-option"});

@@ -165,6 +165,14 @@ inline void SetReadTimeout(int fd, std::chrono::seconds timeout) {
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
 
+/// Takes ownership of the connected stream socket `fd` as a LocalChannel.
+inline std::unique_ptr<agent::LocalChannel> ChannelOf(int fd) {
+  std::unique_ptr<agent::LocalChannel> channel;
+  const agent::IpcStatus s = agent::AdoptInheritedChannel(std::to_string(fd), &channel);
+  EXPECT_TRUE(s.ok()) << s.message;
+  return channel;
+}
+
 /// Reads frames until an ack through `seq` (true) or an end/error (false;
 /// `end` gets the end frame when there was one).
 inline bool ReadUntilAcked(agent::LocalFrameReader& reader, std::uint64_t seq,

@@ -1,13 +1,16 @@
 // Campaign prompts through the real uplink, spool and collector stack over
 // loopback: a prompt is stored and reported delivered; an answer reaches the
 // collector exactly once, also across an agent restart and a collector
-// outage; a withdrawn prompt leaves the spool.
+// outage; a withdrawn prompt leaves the spool. The uplink runs as in direct
+// mode: LocalUplink through reclaim-agent-service's relay (in a thread).
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <functional>
 
-#include "agent/uplink/grpc_uplink.h"
+#include "agent/local/local_uplink.h"
+#include "agent/local/relay_connector.h"
+#include "tests/agent/uplink/thread_relay.h"
 #include "reclaim/v1/agent.pb.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_collector.h"
@@ -62,9 +65,11 @@ class UplinkPromptsTest : public ::testing::Test {
     o.backoff.initial = std::chrono::milliseconds(20);
     o.backoff.max = std::chrono::milliseconds(200);
     o.on_prompts_changed = [this] { ++prompt_changes_; };
-    GrpcUplinkOptions g;
-    g.target = collector_->target();
-    auto u = MakeGrpcUplink(*spool_, Identity(), o, g);
+    RelayConnectorOptions r;
+    r.collector = collector_->target();
+    auto u = MakeLocalUplink(
+        *spool_, Identity(), o,
+        MakeRelayConnector(std::make_unique<testing::ThreadRelaySpawner>(collector_->target()), r));
     u->Start();
     return u;
   }

@@ -1,12 +1,9 @@
 // The uplink as the Linux agent runs it in direct mode, against a real
-// collector stack over loopback: the engine, LocalUplink over a socketpair and
+// collector stack over loopback: the engine, LocalUplink over a channel pair and
 // reclaim-agent-service's personal relay (PersonalRelay, run in a thread per
 // stream instead of a process) with its gRPC stream to the collector. Acks
 // delete from the spool, outages keep data, restarts count nothing twice,
 // drop counters arrive exactly, an over-rate device keeps its data.
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -16,6 +13,7 @@
 #include "agent/local/local_uplink.h"
 #include "agent/local/relay_connector.h"
 #include "agent/service/relay.h"
+#include "tests/agent/uplink/thread_relay.h"
 #include "reclaim/v1/agent.pb.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_collector.h"
@@ -52,58 +50,6 @@ AgentIdentity Identity() {
   return id;
 }
 
-// A personal relay (agent/service/relay.h) running in a thread on its end
-// of a socketpair: the process the agent would start, minus the process.
-class ThreadRelay final : public RelayProcess {
- public:
-  ThreadRelay(const std::string& target, int relay_fd, int agent_fd) : agent_fd_(agent_fd) {
-    RelayOptions o;
-    o.fd = relay_fd;
-    o.collector.target = target;
-    o.collector.connect_timeout = std::chrono::seconds(5);
-    relay_ = std::make_unique<PersonalRelay>(std::move(o));
-    thread_ = std::thread([this, relay_fd] {
-      relay_->Run();
-      close(relay_fd);
-      done_.Notify();
-    });
-  }
-  ~ThreadRelay() override {
-    Finish(std::chrono::milliseconds(0));
-    if (agent_fd_ >= 0) close(agent_fd_);
-  }
-  int TakeSocket() override { return std::exchange(agent_fd_, -1); }
-  std::string Finish(std::chrono::milliseconds grace) override {
-    if (!thread_.joinable()) return "exited with status 0";
-    if (!done_.WaitForNotificationWithTimeout(absl::Milliseconds(grace.count()))) relay_->Stop();
-    thread_.join();
-    return "exited with status 0";
-  }
-  long pid() const override { return 0; }
-
- private:
-  int agent_fd_;
-  std::unique_ptr<PersonalRelay> relay_;
-  absl::Notification done_;
-  std::thread thread_;
-};
-
-class ThreadRelaySpawner final : public RelaySpawner {
- public:
-  explicit ThreadRelaySpawner(std::string target) : target_(std::move(target)) {}
-  absl::StatusOr<std::unique_ptr<RelayProcess>> Spawn(const std::vector<std::string>&) override {
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-      return absl::UnavailableError("socketpair");
-    }
-    return std::make_unique<ThreadRelay>(target_, sv[1], sv[0]);
-  }
-  std::string program() const override { return "relay thread"; }
-
- private:
-  const std::string target_;
-};
-
 // The engine over LocalUplink through relays to `target`, with fast backoff.
 std::unique_ptr<Uplink> MakeTestUplink(Spool& spool, const std::string& target) {
   UplinkOptions o;
@@ -112,7 +58,7 @@ std::unique_ptr<Uplink> MakeTestUplink(Spool& spool, const std::string& target) 
   RelayConnectorOptions r;
   r.collector = target;
   return MakeLocalUplink(spool, Identity(), o,
-                         MakeRelayConnector(std::make_unique<ThreadRelaySpawner>(target), r));
+                         MakeRelayConnector(std::make_unique<testing::ThreadRelaySpawner>(target), r));
 }
 
 class UplinkTest : public ::testing::Test {
