@@ -83,7 +83,7 @@ class UnixChannel final : public ServerChannel {
       const int e = errno;
       return Error(kIpcUnavailable, Describe() + " read: " +
                                         (e == EAGAIN || e == EWOULDBLOCK ? std::string("timed out")
-                                                                          : std::strerror(e)));
+                                                                         : std::strerror(e)));
     }
   }
 
@@ -110,9 +110,8 @@ class UnixChannel final : public ServerChannel {
         const auto left = std::chrono::ceil<std::chrono::milliseconds>(
             deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) {
-          return Error(kIpcDeadlineExceeded,
-                       Describe() + ": the peer did not read within " +
-                           std::to_string(timeout.count()) + " ms");
+          return Error(kIpcDeadlineExceeded, Describe() + ": the peer did not read within " +
+                                                 std::to_string(timeout.count()) + " ms");
         }
         wait_ms = static_cast<int>(left.count());
       }
@@ -238,8 +237,8 @@ IpcStatus ListenLocal(const std::string& address, const LocalListenerOptions& op
       std::error_code ec;
       std::filesystem::create_directories(dir, ec);
       if (ec) {
-        return Error(kIpcInternal, "cannot create the socket's directory " + dir.string() + ": " +
-                                       ec.message());
+        return Error(kIpcInternal,
+                     "cannot create the socket's directory " + dir.string() + ": " + ec.message());
       }
       if (chmod(dir.c_str(), 0755) != 0) return Errno(kIpcInternal, "chmod " + dir.string(), errno);
     } else if (!S_ISDIR(st.st_mode)) {
@@ -324,8 +323,7 @@ IpcStatus AdoptInheritedChannel(const std::string& handle_text,
   int type = 0;
   socklen_t len = sizeof(type);
   const int flags = fcntl(fd, F_GETFD);
-  if (flags == -1 || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 ||
-      type != SOCK_STREAM) {
+  if (flags == -1 || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) {
     return Error(kIpcInvalidArgument, "fd " + handle_text + " is not an open stream socket");
   }
   fcntl(fd, F_SETFD, flags | FD_CLOEXEC);  // not passed on to this process's children

@@ -46,7 +46,8 @@ class LocalStream final : public UplinkStream {
     } else if (absl::IsOutOfRange(s)) {
       end_ = absl::UnavailableError("reclaim-agent-service closed the connection");
     } else {
-      end_ = absl::UnavailableError(absl::StrCat("reclaim-agent-service connection: ", s.message()));
+      end_ =
+          absl::UnavailableError(absl::StrCat("reclaim-agent-service connection: ", s.message()));
     }
     return false;
   }
@@ -133,8 +134,7 @@ std::unique_ptr<LocalConnector> MakeServiceSocketConnector(std::string address,
   return std::make_unique<ServiceSocketConnector>(std::move(address), std::move(options));
 }
 
-std::unique_ptr<Uplink> MakeLocalUplink(Spool& spool, AgentIdentity identity,
-                                        UplinkOptions options,
+std::unique_ptr<Uplink> MakeLocalUplink(Spool& spool, AgentIdentity identity, UplinkOptions options,
                                         std::unique_ptr<LocalConnector> connector) {
   return MakeUplink(spool, std::move(identity), std::move(options),
                     std::make_unique<LocalTransport>(std::move(connector)));

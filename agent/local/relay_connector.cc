@@ -28,7 +28,8 @@ std::optional<FileVersionT> FileVersion(const std::string& path) {
 class RelayConnector final : public LocalConnector {
  public:
   RelayConnector(std::unique_ptr<RelaySpawner> spawner, RelayConnectorOptions options)
-      : spawner_(std::move(spawner)), options_(std::move(options)),
+      : spawner_(std::move(spawner)),
+        options_(std::move(options)),
         enroll_pending_(options_.enroll),
         credential_at_start_(FileVersion(options_.credential_file)) {}
 

@@ -155,8 +155,8 @@ std::unique_ptr<RelaySpawner> MakeProcessRelaySpawner(std::string program) {
 IpcStatus FindAgentService(std::string* path) {
   if (const char* env = std::getenv("RECLAIM_AGENT_SERVICE"); env != nullptr && *env) {
     if (access(env, X_OK) != 0) {
-      return IpcStatus{kIpcNotFound,
-                       "$RECLAIM_AGENT_SERVICE (" + std::string(env) + ") is not an executable file"};
+      return IpcStatus{kIpcNotFound, "$RECLAIM_AGENT_SERVICE (" + std::string(env) +
+                                         ") is not an executable file"};
     }
     *path = env;
     return {};

@@ -103,7 +103,6 @@ absl::Status ReadHello(LocalChannel& channel, std::size_t max_bytes,
 
 }  // namespace
 
-
 struct MachineService::Session {
   std::unique_ptr<ServerChannel> channel;
   LocalPeer peer;  // at connect
@@ -132,7 +131,8 @@ absl::StatusOr<std::unique_ptr<MachineService>> MachineService::Start(
         "the connection rate per uid must be above 0 and its burst at least 1");
   }
   std::error_code ec;
-  const bool stale = std::filesystem::is_socket(std::filesystem::symlink_status(options.address, ec));
+  const bool stale =
+      std::filesystem::is_socket(std::filesystem::symlink_status(options.address, ec));
   std::unique_ptr<LocalListener> listener;
   if (IpcStatus s = ListenLocal(options.address, LocalListenerOptions{}, &listener); !s.ok()) {
     return ToStatus(s);
@@ -171,8 +171,8 @@ MachineServiceStats MachineService::stats() const {
 
 void MachineService::EndWaitingSession(Session* session, int code, const std::string& message) {
   spdlog::info("session of {} ({}) pid {} ended ({}: {})", Who(session->peer),
-               session->peer.login_name.empty() ? "?" : session->peer.login_name,
-               session->peer.pid, code, message);
+               session->peer.login_name.empty() ? "?" : session->peer.login_name, session->peer.pid,
+               code, message);
   (void)SendLocalEnd(*session->channel, code, message, std::chrono::seconds(1));
   session->channel->Shutdown();
 }
@@ -312,9 +312,9 @@ void MachineService::Accept(std::unique_ptr<ServerChannel> channel) {
                            options_.connects_per_uid_per_s, " times per second (burst ",
                            options_.connects_per_uid_burst, "); retry in ", wait_ms, " ms");
   } else if (of_user >= options_.max_connections_per_uid) {
-    refusal = absl::StrCat(who, " already has ", of_user,
-                           " connections to reclaim-agent-service (limit ",
-                           options_.max_connections_per_uid, ")");
+    refusal =
+        absl::StrCat(who, " already has ", of_user, " connections to reclaim-agent-service (limit ",
+                     options_.max_connections_per_uid, ")");
   } else if (static_cast<int>(stats_.active) >= options_.max_connections) {
     refusal = absl::StrCat("reclaim-agent-service already has ", stats_.active,
                            " connections (limit ", options_.max_connections, ")");

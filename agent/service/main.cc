@@ -205,11 +205,17 @@ int RunRelayMode(RelayCli& cli) {
 
 // --- enroll and run: the machine's credential -----------------------------------
 
-constexpr char kMachineCredentialFile[] = "/var/lib/reclaim/machine-credential";
+// The machine credential's default file: Linux /var/lib/reclaim/machine-credential,
+// Windows %ProgramData%\Reclaim\machine-credential.
+std::string MachineCredentialFile() {
+  return (std::filesystem::path(reclaim::agent::DefaultMachineStateDirectory()) /
+          "machine-credential")
+      .string();
+}
 
 struct MachineCli {
   CollectorCli common;
-  /// Device id. Default: /etc/machine-id.
+  /// Device id. Default: ReadDeviceId() (/etc/machine-id, Windows MachineGuid).
   std::string device_id;
 };
 
@@ -367,28 +373,30 @@ int main(int argc, char** argv) {
                       "Enroll again with the enrollment secret although a credential exists");
 
   MachineCli enroll;
-  enroll.common.credential_file = kMachineCredentialFile;
+  enroll.common.credential_file = MachineCredentialFile();
   CLI::App* enroll_cmd = app.add_subcommand(
       "enroll",
       "Once at install, as root: enroll this machine with the enrollment secret and "
       "store its device credential");
   AddCollectorOptions(enroll_cmd, &enroll.common);
   AddEnrollmentSecretOption(enroll_cmd, &enroll.common);
-  enroll_cmd->add_option("--device-id", enroll.device_id, "Device id (default: /etc/machine-id)");
+  enroll_cmd->add_option("--device-id", enroll.device_id,
+                         "Device id (default: " + reclaim::agent::DeviceIdSource() + ")");
   enroll_cmd
       ->add_option("--credential-file", enroll.common.credential_file,
                    "Where the machine credential is written (mode 0600)")
       ->capture_default_str();
 
   RunCli run;
-  run.machine.common.credential_file = kMachineCredentialFile;
+  run.machine.common.credential_file = MachineCredentialFile();
   CLI::App* run_cmd =
       app.add_subcommand("run",
                          "The machine service (root): relay each local session's agent under the "
                          "machine's credential and the user the kernel attests");
   AddCollectorOptions(run_cmd, &run.machine.common);
   run_cmd->add_option("--device-id", run.machine.device_id,
-                      "Device id (default: /etc/machine-id; as given to enroll)");
+                      "Device id (default: " + reclaim::agent::DeviceIdSource() +
+                          "; as given to enroll)");
   run_cmd
       ->add_option("--credential-file", run.machine.common.credential_file,
                    "The machine credential written by enroll (owner-only)")

@@ -1,12 +1,12 @@
 #include "agent/service/session_relay.h"
 
 #include <grpcpp/grpcpp.h>
-#include <pthread.h>
 
 #include <thread>
 #include <utility>
 
 #include "agent/local/local_frames.h"
+#include "agent/platform/process_platform.h"
 #include "agent/service/collector_link.h"
 #include "common/secret_file.h"
 #include "reclaim/v1/agent.grpc.pb.h"
@@ -62,7 +62,7 @@ void SessionRelay::EndLocal(SessionOutcome* outcome, int code, std::string messa
 }
 
 void SessionRelay::RelayDown(void* raw_stream) {
-  pthread_setname_np(pthread_self(), "relay-down");
+  SetCurrentThreadName("relay-down");
   auto* stream = static_cast<Stream*>(raw_stream);
   v1::LocalServiceMessage out;
   while (stream->Read(out.mutable_collector())) {
