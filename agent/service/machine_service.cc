@@ -247,14 +247,16 @@ void MachineService::ReapLoop() {
       mu_.Lock();
       continue;
     }
-    auto wake = +[](MachineService* m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(m->mu_) {
-      return m->stopping_ || m->finished_ > 0;
+    // Wakes when a session finished, a new one came (its Hello deadline may
+    // be the next), the service stops, or the next deadline passes.
+    const std::uint64_t accepted = stats_.accepted;
+    auto wake = [this, accepted]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return stopping_ || finished_ > 0 || stats_.accepted != accepted;
     };
     if (next) {
-      mu_.AwaitWithDeadline(absl::Condition(wake, this),
-                            absl::Now() + absl::FromChrono(*next - now));
+      mu_.AwaitWithDeadline(absl::Condition(&wake), absl::Now() + absl::FromChrono(*next - now));
     } else {
-      mu_.Await(absl::Condition(wake, this));
+      mu_.Await(absl::Condition(&wake));
     }
   }
 }
