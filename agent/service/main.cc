@@ -13,17 +13,18 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <string>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "agent/local/local_channel.h"
 #include "agent/platform/process_platform.h"
 #include "agent/service/collector_link.h"
 #include "agent/service/machine_service.h"
 #include "agent/service/relay.h"
+#include "agent/service/service_host.h"
 #include "agent/service/session_relay.h"
 #include "common/grpc_tls.h"
 #include "common/log_format.h"
@@ -205,8 +206,13 @@ int RunRelayMode(RelayCli& cli) {
 
 // --- enroll and run: the machine's credential -----------------------------------
 
-// The machine credential's default file: Linux /var/lib/reclaim/machine-credential,
-// Windows %ProgramData%\Reclaim\machine-credential.
+/// The machine service's name for the OS's service manager (Windows: the
+/// SCM service the installer registers; Linux: the logs).
+constexpr char kServiceName[] = "ReclaimAgentService";
+
+/// The machine credential's default place: Linux
+/// /var/lib/reclaim/machine-credential, Windows
+/// %ProgramData%\Reclaim\machine-credential.
 std::string MachineCredentialFile() {
   return (std::filesystem::path(reclaim::agent::DefaultMachineStateDirectory()) /
           "machine-credential")
@@ -295,10 +301,25 @@ struct RunCli {
   int hello_timeout_ms = 30000;
 };
 
-// The machine service with `cli`'s options: starts it, calls
-// `wait_for_stop` (which returns when the service is to stop: a signal, the
-// SCM, systemd), stops it. Returns the exit code.
-int RunMachineMode(RunCli& cli, const std::function<void()>& wait_for_stop) {
+// Runs `stop` on a thread of its own while telling the service manager,
+// every 2 s, that stopping goes on (Windows: the next SERVICE_STOP_PENDING
+// checkpoint with a 5 s wait hint; the SCM may give up on a service whose
+// checkpoint does not move within its wait hint).
+void StopWhileReporting(reclaim::agent::ServiceContext& host, const std::function<void()>& stop) {
+  constexpr auto kReportEvery = std::chrono::seconds(2);
+  constexpr unsigned kWaitHintMs = 5000;
+  host.ReportStopping(kWaitHintMs);
+  std::future<void> done = std::async(std::launch::async, stop);
+  while (done.wait_for(kReportEvery) != std::future_status::ready) {
+    host.ReportStopping(kWaitHintMs);
+  }
+  done.get();
+}
+
+// The machine service with `cli`'s options, hosted by `host` (systemd, the
+// SCM, or a console): starts it, reports it running once it listens, waits
+// for the stop request, stops it. Returns the exit code.
+int RunMachineMode(RunCli& cli, reclaim::agent::ServiceContext& host) {
   auto refuse = [](const std::string& message) {
     std::fprintf(stderr, "reclaim-agent-service run: %s\n", message.c_str());
     return 2;
@@ -338,8 +359,10 @@ int RunMachineMode(RunCli& cli, const std::function<void()>& wait_for_stop) {
     spdlog::critical("{}", service.status().message());
     return 1;
   }
-  wait_for_stop();
-  (*service)->Stop();
+  host.ReportRunning();  // Start() returned: the local address is listening
+  const std::string reason = host.WaitForStopRequest();
+  spdlog::info("{}: stopping", reason);
+  StopWhileReporting(host, [&service] { (*service)->Stop(); });
   return 0;
 }
 
@@ -397,6 +420,10 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--device-id", run.machine.device_id,
                       "Device id (default: " + reclaim::agent::DeviceIdSource() +
                           "; as given to enroll)");
+  // Windows: %ProgramData%\Reclaim\agent-service.toml when it exists (the SCM
+  // starts the service with its registered command line only); Linux: none.
+  std::string run_config = reclaim::agent::DefaultMachineServiceConfigFile();
+  const CLI::Option* run_config_option = reclaim::AddSubcommandConfig(*run_cmd, &run_config);
   run_cmd
       ->add_option("--credential-file", run.machine.common.credential_file,
                    "The machine credential written by enroll (owner-only)")
@@ -437,16 +464,16 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
+    if (run_cmd->parsed()) reclaim::ApplySubcommandConfig(*run_cmd, *run_config_option, run_config);
   } catch (const CLI::ParseError& e) {
     return reclaim::ReportParseError(app, e);
   }
   if (relay_cmd->parsed()) return RunRelayMode(relay);
   if (enroll_cmd->parsed()) return RunEnrollMode(enroll);
   if (run_cmd->parsed()) {
-    absl::Notification stop;
-    return WithStopRequests(
-        [&] { return RunMachineMode(run, [&stop] { stop.WaitForNotification(); }); },
-        [&stop] { stop.Notify(); });
+    return reclaim::agent::RunAsService(kServiceName, [&run](reclaim::agent::ServiceContext& host) {
+      return RunMachineMode(run, host);
+    });
   }
   return 2;
 }

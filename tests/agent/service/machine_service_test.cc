@@ -254,6 +254,53 @@ TEST_F(MachineServiceTest, EnrollWritesAnOwnerOnlyCredentialAndRunServesTheSocke
   EXPECT_EQ(service->Stderr().find(AuthCollector::EnrollmentSecret()), std::string::npos);
 }
 
+// `run --config FILE` (what the Windows installer registers with the SCM):
+// the file's keys are run's long option names; the command line wins; the
+// service hosted by RunAsService logs the stop request it got and exits 0.
+TEST_F(MachineServiceTest, RunTakesItsOptionsFromItsConfigFileAndLogsTheStopRequest) {
+  Enroll();
+  const std::vector<std::string> args = RunArgs();
+  std::string toml;
+  for (size_t i = 1; i < args.size(); ++i) {  // args[0] is "run"
+    const std::string key = args[i].substr(2);
+    if (key == "insecure-plaintext") {
+      toml += key + " = true\n";
+    } else if (key == "socket") {  // the command line's wins
+      toml += key + " = \"" + dir_.File("run/not-this.sock") + "\"\n";
+      ++i;
+    } else {
+      toml += key + " = \"" + args[++i] + "\"\n";
+    }
+  }
+  const std::string config = dir_.File("agent-service.toml");
+  std::ofstream(config) << toml;
+  ServiceProcess service(dir_, {"run", "--config", config, "--socket", socket_});
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        const int fd = ConnectTo(socket_);
+        if (fd >= 0) close(fd);
+        return fd >= 0 || !service.Running();
+      },
+      std::chrono::seconds(30)));
+  ASSERT_TRUE(service.Running()) << service.Stderr();
+  struct stat st {};
+  EXPECT_NE(lstat(dir_.File("run/not-this.sock").c_str(), &st), 0);
+  ASSERT_EQ(kill(service.pid(), SIGTERM), 0);
+  EXPECT_EQ(service.Wait(), 0) << service.Stderr();
+  EXPECT_NE(service.Stderr().find("SIGTERM: stopping"), std::string::npos) << service.Stderr();
+
+  // Unknown keys and bad values: exit 2, the file and the key named.
+  std::ofstream(config, std::ios::app) << "bogus = 1\n";
+  ServiceProcess bad(dir_, {"run", "--config", config});
+  EXPECT_EQ(bad.Wait(), 2);
+  EXPECT_NE(bad.Stderr().find("config file " + config + ": unknown key 'bogus'"),
+            std::string::npos)
+      << bad.Stderr();
+  ServiceProcess missing(dir_, {"run", "--config", dir_.File("none.toml")});
+  EXPECT_EQ(missing.Wait(), 2);
+  EXPECT_NE(missing.Stderr().find("none.toml"), std::string::npos) << missing.Stderr();
+}
+
 TEST_F(MachineServiceTest, ForgedHellosAreStoredUnderTheMachineAndThePeersLoginName) {
   Enroll();
   auto service = StartService();
