@@ -75,7 +75,8 @@ class ScmServiceContext final : public ServiceContext {
   void ReportStopping(unsigned wait_hint_ms) override {
     std::lock_guard<std::mutex> l(mu_);
     if (status_.dwCurrentState == SERVICE_STOPPED) return;
-    const DWORD next = status_.dwCurrentState == SERVICE_STOP_PENDING ? status_.dwCheckPoint + 1 : 1;
+    const DWORD next =
+        status_.dwCurrentState == SERVICE_STOP_PENDING ? status_.dwCheckPoint + 1 : 1;
     SetLocked(SERVICE_STOP_PENDING, 0, next, wait_hint_ms);
   }
 
@@ -123,8 +124,7 @@ struct Dispatch {
 };
 Dispatch* g_dispatch = nullptr;
 
-DWORD WINAPI HandlerEx(DWORD control, DWORD /*event_type*/, LPVOID /*event_data*/,
-                       LPVOID context) {
+DWORD WINAPI HandlerEx(DWORD control, DWORD /*event_type*/, LPVOID /*event_data*/, LPVOID context) {
   auto* scm = static_cast<ScmServiceContext*>(context);
   switch (control) {
     case SERVICE_CONTROL_STOP:
@@ -168,8 +168,7 @@ int RunInConsole(const std::function<int(ServiceContext&)>& body) {
 
 }  // namespace
 
-int RunAsService(const std::string& service_name,
-                 const std::function<int(ServiceContext&)>& body) {
+int RunAsService(const std::string& service_name, const std::function<int(ServiceContext&)>& body) {
   Dispatch dispatch;
   dispatch.name = WideFromUtf8(service_name);
   dispatch.body = &body;

@@ -123,15 +123,14 @@ class InstalledService {
     static int n = 0;
     name_ = L"ReclaimServiceHostTest" + std::to_wstring(GetCurrentProcessId()) + L"_" +
             std::to_wstring(++n);
-    std::wstring command = L"\"" + ServiceExePath() + L"\" \"" + marker + L"\" " +
-                           std::to_wstring(exit_code);
+    std::wstring command =
+        L"\"" + ServiceExePath() + L"\" \"" + marker + L"\" " + std::to_wstring(exit_code);
     if (!release_event.empty()) command += L" " + release_event;
     if (scm_ == nullptr) return;
     // lpServiceStartName null: LocalSystem, as the installer registers it.
-    service_ = CreateServiceW(scm_, name_.c_str(), L"Reclaim service host test",
-                              SERVICE_ALL_ACCESS, SERVICE_WIN32_OWN_PROCESS, SERVICE_DEMAND_START,
-                              SERVICE_ERROR_NORMAL, command.c_str(), nullptr, nullptr, nullptr,
-                              nullptr, nullptr);
+    service_ = CreateServiceW(scm_, name_.c_str(), L"Reclaim service host test", SERVICE_ALL_ACCESS,
+                              SERVICE_WIN32_OWN_PROCESS, SERVICE_DEMAND_START, SERVICE_ERROR_NORMAL,
+                              command.c_str(), nullptr, nullptr, nullptr, nullptr, nullptr);
     EXPECT_NE(service_, nullptr) << "CreateServiceW: " << GetLastError();
   }
   ~InstalledService() {
@@ -258,8 +257,8 @@ TEST(ServiceHostWindowsTest, NotStartedByTheScmItRunsInTheForeground) {
   EXPECT_TRUE(WaitUntil([&] { return ReadWhole(dir.marker()) == "running\n"; }, seconds(20)))
       << ReadWhole(dir.marker());
   HWND window = nullptr;
-  EXPECT_TRUE(WaitUntil([&] { return (window = StopWindowOf(pi.dwProcessId)) != nullptr; },
-                        seconds(10)));
+  EXPECT_TRUE(
+      WaitUntil([&] { return (window = StopWindowOf(pi.dwProcessId)) != nullptr; }, seconds(10)));
   if (window != nullptr) {
     ASSERT_TRUE(PostMessageW(window, WM_CLOSE, 0, 0)) << GetLastError();
   } else {
