@@ -101,6 +101,24 @@ absl::Status ReadHello(LocalChannel& channel, std::size_t max_bytes,
   return absl::OkStatus();
 }
 
+// The options' required fields and limits (MachineService::Start).
+absl::Status CheckOptions(const MachineServiceOptions& options) {
+  if (options.device_id.empty() || options.hostname.empty() || options.user_domain.empty() ||
+      options.collector.target.empty() || options.token.empty()) {
+    return absl::InvalidArgumentError(
+        "the machine service needs a device id, host name, user domain, collector and the "
+        "machine's device credential");
+  }
+  if (options.max_connections < 1 || options.max_connections_per_uid < 1) {
+    return absl::InvalidArgumentError("connection limits must be at least 1");
+  }
+  if (!(options.connects_per_uid_per_s > 0) || !(options.connects_per_uid_burst >= 1)) {
+    return absl::InvalidArgumentError(
+        "the connection rate per uid must be above 0 and its burst at least 1");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 struct MachineService::Session {
@@ -117,19 +135,7 @@ struct MachineService::Session {
 
 absl::StatusOr<std::unique_ptr<MachineService>> MachineService::Start(
     MachineServiceOptions options) {
-  if (options.device_id.empty() || options.hostname.empty() || options.user_domain.empty() ||
-      options.collector.target.empty() || options.token.empty()) {
-    return absl::InvalidArgumentError(
-        "the machine service needs a device id, host name, user domain, collector and the "
-        "machine's device credential");
-  }
-  if (options.max_connections < 1 || options.max_connections_per_uid < 1) {
-    return absl::InvalidArgumentError("connection limits must be at least 1");
-  }
-  if (!(options.connects_per_uid_per_s > 0) || !(options.connects_per_uid_burst >= 1)) {
-    return absl::InvalidArgumentError(
-        "the connection rate per uid must be above 0 and its burst at least 1");
-  }
+  if (absl::Status s = CheckOptions(options); !s.ok()) return s;
   std::error_code ec;
   const bool stale =
       std::filesystem::is_socket(std::filesystem::symlink_status(options.address, ec));
@@ -138,6 +144,12 @@ absl::StatusOr<std::unique_ptr<MachineService>> MachineService::Start(
     return ToStatus(s);
   }
   if (stale) spdlog::info("replaced the stale socket {}", options.address);
+  return Start(std::move(options), std::move(listener));
+}
+
+absl::StatusOr<std::unique_ptr<MachineService>> MachineService::Start(
+    MachineServiceOptions options, std::unique_ptr<LocalListener> listener) {
+  if (absl::Status s = CheckOptions(options); !s.ok()) return s;
   std::unique_ptr<MachineService> service(
       new MachineService(std::move(options), std::move(listener)));
   service->accept_thread_ = std::thread([s = service.get()] {
@@ -151,7 +163,7 @@ absl::StatusOr<std::unique_ptr<MachineService>> MachineService::Start(
   spdlog::info(
       "listening on {} for the sessions of device {} (limits: {} connections per user, "
       "{} in total)",
-      service->options_.address, service->options_.device_id,
+      service->listener_->address(), service->options_.device_id,
       service->options_.max_connections_per_uid, service->options_.max_connections);
   return service;
 }

@@ -112,6 +112,13 @@ class MachineService {
   /// the OS error (ListenLocal).
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<MachineService>> Start(
       MachineServiceOptions options);
+
+  /// Serves the connections of `listener` instead (options.address is only
+  /// logged): tests hand it peers the OS cannot make here (a Windows SID on
+  /// Linux, a user that changes between connecting and the Hello). Errors:
+  /// INVALID_ARGUMENT as above.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<MachineService>> Start(
+      MachineServiceOptions options, std::unique_ptr<LocalListener> listener);
   ~MachineService();
   MachineService(const MachineService&) = delete;
   MachineService& operator=(const MachineService&) = delete;
