@@ -172,7 +172,7 @@ int main(int argc, char** argv) {
     Child service = Child::Spawn(
         RECLAIM_AGENT_SERVICE_BIN,
         {"run", "--collector", target, "--insecure-plaintext", "--device-id", "bench-machine",
-         "--credential-file", file("machine-credential"), "--socket", file("agent.sock"),
+         "--credential-file", file("machine-credential"), "--address", file("agent.sock"),
          "--log-file", file("service.log")});
 
     struct Mode {
