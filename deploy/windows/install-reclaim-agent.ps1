@@ -91,7 +91,9 @@
   not yet sent is lost).
 
   Never run on Windows by the project's tests: its syntax is checked by
-  powershell_syntax_test (a tree-sitter grammar, not PowerShell's parser).
+  powershell_syntax_test (a tree-sitter grammar, not PowerShell's parser),
+  its names (service, files, native messaging host, extension ids) against
+  the programs' by windows_installer_constants_test.
 
 .PARAMETER SourceDir
   Folder holding reclaim-agent.exe, reclaim-agent-service.exe and
