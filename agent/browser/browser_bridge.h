@@ -3,16 +3,17 @@
 // reclaim-native-host (started by the browser for the extension) connects to
 // a local endpoint the agent owns and forwards the extension's state
 // messages (web_message.h) in native-messaging framing (frame_reader.h).
-// What happens to the bytes is shared (browser_bridge_core.h); the transport
-// is a platform twin:
+// What happens to the bytes is shared (browser_bridge_core.h), and so is the
+// serving over the local channel (browser_bridge_local.h: agent/local/
+// local_channel.h's listener, peers checked at accept and attested after
+// their first bytes); the endpoint is a platform twin:
 //  - Linux (browser_bridge_linux.cc): a Unix stream socket; the agent
 //    creates the socket's directory with mode 0700 (refusing one that is not
 //    owned by this user or is open to others) and the socket with mode 0600;
 //    checks every peer with SO_PEERCRED (only processes of this user are
 //    served; others are refused and counted); the browser is the parent
 //    process of the peer, read from /proc/<peer pid>/stat.
-//  - Windows (browser_bridge_windows.cc, serving through the local-channel
-//    half browser_bridge_local.h): the named pipe
+//  - Windows (browser_bridge_windows.cc): the named pipe
 //    \\.\pipe\reclaim-browser-<SID> (browser_address.h) whose DACL admits
 //    only this user and SYSTEM; each peer's user is checked at accept and
 //    attested by the pipe after its first bytes (only this user is served);
@@ -27,8 +28,8 @@
 //  - reports each browser's latest state, and its disappearance when the
 //    connection closes, to `on_state`.
 //
-// Owns its threads ("browser-bridge"; on Windows also one "browser-host" per
-// connection) between Start() and Stop(). Thread-safe.
+// Owns its threads ("browser-bridge", and one "browser-host" per connection)
+// between Start() and Stop(). Thread-safe.
 #pragma once
 
 #include <cstdint>
