@@ -26,11 +26,10 @@
 //   transport's hint; the spool keeps everything and the engine retries with
 //   backoff.
 //
-// Transports: LocalUplink (agent/local/local_uplink.h: frames of
-// proto/reclaim/v1/local.proto on a UNIX socket to reclaim-agent-service; what
-// the Linux reclaim-agent uses) and the in-process gRPC transport
-// (agent/uplink/grpc_uplink.h, for the Windows agent and tests). This header
-// and the engine never include gRPC.
+// Transport: LocalUplink (agent/local/local_uplink.h: frames of
+// proto/reclaim/v1/local.proto on a local channel, a UNIX socket or a named
+// pipe, to reclaim-agent-service; what reclaim-agent uses on both platforms);
+// tests also script their own. This header and the engine never include gRPC.
 //
 // Owns two threads ("uplink", "uplink-read"), started by Start() and joined by
 // Stop(). Thread-safe.
