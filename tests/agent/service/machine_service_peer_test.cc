@@ -170,5 +170,19 @@ TEST_F(MachineServicePeerTest, AUserThatChangedBetweenConnectingAndTheHelloIsRef
   EXPECT_TRUE(collector_->Agents().empty());
 }
 
+// A session still waiting for its Hello when the service stops gets the end
+// frame (its read is woken by the channel's shutdown, after the frame).
+TEST_F(MachineServicePeerTest, StoppingEndsASessionWaitingForItsHelloUnavailable) {
+  auto client = listener_->Connect(WindowsPeer(kSid), WindowsPeer(kSid));
+  agent::LocalFrameReader reader(*client);
+  ASSERT_TRUE(WaitFor([&] { return service_->stats().active == 1; }, std::chrono::seconds(10)));
+  service_->Stop();
+  const auto end = ReadUntilEnd(reader);
+  ASSERT_TRUE(end.has_value());
+  EXPECT_EQ(end->code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(end->message().find("stopping"), std::string::npos) << end->message();
+  EXPECT_EQ(service_->stats().active, 0u);
+}
+
 }  // namespace
 }  // namespace reclaim::testing

@@ -187,6 +187,31 @@ TEST_F(RelayTest, SigtermEndsTheSessionUnavailable) {
   EXPECT_EQ(relay->Wait(), 0);
 }
 
+// Before the Hello the relay is blocked reading the channel, which cannot be
+// woken for reading alone: the end frame is written first, then the channel
+// shut down.
+TEST_F(RelayTest, SigtermBeforeTheHelloEndsTheSessionUnavailable) {
+  auto relay = StartRelay({});
+  // The stop signals are blocked (and then taken by its watcher) once main()
+  // began; a SIGTERM before that would kill the process instead.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::ifstream status("/proc/" + std::to_string(relay->pid()) + "/status");
+        std::string line;
+        while (std::getline(status, line)) {
+          if (line.rfind("SigBlk:", 0) == 0) return line.find_first_not_of("0\t ", 7) != line.npos;
+        }
+        return false;
+      },
+      std::chrono::seconds(10)));
+  ASSERT_EQ(kill(relay->pid(), SIGTERM), 0);
+  const auto end = ReadUntilEnd(*reader_);
+  ASSERT_TRUE(end.has_value()) << relay->Stderr();
+  EXPECT_EQ(end->code(), grpc::StatusCode::UNAVAILABLE) << end->message();
+  EXPECT_NE(end->message().find("stopping"), std::string::npos) << end->message();
+  EXPECT_EQ(relay->Wait(), 0) << relay->Stderr();
+}
+
 TEST_F(RelayTest, BadOptionsExitNonZeroWithAMessage) {
   {
     ServiceProcess p(dir_, {"relay", "--fd", "97", "--insecure-plaintext"});
