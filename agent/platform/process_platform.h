@@ -163,6 +163,9 @@ class InstanceLock {
   virtual ~InstanceLock() = default;
 };
 
+/// The start of TryLockInstance's error when another process holds the lock.
+inline constexpr char kInstanceLockHeld[] = "held by another process";
+
 /// Takes the lock on `path` (e.g. "<spool>.lock"). Returns null and sets
 /// `*error` when another process holds it ("held by another process (pid N)"
 /// where the pid is known: on Linux the holder writes its pid into the file;

@@ -212,7 +212,7 @@ std::unique_ptr<InstanceLock> TryLockInstance(const std::string& path, std::stri
     const int e = errno;
     if (e == EWOULDBLOCK) {
       const std::string pid = HolderPid(fd);
-      *error = "held by another process" + (pid.empty() ? std::string() : " (pid " + pid + ")");
+      *error = kInstanceLockHeld + (pid.empty() ? std::string() : " (pid " + pid + ")");
     } else {
       *error = path + ": flock: " + std::strerror(e);
     }

@@ -387,7 +387,7 @@ std::unique_ptr<InstanceLock> TryLockInstance(const std::string& path, std::stri
     const DWORD e = GetLastError();
     // No process can open the holder's file, so its pid stays unknown (and
     // the holder writes none).
-    *error = e == ERROR_SHARING_VIOLATION ? std::string("held by another process")
+    *error = e == ERROR_SHARING_VIOLATION ? std::string(kInstanceLockHeld)
                                           : path + ": cannot open: " + Win32ErrorText(e);
     return nullptr;
   }
