@@ -20,8 +20,10 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -429,6 +431,21 @@ int Run(const AgentOptions& opt) {
   const std::string spool_path = opt.spool_path.empty() ? DefaultSpoolPath() : opt.spool_path;
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(spool_path).parent_path(), ec);
+  // One agent per spool: a second one (a second logon task, a user starting
+  // it by hand) would interleave batches with the first's sequence numbers.
+  std::string lock_error;
+  const std::unique_ptr<reclaim::agent::InstanceLock> instance_lock =
+      reclaim::agent::TryLockInstance(spool_path + ".lock", &lock_error);
+  if (instance_lock == nullptr) {
+    if (lock_error.rfind(reclaim::agent::kInstanceLockHeld, 0) == 0) {
+      // "held by another process (pid N)" -> "... <spool> (pid N)"
+      spdlog::critical("another reclaim-agent is using {}{}", spool_path,
+                       lock_error.substr(std::strlen(reclaim::agent::kInstanceLockHeld)));
+    } else {
+      spdlog::critical("cannot lock the spool {}: {}", spool_path, lock_error);
+    }
+    return 1;
+  }
   auto spool = reclaim::agent::Spool::Open(
       {.path = spool_path, .max_bytes = opt.spool_max_bytes}, clock);
   if (!spool.ok()) {

@@ -18,6 +18,7 @@
 #include "tests/integration/process.h"
 #include "tests/integration/script_gen.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/wait_for.h"
 
 namespace reclaim::integration {
 namespace {
@@ -331,6 +332,42 @@ TEST_F(BadInputTest, CollectorWithUnusableDbPathExits1) {
     EXPECT_EQ(r.exit_code, 1) << r.err;
     EXPECT_THAT(r.err, HasSubstr("cannot open the usage store " + db));
   }
+}
+
+// ---- One agent per spool --------------------------------------------------
+
+TEST_F(BadInputTest, SecondAgentOnTheSameSpoolExits1NamingItWhileTheFirstGoesOn) {
+  WriteScript(7, dir_.File("day.script"));
+  CollectorProcess collector(bin_.collector, dir_.path().string(), dir_.File("collector.db"));
+  ASSERT_TRUE(collector.Start());
+  const AgentArgs args = Agent(collector.agent_target());
+  AgentArgs slow = args;
+  slow.replay_speed = 1;  // the hour of script in real time: it keeps running
+  Process first = Process::Spawn(bin_.agent, slow.Build(),
+                                 {.stdout_path = dir_.File("agent-1.out"),
+                                  .stderr_path = dir_.File("agent-1.err")});
+  ASSERT_TRUE(first.started()) << first.error();
+  // It holds the lock once its pid is in <spool>.lock.
+  const std::string lock = args.spool + ".lock";
+  const std::string first_pid = std::to_string(first.pid());
+  ASSERT_TRUE(reclaim::testing::WaitFor(
+      [&] { return std::filesystem::exists(lock) && ReadFile(lock) == first_pid + "\n"; },
+      seconds(30)))
+      << first.Describe() << "\n" << ReadFile(dir_.File("agent-1.err"));
+
+  const RunResult second = RunAgent(args.Build(), "agent-2");
+  EXPECT_EQ(second.exit_code, 1) << second.err;
+  EXPECT_THAT(second.err, HasSubstr("another reclaim-agent is using " + args.spool + " (pid " +
+                                    first_pid + ")"));
+  EXPECT_TRUE(first.Running()) << first.Describe() << "\n" << ReadFile(dir_.File("agent-1.err"));
+  EXPECT_EQ(ReadFile(lock), first_pid + "\n") << "the refused agent changed the lock file";
+
+  // However the first one ends (here SIGKILL), the lock goes with it.
+  first.KillAndReap();
+  const RunResult third = RunAgent(args.Build(), "agent-3");
+  EXPECT_EQ(third.exit_code, 0) << third.err;
+  EXPECT_THAT(third.err, ::testing::Not(HasSubstr("another reclaim-agent")));
+  EXPECT_TRUE(collector.Stop());
 }
 
 }  // namespace
