@@ -90,8 +90,8 @@ class WindowsRelay final : public RelayProcess {
 
   std::string Finish(std::chrono::milliseconds grace) override {
     if (process_.get() == nullptr) return how_;
-    const DWORD wait_ms = static_cast<DWORD>(
-        std::min<std::chrono::milliseconds::rep>(grace.count(), INFINITE - 1));
+    const DWORD wait_ms = static_cast<DWORD>(std::clamp<std::chrono::milliseconds::rep>(
+        grace.count(), 0, INFINITE - 1));
     if (WaitForSingleObject(process_.get(), wait_ms) == WAIT_OBJECT_0) {
       DWORD code = 0;
       how_ = GetExitCodeProcess(process_.get(), &code)
@@ -134,6 +134,9 @@ class ProcessRelaySpawner final : public RelaySpawner {
     if (IpcStatus s = LocalChannelPair(&mine, &theirs); !s.ok()) {
       return IpcStatus{kIpcUnavailable, "cannot start " + program_ + ": " + s.message};
     }
+    // Inheritable from here until `theirs` is closed below; only a
+    // CreateProcess of this process with bInheritHandles and no handle list
+    // could take it meanwhile (the agent has none).
     const std::string handle_text = theirs->HandleForChild();
     char* end = nullptr;
     const unsigned long long value = std::strtoull(handle_text.c_str(), &end, 10);

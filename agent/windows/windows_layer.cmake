@@ -18,6 +18,9 @@
 #                                      (agent/service/service_host.h)
 #   reclaim_local_channel              agent/local/local_channel.h for Windows (named
 #                                      pipes: the agent <-> service channel)
+#   reclaim_relay_spawner_windows      agent/local/relay_process.h for Windows (the
+#                                      direct mode's relay process, FindAgentService);
+#                                      in the full build: reclaim_relay_process
 # Tests: GoogleTest from find_package(GTest) or, when absent (cross builds),
 # built from source at RECLAIM_GTEST_SOURCE_DIR.
 # (common/ and agent/meter/ are listed here rather than added: their
@@ -77,6 +80,10 @@ add_library(reclaim_browser_address STATIC agent/browser/browser_address.cc)
 target_link_libraries(reclaim_browser_address PUBLIC reclaim_settings)
 add_library(reclaim_browser_windows STATIC agent/browser/browser_process_windows.cc)
 target_link_libraries(reclaim_browser_windows PUBLIC reclaim_browser_address)
+add_library(reclaim_relay_spawner_windows STATIC agent/local/relay_process_windows.cc
+  agent/local/command_line_windows.cc)
+target_link_libraries(reclaim_relay_spawner_windows PUBLIC reclaim_settings reclaim_local_channel
+  PRIVATE reclaim_win32_strings)
 
 if(RECLAIM_BUILD_TESTS)
   enable_testing()
