@@ -654,8 +654,8 @@ function Remove-ReclaimTask {
 # Parallel: the task is ONE task for all users, so IgnoreNew would start no
 # agent for a second user while the first one's runs (Remote Desktop
 # servers, fast user switching). A second agent of the same user (-StartNow
-# in a session that has one) is left to the agent's lock on its spool
-# (TryLockInstance: "another reclaim-agent is using ...").
+# in a session that has one) exits at once with code 1 on the agent's lock
+# on its spool (TryLockInstance: "another reclaim-agent is using ...").
 function Register-ReclaimTask {
   $exe = Join-Path $InstallDir $AgentExe
   $action = New-ScheduledTaskAction -Execute $exe -Argument "--config $(ConvertTo-ArgvQuoted $AgentConfigPath)" `
