@@ -6,6 +6,7 @@
 #include "absl/synchronization/mutex.h"
 #include "agent/local/local_channel_status.h"
 #include "agent/local/local_frames.h"
+#include "agent/uplink/retry_after.h"
 #include "reclaim/v1/agent.pb.h"
 #include "reclaim/v1/local.pb.h"
 
@@ -40,7 +41,9 @@ class LocalStream final : public UplinkStream {
       end_ = absl::CancelledError("stream closed by the agent");
     } else if (s.ok() && frame.has_end()) {
       clean_end_ = true;
-      end_ = absl::Status(static_cast<absl::StatusCode>(frame.end().code()), frame.end().message());
+      end_ = WithRetryAfter(
+          absl::Status(static_cast<absl::StatusCode>(frame.end().code()), frame.end().message()),
+          std::chrono::milliseconds(frame.end().retry_after_ms()));
     } else if (s.ok()) {
       end_ = absl::UnavailableError("reclaim-agent-service sent a frame of an unknown kind");
     } else if (absl::IsOutOfRange(s)) {

@@ -2,7 +2,12 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
+#include <cstdint>
+
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "agent/uplink/retry_after.h"
 #include "common/secret_file.h"
 #include "reclaim/v1/agent.grpc.pb.h"
 
@@ -70,6 +75,20 @@ absl::Status AwaitCollector(grpc::Channel& channel, const std::string& target,
   }
 }
 
+std::chrono::milliseconds RetryAfterFromTrailers(const grpc::ClientContext& context) {
+  // The collector's name for it: collector/server/services.h kRetryAfterMsMetadata.
+  static constexpr char kKey[] = "reclaim-retry-after-ms";
+  const auto& trailers = context.GetServerTrailingMetadata();
+  const auto it = trailers.find(kKey);
+  std::int64_t ms = 0;
+  if (it == trailers.end() ||
+      !absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()), &ms) ||
+      ms <= 0) {
+    return std::chrono::milliseconds(0);
+  }
+  return std::min(std::chrono::milliseconds(ms), kMaxHonoredRetryAfter);
+}
+
 absl::StatusOr<std::string> EnrollDevice(grpc::Channel& channel, const std::string& device_id,
                                          const std::string& hostname, std::string secret) {
   auto stub = v1::AgentService::NewStub(
@@ -86,9 +105,11 @@ absl::StatusOr<std::string> EnrollDevice(grpc::Channel& channel, const std::stri
   WipeSecret(*req.mutable_enrollment_secret());
   if (!status.ok()) {
     // gRPC's and absl's codes have the same numbers.
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        absl::StrCat("the collector refused to enroll device ", device_id, ": ",
-                                     status.error_message()));
+    return WithRetryAfter(
+        absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                     absl::StrCat("the collector refused to enroll device ", device_id, ": ",
+                                  status.error_message())),
+        RetryAfterFromTrailers(ctx));
   }
   if (absl::Status s = CheckHeaderSafeSecret(resp.device_token(), "device credential"); !s.ok()) {
     return absl::InternalError(

@@ -17,6 +17,7 @@
 namespace grpc {
 class Channel;
 class ChannelCredentials;
+class ClientContext;
 }  // namespace grpc
 
 namespace reclaim::agent {
@@ -48,10 +49,19 @@ std::shared_ptr<grpc::Channel> MakeCollectorChannel(const CollectorLinkOptions& 
                                           std::chrono::milliseconds timeout,
                                           const std::function<bool()>& stopping);
 
+/// The collector's retry-after hint of a finished call: its trailing
+/// metadata "reclaim-retry-after-ms" (sent with RESOURCE_EXHAUSTED by the
+/// agent service's limits, collector/server/services.h), capped at
+/// kMaxHonoredRetryAfter (agent/uplink/retry_after.h); zero when absent or
+/// malformed. Call after the call's Finish.
+std::chrono::milliseconds RetryAfterFromTrailers(const grpc::ClientContext& context);
+
 /// Exchanges the enrollment secret for a device credential (Enroll RPC, 30 s
 /// deadline) and wipes `secret`. Errors: the RPC's status with its gRPC code
-/// (UNAUTHENTICATED for a wrong secret, PERMISSION_DENIED, UNAVAILABLE, ...)
-/// and the collector's message, never the secret.
+/// (UNAUTHENTICATED for a wrong secret, PERMISSION_DENIED, UNAVAILABLE,
+/// RESOURCE_EXHAUSTED over the collector's enrollment limits, with its
+/// retry-after hint attached: agent/uplink/retry_after.h) and the
+/// collector's message, never the secret.
 [[nodiscard]] absl::StatusOr<std::string> EnrollDevice(grpc::Channel& channel,
                                                        const std::string& device_id,
                                                        const std::string& hostname,

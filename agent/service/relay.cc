@@ -4,6 +4,7 @@
 
 #include "agent/local/local_frames.h"
 #include "agent/service/session_relay.h"
+#include "agent/uplink/retry_after.h"
 #include "common/log_format.h"
 #include "common/secret_file.h"
 #include "reclaim/v1/agent.pb.h"
@@ -49,9 +50,10 @@ int PersonalRelay::Run() {
     return stopping_;
   };
   // gRPC's and absl's status codes have the same numbers.
-  auto end = [&channel](absl::StatusCode code, const std::string& message) {
+  auto end = [&channel](absl::StatusCode code, const std::string& message,
+                         std::chrono::milliseconds retry_after = {}) {
     spdlog::info("relay: session ended ({}: {})", static_cast<int>(code), message);
-    (void)SendLocalEnd(channel, static_cast<int>(code), message);
+    (void)SendLocalEnd(channel, static_cast<int>(code), message, {}, retry_after);
     return 0;
   };
   LocalFrameReader reader(channel);
@@ -87,7 +89,8 @@ int PersonalRelay::Run() {
                               std::exchange(device.enrollment_secret, std::string()));
     if (!token.ok()) {
       spdlog::error("{}", token.status().message());
-      return end(token.status().code(), std::string(token.status().message()));
+      return end(token.status().code(), std::string(token.status().message()),
+                 RetryAfterOf(token.status()));
     }
     device.token = std::move(*token);
     if (device.file.empty()) {

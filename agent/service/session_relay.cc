@@ -23,10 +23,12 @@ constexpr char kStopping[] = "reclaim-agent-service is stopping";
 }  // namespace
 
 absl::Status SendLocalEnd(LocalChannel& channel, int code, const std::string& message,
-                          std::chrono::milliseconds timeout) {
+                          std::chrono::milliseconds timeout,
+                          std::chrono::milliseconds retry_after) {
   v1::LocalServiceMessage end;
   end.mutable_end()->set_code(code);
   end.mutable_end()->set_message(message);
+  if (retry_after.count() > 0) end.mutable_end()->set_retry_after_ms(retry_after.count());
   return WriteLocalFrame(channel, end, timeout);
 }
 
@@ -53,10 +55,14 @@ void SessionRelay::Stop() {
   if (context_ != nullptr) context_->TryCancel();
 }
 
-void SessionRelay::EndLocal(SessionOutcome* outcome, int code, std::string message) {
+void SessionRelay::EndLocal(SessionOutcome* outcome, int code, std::string message,
+                            std::chrono::milliseconds retry_after) {
   outcome->code = code;
   outcome->message = std::move(message);
-  if (!SendLocalEnd(local_, outcome->code, outcome->message, local_write_timeout_).ok()) {
+  outcome->retry_after = retry_after;
+  if (!SendLocalEnd(local_, outcome->code, outcome->message, local_write_timeout_,
+                    outcome->retry_after)
+           .ok()) {
     outcome->local_closed = true;
   }
 }
@@ -104,10 +110,11 @@ void SessionRelay::RelayDown(void* raw_stream) {
     } else {
       outcome.code = status.error_code();
       outcome.message = status.ok() ? "the collector ended the stream" : status.error_message();
+      if (context_ != nullptr) outcome.retry_after = RetryAfterFromTrailers(*context_);
       write_end = true;
     }
   }
-  if (write_end) EndLocal(&outcome, outcome.code, outcome.message);
+  if (write_end) EndLocal(&outcome, outcome.code, outcome.message, outcome.retry_after);
   {
     absl::MutexLock l(&mu_);
     outcome_ = outcome;
@@ -164,7 +171,8 @@ SessionOutcome SessionRelay::Run(const v1::AgentMessage& hello, LocalFrameReader
       EndLocal(&outcome, grpc::StatusCode::UNAVAILABLE, kStopping);
     } else {
       EndLocal(&outcome, status.error_code(),
-               status.ok() ? "the collector ended the stream" : status.error_message());
+               status.ok() ? "the collector ended the stream" : status.error_message(),
+               RetryAfterFromTrailers(context));
     }
     return done();
   }

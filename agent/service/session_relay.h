@@ -44,13 +44,18 @@ struct SessionOutcome {
   /// collector ended the stream normally), when !local_closed.
   int code = 0;
   std::string message;
+  /// The collector's retry-after hint passed on in the end frame; zero if none.
+  std::chrono::milliseconds retry_after{0};
 };
 
-/// Writes LocalServiceMessage.end{code, message} to `channel`, waiting at
-/// most `timeout` (zero: no limit). Errors as WriteLocalFrame (UNAVAILABLE
-/// when the peer is gone, DEADLINE_EXCEEDED when it does not read).
+/// Writes LocalServiceMessage.end{code, message, retry_after_ms} to
+/// `channel`, waiting at most `timeout` (zero: no limit). `retry_after` is
+/// the collector's hint to wait before the next stream (zero: none;
+/// agent/uplink/retry_after.h). Errors as WriteLocalFrame (UNAVAILABLE when
+/// the peer is gone, DEADLINE_EXCEEDED when it does not read).
 [[nodiscard]] absl::Status SendLocalEnd(LocalChannel& channel, int code, const std::string& message,
-                                        std::chrono::milliseconds timeout = {});
+                                        std::chrono::milliseconds timeout = {},
+                                        std::chrono::milliseconds retry_after = {});
 
 /// One session's relay. Owned by the caller of Run(); thread-safe.
 class SessionRelay {
@@ -87,7 +92,8 @@ class SessionRelay {
   void RelayDown(void* stream);
   void WipeToken();
   // Writes the end frame, unless the local side is gone, and records it.
-  void EndLocal(SessionOutcome* outcome, int code, std::string message);
+  void EndLocal(SessionOutcome* outcome, int code, std::string message,
+                std::chrono::milliseconds retry_after = {});
 
   LocalChannel& local_;
   const std::shared_ptr<grpc::Channel> channel_;

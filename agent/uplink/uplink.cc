@@ -10,6 +10,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/platform/process_platform.h"
+#include "agent/uplink/retry_after.h"
 #include "common/log_format.h"
 #include "reclaim/v1/agent.pb.h"
 #include "spdlog/spdlog.h"
@@ -101,8 +102,14 @@ class UplinkEngine final : public Uplink, private UplinkEvents {
         ++stats_.failures;
         stats_.last_error = std::string(error.message());
         delay = backoff_.NextDelay();
-        spdlog::warn("{} unavailable ({}); retrying in {} ms (attempt {})", target_,
-                     error.message(), delay.count(), backoff_.attempts());
+        // The collector asked for a longer pause (over its rate limits).
+        const std::chrono::milliseconds hint = RetryAfterOf(error);
+        const bool hinted = hint > delay;
+        if (hinted) delay = hint;
+        stats_.last_retry_delay_ms = delay.count();
+        spdlog::warn("{} unavailable ({}); retrying in {} ms{} (attempt {})", target_,
+                     error.message(), delay.count(), hinted ? " as the collector asked" : "",
+                     backoff_.attempts());
         mu_.AwaitWithTimeout(absl::Condition(&stopping_), ToAbsl(delay));
       }
     }
@@ -186,7 +193,8 @@ class UplinkEngine final : public Uplink, private UplinkEvents {
       absl::MutexLock l(&mu_);
       throttled_ = throttled;
     }
-    return absl::UnavailableError(error.empty() ? "stream ended" : error);
+    return WithRetryAfter(absl::UnavailableError(error.empty() ? "stream ended" : error),
+                          RetryAfterOf(status));
   }
 
   void ReadLoop(UplinkStream* stream) {

@@ -99,6 +99,9 @@ struct UplinkStats {
   std::string last_error;            ///< Most recent failure, empty if none.
   std::uint64_t auth_failures = 0;   ///< Streams or enrollments refused (credential, secret, identity).
   bool enrolled = false;             ///< This uplink enrolled and holds a new credential.
+  /// The wait before the most recent reconnect attempt, ms: the backoff's
+  /// delay, or the collector's retry-after hint when longer (retry_after.h).
+  std::int64_t last_retry_delay_ms = 0;
 };
 
 class Uplink {

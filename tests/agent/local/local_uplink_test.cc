@@ -50,10 +50,11 @@ class ServiceConn {
     m.mutable_ack()->set_acked_through_seq(seq);
     Send(m);
   }
-  void End(int code, const std::string& message) {
+  void End(int code, const std::string& message, std::int64_t retry_after_ms = 0) {
     v1::LocalServiceMessage f;
     f.mutable_end()->set_code(code);
     f.mutable_end()->set_message(message);
+    f.mutable_end()->set_retry_after_ms(retry_after_ms);
     ASSERT_TRUE(WriteLocalFrame(*channel_, f).ok());
   }
   // True when the agent closed its side (no more frames).
@@ -167,12 +168,14 @@ TEST_F(LocalUplinkTest, SpeaksTheEngineProtocolOverFrames) {
             std::string::npos)
       << uplink->stats().last_error;
   ASSERT_TRUE(c2->Next().has_hello());
-  // Over a collector limit; then the service vanishes without an end.
-  c2->End(8, "intervals_per_s over the limit");
+  // Over a collector limit, which asks for 700 ms of quiet (the backoff
+  // alone would wait 10-50 ms); then the service vanishes without an end.
+  c2->End(8, "intervals_per_s over the limit", 700);
   c2.reset();
   auto c3 = service.Accept();
   ASSERT_TRUE(c3);
   EXPECT_NE(uplink->stats().last_error.find("status 8"), std::string::npos);
+  EXPECT_EQ(uplink->stats().last_retry_delay_ms, 700);
   ASSERT_TRUE(c3->Next().has_hello());
   c3.reset();
   auto c4 = service.Accept();

@@ -163,6 +163,30 @@ TEST_F(RelayTest, AWrongEnrollmentSecretEndsUnauthenticated) {
   EXPECT_FALSE(std::filesystem::exists(credential));
 }
 
+// Over the collector's enrollment limits: RESOURCE_EXHAUSTED with the
+// collector's retry-after hint (its trailing metadata) passed on to the agent
+// in the end frame, so the agent waits as asked instead of its own backoff.
+TEST_F(RelayTest, EnrollmentOverTheCollectorsLimitEndsWithItsRetryAfterHint) {
+  collector_.reset();
+  collector::EnrollmentLimitsOptions limits;
+  limits.attempts_per_minute = 1;
+  limits.attempts_burst = 1;
+  collector_ = std::make_unique<AuthCollector>(dir_, limits);
+  ASSERT_FALSE(collector_->Enroll("laptop-0").empty());  // this address's one attempt
+  const std::string secret = WriteSecret("enrollment.secret", AuthCollector::EnrollmentSecret());
+  const std::string credential = dir_.File("device-credential");
+  auto relay = StartRelay({"--credential-file", credential, "--enrollment-secret-file", secret});
+  Send(AgentHello("laptop-1", "jdoe", kInstance));
+  const auto end = ReadUntilEnd(*reader_);
+  ASSERT_TRUE(end.has_value());
+  EXPECT_EQ(end->code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << end->message();
+  // One attempt a minute: the next is due in (0, 60] s.
+  EXPECT_GT(end->retry_after_ms(), 0);
+  EXPECT_LE(end->retry_after_ms(), 60000);
+  EXPECT_EQ(relay->Wait(), 0);
+  EXPECT_FALSE(std::filesystem::exists(credential));
+}
+
 TEST_F(RelayTest, AFirstFrameThatIsNotAHelloEndsInvalidArgument) {
   const std::string credential = WriteSecret("device-credential", collector_->Enroll("laptop-1"));
   auto relay = StartRelay({"--credential-file", credential});

@@ -24,6 +24,7 @@
 
 #include "agent/local/local_frames.h"
 #include "collector/server/device_registry.h"
+#include "collector/server/enrollment_limits.h"
 #include "common/clock.h"
 #include "reclaim/v1/admin.grpc.pb.h"
 #include "reclaim/v1/agent.grpc.pb.h"
@@ -47,7 +48,11 @@ inline const char* ServiceBinary() { return RECLAIM_AGENT_SERVICE_BINARY; }
 /// EnrollmentSecret()), its database in `dir`.
 class AuthCollector {
  public:
-  explicit AuthCollector(const TempDir& dir) : db_(dir.File("collector.db")) {
+  /// `enrollment_limits`: the collector's per-address enrollment limits
+  /// (default: the collector's defaults).
+  explicit AuthCollector(const TempDir& dir,
+                         collector::EnrollmentLimitsOptions enrollment_limits = {})
+      : db_(dir.File("collector.db")) {
     EXPECT_TRUE(collector::SqliteUsageStore::Open({.path = db_}).ok());
     auto registry = collector::DeviceRegistry::Open(db_, EnrollmentSecret(), clock_);
     EXPECT_TRUE(registry.ok()) << registry.status();
@@ -55,6 +60,7 @@ class AuthCollector {
     registry_ = std::move(*registry);
     collector::AgentServiceOptions options;
     options.devices = registry_.get();
+    options.enrollment_limits = enrollment_limits;
     collector_ = std::make_unique<TestCollector>(db_, options);
     EXPECT_TRUE(collector_->ok());
   }

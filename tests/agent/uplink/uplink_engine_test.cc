@@ -10,6 +10,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "agent/uplink/retry_after.h"
 #include "agent/uplink/uplink.h"
 #include "reclaim/v1/agent.pb.h"
 #include "tests/testing/temp_dir.h"
@@ -262,6 +263,45 @@ TEST_F(UplinkEngineTest, FirstAckBelowTheKnownAckResumesAfterTheKnownAck) {
   EXPECT_EQ(spool_->pending_batches(), 0);
   uplink->Stop();
   EXPECT_EQ(uplink->stats().connects, 2u);
+}
+
+// The collector's retry-after hint (RESOURCE_EXHAUSTED with
+// reclaim-retry-after-ms, carried as a status payload) sets the wait before
+// the next stream when it is longer than the backoff; a shorter one does not
+// shorten the backoff, and an absurd one is capped.
+TEST_F(UplinkEngineTest, RetryAfterHintLengthensTheWaitBeforeTheNextStream) {
+  auto first = Queue();
+  auto second = Queue();
+  auto uplink = Start(4);  // backoff 10-20 ms
+  ASSERT_TRUE(first->WaitWritten(HasHello));
+  first->Ack(0);
+  first->End(WithRetryAfter(absl::ResourceExhaustedError("streams per user over the limit"),
+                            std::chrono::milliseconds(400)));
+  ASSERT_TRUE(second->WaitWritten(HasHello));
+  EXPECT_EQ(uplink->stats().last_retry_delay_ms, 400);
+  auto third = Queue();
+  second->Ack(0);
+  second->End(WithRetryAfter(absl::ResourceExhaustedError("over"), std::chrono::milliseconds(1)));
+  ASSERT_TRUE(third->WaitWritten(HasHello));
+  // The backoff's delay (uniform in [5, 20] ms here), not the hint's 1 ms.
+  EXPECT_GE(uplink->stats().last_retry_delay_ms, 5);
+  EXPECT_LE(uplink->stats().last_retry_delay_ms, 20);
+  uplink->Stop();
+}
+
+TEST(RetryAfterTest, PayloadRoundTripsAndIsCapped) {
+  EXPECT_EQ(RetryAfterOf(absl::UnavailableError("x")).count(), 0);
+  EXPECT_EQ(RetryAfterOf(WithRetryAfter(absl::UnavailableError("x"),
+                                        std::chrono::milliseconds(1234)))
+                .count(),
+            1234);
+  EXPECT_EQ(RetryAfterOf(WithRetryAfter(absl::UnavailableError("x"), std::chrono::hours(48))),
+            kMaxHonoredRetryAfter);
+  // Nothing attaches to OK, or for a zero or negative hint.
+  EXPECT_EQ(RetryAfterOf(WithRetryAfter(absl::OkStatus(), std::chrono::seconds(5))).count(), 0);
+  EXPECT_EQ(RetryAfterOf(WithRetryAfter(absl::UnavailableError("x"), std::chrono::milliseconds(-5)))
+                .count(),
+            0);
 }
 
 // Stop() while the transport is still opening a stream returns promptly.
