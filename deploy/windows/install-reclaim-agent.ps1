@@ -360,6 +360,36 @@ function Set-ReclaimDataAcl {
   }
 }
 
+# Deletes the folder or file $Path and everything under it WITHOUT following
+# junctions or symbolic links: a link (at $Path or anywhere below) is removed
+# as a link and its target is left alone. Remove-Item -Recurse of Windows
+# PowerShell 5.1 follows them and deletes the target's contents (PowerShell
+# issue #621), so for a folder a user can write to (each profile's
+# %LOCALAPPDATA%\Reclaim) that user could make this administrator's uninstall
+# delete any folder by linking it there. RemoveDirectory of a junction or
+# directory symbolic link removes the link only (Microsoft Learn,
+# RemoveDirectoryW). Path based: a user who swaps a folder for a link while
+# this walk runs is not excluded (the window is the walk, not forever).
+function Remove-ReclaimTree([string] $Path) {
+  $item = Get-Item -LiteralPath $Path -Force
+  $notReadOnly = -bnot [System.IO.FileAttributes]::ReadOnly
+  if ($item.Attributes -band [System.IO.FileAttributes]::ReparsePoint) {
+    if ($item.PSIsContainer) { [System.IO.Directory]::Delete($item.FullName, $false) }
+    else { [System.IO.File]::Delete($item.FullName) }
+    return
+  }
+  if ($item.PSIsContainer) {
+    foreach ($child in @(Get-ChildItem -LiteralPath $item.FullName -Force)) {
+      Remove-ReclaimTree $child.FullName
+    }
+    $item.Attributes = $item.Attributes -band $notReadOnly
+    [System.IO.Directory]::Delete($item.FullName, $false)
+  } else {
+    $item.Attributes = $item.Attributes -band $notReadOnly  # what -Force did
+    [System.IO.File]::Delete($item.FullName)
+  }
+}
+
 # Refuses a data folder someone else could have prepared: one owned by
 # another account than SYSTEM, Administrators or TrustedInstaller, or holding
 # a reparse point (junction, symbolic link) that would redirect our writes.
@@ -724,7 +754,7 @@ function Install-Reclaim {
 
   # 3. Binaries.
   if ($PSCmdlet.ShouldProcess($InstallDir, 'Install binaries')) {
-    if (Test-Path -LiteralPath $LegacyInstallDir) { Remove-Item -LiteralPath $LegacyInstallDir -Recurse -Force }
+    if (Test-Path -LiteralPath $LegacyInstallDir) { Remove-ReclaimTree $LegacyInstallDir }
     New-Item -ItemType Directory -Force -Path $InstallDir | Out-Null
     foreach ($exe in $sources) {
       Copy-Item -LiteralPath $exe -Destination $InstallDir -Force
@@ -740,7 +770,7 @@ function Install-Reclaim {
     Set-ReclaimDataAcl
     New-Item -ItemType Directory -Force -Path $LogDir | Out-Null
     if (Test-Path -LiteralPath $LegacySecretDir) {
-      Remove-Item -LiteralPath $LegacySecretDir -Recurse -Force
+      Remove-ReclaimTree $LegacySecretDir
       Write-Host "Removed $LegacySecretDir (the enrollment secret of an older install)."
     }
     if ($Collector) {
@@ -798,17 +828,27 @@ function Uninstall-Reclaim {
   Stop-ReclaimProcesses
   Remove-ReclaimService
   if ((Test-Path -LiteralPath $InstallDir) -and $PSCmdlet.ShouldProcess($InstallDir, 'Remove')) {
-    Remove-Item -LiteralPath $InstallDir -Recurse -Force
+    Remove-ReclaimTree $InstallDir
   }
   if ($RemoveData) {
     if ((Test-Path -LiteralPath $DataRoot) -and $PSCmdlet.ShouldProcess($DataRoot, 'Remove (configuration, machine credential, logs)')) {
-      Remove-Item -LiteralPath $DataRoot -Recurse -Force
+      Remove-ReclaimTree $DataRoot
     }
     Get-CimInstance -ClassName Win32_UserProfile | Where-Object { -not $_.Special -and $_.LocalPath } |
       ForEach-Object {
-        $userData = Join-Path $_.LocalPath 'AppData\Local\Reclaim'
-        if ((Test-Path -LiteralPath $userData) -and $PSCmdlet.ShouldProcess($userData, 'Remove user data')) {
-          Remove-Item -LiteralPath $userData -Recurse -Force
+        # The user owns AppData: a link there (AppData\Local -> elsewhere)
+        # would point the path below at another folder named Reclaim.
+        $profilePath = $_.LocalPath
+        $linked = @('AppData', 'AppData\Local') | Where-Object {
+          $p = Join-Path $profilePath $_
+          (Test-Path -LiteralPath $p) -and
+            ((Get-Item -LiteralPath $p -Force).Attributes -band [System.IO.FileAttributes]::ReparsePoint)
+        }
+        $userData = Join-Path $profilePath 'AppData\Local\Reclaim'
+        if ($linked) {
+          Write-Warning "Kept $userData`: $(@($linked)[0]) of that profile is a junction or symbolic link"
+        } elseif ((Test-Path -LiteralPath $userData) -and $PSCmdlet.ShouldProcess($userData, 'Remove user data')) {
+          Remove-ReclaimTree $userData
         }
       }
   } elseif (Test-Path -LiteralPath $DataRoot) {

@@ -180,6 +180,15 @@ function selfTestFiles(parser) {
       'of tests/windows/ps-syntax/ps-lint.cjs)',
       'lint.ps1:5:28: $w:q reads variable "q" of drive "w:" (for "$w" followed by a colon ' +
       'write "${w}:")']],
+    // A recursive Remove-Item (it follows junctions in Windows PowerShell 5.1).
+    ['recurse.ps1', Buffer.from('param([string] $A)\nRemove-Item -LiteralPath $A -Recurse -Force\n' +
+                                'rd $A -r\nRemove-Item -LiteralPath $A -Force\n'),
+     ['recurse.ps1:2:29: Remove-Item -Recurse follows junctions and symbolic links in Windows ' +
+      'PowerShell 5.1 and deletes their targets (PowerShell issue #621): remove trees with a ' +
+      'function that never descends into a reparse point',
+      'recurse.ps1:3:7: rd -r follows junctions and symbolic links in Windows PowerShell 5.1 and ' +
+      'deletes their targets (PowerShell issue #621): remove trees with a function that never ' +
+      'descends into a reparse point']],
   ];
   let failed = 0;
   try {

@@ -11,7 +11,14 @@
 //  - a command that is neither a function of the file nor a known cmdlet
 //    (KNOWN_COMMANDS below: add a cmdlet there when a script starts to use it);
 //  - in the script's comment-based help, a .PARAMETER that the script's
-//    param() block does not declare, or a parameter without a .PARAMETER.
+//    param() block does not declare, or a parameter without a .PARAMETER;
+//  - Remove-Item (or its aliases) with -Recurse: Windows PowerShell 5.1
+//    follows a junction or directory symbolic link inside (or at) the path
+//    and deletes the TARGET's contents (PowerShell issue #621, fixed only in
+//    PowerShell 7), so an administrator's uninstall deleting a folder a user
+//    can write to (a profile's %LOCALAPPDATA%\Reclaim) would delete whatever
+//    that user linked there. Scripts remove trees with a function that
+//    removes links as links (RemoveDirectory) and never descends into them.
 // Scope-insensitive on purpose: a variable assigned in one function and read
 // in another passes (PowerShell's dynamic scoping may make that right).
 'use strict';
@@ -47,6 +54,9 @@ const KNOWN_COMMANDS = new Set([
   'Unregister-ScheduledTask', 'Where-Object', 'Write-Error', 'Write-Host', 'Write-Output',
   'Write-Verbose', 'Write-Warning',
 ].map((c) => c.toLowerCase()));
+
+// Remove-Item and its built-in aliases (Windows PowerShell 5.1).
+const REMOVE_ITEM = new Set(['remove-item', 'rm', 'rmdir', 'del', 'erase', 'rd', 'ri']);
 
 function* walk(node) {
   yield node;
@@ -85,7 +95,7 @@ function lint(tree, text) {
       reads.push(node);
     } else if (node.type === 'command') {
       const name = node.childForFieldName('command_name');
-      if (name && name.type === 'command_name') out.push({ command: name });
+      if (name && name.type === 'command_name') out.push({ command: name, node });
     }
   }
   const findings = [];
@@ -102,8 +112,22 @@ function lint(tree, text) {
       findings.push({ ...at, message: `variable ${v.text} is never assigned in this file` });
     }
   }
-  for (const { command } of out) {
+  for (const { command, node } of out) {
     const name = command.text.toLowerCase();
+    if (REMOVE_ITEM.has(name)) {
+      const elements = node.namedChildren.find((c) => c.type === 'command_elements');
+      for (const p of elements ? elements.namedChildren : []) {
+        // -Recurse, -r, -rec... (PowerShell accepts any unique prefix), -Recurse:$true.
+        const flag = p.type === 'command_parameter' ? p.text.toLowerCase().replace(/:.*$/, '') : '';
+        if (flag.length >= 2 && '-recurse'.startsWith(flag)) {
+          findings.push({ row: p.startPosition.row, column: p.startPosition.column,
+                          message: `${command.text} ${p.text} follows junctions and symbolic links ` +
+                                   'in Windows PowerShell 5.1 and deletes their targets (PowerShell ' +
+                                   'issue #621): remove trees with a function that never descends ' +
+                                   'into a reparse point' });
+        }
+      }
+    }
     // Only Verb-Noun names: programs (sc.exe, .\x.ps1) are not checked.
     if (/^[a-z]+-[a-z0-9]+$/.test(name) && !functions.has(name) && !KNOWN_COMMANDS.has(name)) {
       findings.push({ row: command.startPosition.row, column: command.startPosition.column,
