@@ -74,6 +74,9 @@ constexpr wchar_t kDefaultSddl[] = L"D:P(D;;GA;;;NU)(A;;GA;;;SY)(A;;GA;;;BA)(A;;
 constexpr DWORD kClientAccess =
     FILE_READ_DATA | FILE_WRITE_DATA | FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES | SYNCHRONIZE;
 constexpr DWORD kMaxIo = 1u << 20;  // bytes per ReadFile / WriteFile
+// SERVICE_USER_SERVICE | SERVICE_USERSERVICE_INSTANCE (winnt.h of the
+// Windows 10 SDK; mingw-w64's headers lack them): per-user services.
+constexpr DWORD kUserServiceTypes = 0x40 | 0x80;
 
 IpcStatus Error(int code, std::string message) { return IpcStatus{code, std::move(message)}; }
 
@@ -631,6 +634,14 @@ IpcStatus CheckServerUser(HANDLE pipe, const std::string& address, const std::st
 
 }  // namespace
 
+bool ServiceRunsAsLocalSystem(unsigned long service_type, const wchar_t* start_name) {
+  if ((service_type & SERVICE_WIN32) == 0 || (service_type & kUserServiceTypes) != 0) return false;
+  // "LocalSystem" (or its full name) is how the SCM stores the account.
+  return start_name != nullptr && (_wcsicmp(start_name, L"LocalSystem") == 0 ||
+                                   _wcsicmp(start_name, L".\\LocalSystem") == 0 ||
+                                   _wcsicmp(start_name, L"NT AUTHORITY\\SYSTEM") == 0);
+}
+
 IpcStatus IsLocalSystemServiceProcess(unsigned long pid, bool* is) {
   *is = false;
   SC_HANDLE scm =
@@ -659,12 +670,9 @@ IpcStatus IsLocalSystemServiceProcess(unsigned long pid, bool* is) {
       std::vector<BYTE> config(config_bytes > 0 ? config_bytes : 1);
       if (QueryServiceConfigW(service, reinterpret_cast<QUERY_SERVICE_CONFIGW*>(config.data()),
                               static_cast<DWORD>(config.size()), &config_bytes)) {
-        const wchar_t* account =
-            reinterpret_cast<QUERY_SERVICE_CONFIGW*>(config.data())->lpServiceStartName;
-        // "LocalSystem" (or its full name) is how the SCM stores the account.
-        *is = account != nullptr && (_wcsicmp(account, L"LocalSystem") == 0 ||
-                                     _wcsicmp(account, L".\\LocalSystem") == 0 ||
-                                     _wcsicmp(account, L"NT AUTHORITY\\SYSTEM") == 0);
+        *is = ServiceRunsAsLocalSystem(
+            services[i].ServiceStatusProcess.dwServiceType,
+            reinterpret_cast<QUERY_SERVICE_CONFIGW*>(config.data())->lpServiceStartName);
       }
       CloseServiceHandle(service);
     }

@@ -18,6 +18,19 @@ namespace reclaim::agent {
 /// Needs only SC_MANAGER_ENUMERATE_SERVICE and SERVICE_QUERY_CONFIG, which a
 /// service's default security grants to authenticated users. Errors:
 /// UNAVAILABLE naming the SCM call and the OS error.
+/// A per-user service (Windows 10+: its template and each signed-in user's
+/// instance, types with SERVICE_USER_SERVICE 0x40 or
+/// SERVICE_USERSERVICE_INSTANCE 0x80) is never counted: it runs as the
+/// signed-in user whatever account the SCM lists for it, and that user may
+/// run code in it
+/// (https://learn.microsoft.com/windows/application-management/per-user-services-in-windows).
 IpcStatus IsLocalSystemServiceProcess(unsigned long pid, bool* is);
+
+/// The decision of IsLocalSystemServiceProcess for one service of the pid:
+/// `service_type` its SERVICE_STATUS_PROCESS.dwServiceType, `start_name`
+/// QueryServiceConfigW's lpServiceStartName (may be null). True only for a
+/// Win32 service that is no per-user service and names LocalSystem
+/// ("LocalSystem", ".\\LocalSystem", "NT AUTHORITY\\SYSTEM", any case).
+bool ServiceRunsAsLocalSystem(unsigned long service_type, const wchar_t* start_name);
 
 }  // namespace reclaim::agent

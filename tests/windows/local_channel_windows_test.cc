@@ -157,6 +157,27 @@ TEST(LocalChannelWindowsTest, ScmTellsALocalSystemServiceProcess) {
   EXPECT_FALSE(is);
 }
 
+// A per-user service (Windows 10+) runs as the signed-in user, whatever
+// account the SCM lists for it, and that user may run code in it: its
+// process must not pass the LocalSystem check (else a user who made their
+// own per-user service create \\.\pipe\reclaim-agent-service while the
+// machine service is down would receive the other users' sessions). Wine's
+// SCM refuses these service types, so the decision is tested directly.
+TEST(LocalChannelWindowsTest, PerUserServicesNeverVouchForLocalSystem) {
+  EXPECT_TRUE(ServiceRunsAsLocalSystem(SERVICE_WIN32_OWN_PROCESS, L"LocalSystem"));
+  EXPECT_TRUE(ServiceRunsAsLocalSystem(SERVICE_WIN32_SHARE_PROCESS, L"localsystem"));
+  EXPECT_TRUE(ServiceRunsAsLocalSystem(SERVICE_WIN32_OWN_PROCESS, L"NT AUTHORITY\\SYSTEM"));
+  // SERVICE_USER_OWN_PROCESS (0x50), SERVICE_USER_SHARE_PROCESS (0x60) and
+  // their instances (| SERVICE_USERSERVICE_INSTANCE 0x80).
+  for (const DWORD type : {0x50ul, 0x60ul, 0xd0ul, 0xe0ul}) {
+    EXPECT_FALSE(ServiceRunsAsLocalSystem(type, L"LocalSystem")) << "type 0x" << std::hex << type;
+  }
+  EXPECT_FALSE(ServiceRunsAsLocalSystem(SERVICE_WIN32_OWN_PROCESS, L"NT AUTHORITY\\LocalService"));
+  EXPECT_FALSE(ServiceRunsAsLocalSystem(SERVICE_WIN32_OWN_PROCESS, L".\\someone"));
+  EXPECT_FALSE(ServiceRunsAsLocalSystem(SERVICE_WIN32_OWN_PROCESS, nullptr));
+  EXPECT_FALSE(ServiceRunsAsLocalSystem(SERVICE_KERNEL_DRIVER, L"LocalSystem"));
+}
+
 // The ACE of `sid` with `type` in `dacl`, or null.
 ACCESS_ALLOWED_ACE* FindAce(PACL dacl, const wchar_t* sid_text, BYTE type) {
   PSID sid = nullptr;
