@@ -124,12 +124,15 @@
   logs a warning).
 
 .PARAMETER UserDomain
-  The domain the service reports for the attested users (its run option
-  --user-domain; default: the service's own choice, the machine's domain or
-  host name).
+  The domain the service reports for an attested user whose token account
+  cannot be looked up (run option --user-domain). Normally unused on
+  Windows: the domain comes from the pipe client's token
+  (LookupAccountSidW).
 
 .PARAMETER UpnSuffix
-  When set, each user's UPN is LOGIN@SUFFIX (run option --upn-suffix).
+  When set, each user's UPN is LOGIN@SUFFIX (run option --upn-suffix);
+  without it users have no UPN (the service does not look it up in the
+  directory, and the agent's own is not trusted).
 
 .PARAMETER EnrollmentSecretFile
   A file holding the collector's enrollment secret (one line, at most 4096
