@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "agent/browser/frame_reader.h"
 #include "gtest/gtest.h"
+#include "tests/testing/queued_listener.h"
 #include "tests/testing/wait_for.h"
 
 namespace reclaim::agent {
@@ -95,8 +96,9 @@ class FakeChannel final : public ServerChannel {
   const IpcStatus peer_status_;
 };
 
-class FakeListener final : public LocalListener {
+class FakeListener final : public testing::QueuedListener {
  public:
+  FakeListener() : QueuedListener("fake") {}
   // Hands the bridge a connection of a host with process id `pid`, which
   // connects as `at_connect` and is attested as `attested` (both calls
   // returning `peer_status`).
@@ -108,31 +110,9 @@ class FakeListener final : public LocalListener {
     a.pid = pid;
     LocalPeer b = a;
     b.key = attested;
-    std::lock_guard<std::mutex> l(mu_);
-    pending_.push_back(std::make_unique<FakeChannel>(wire, a, b, peer_status));
-    cv_.notify_all();
+    Push(std::make_unique<FakeChannel>(wire, a, b, peer_status));
     return wire;
   }
-  IpcStatus Accept(std::unique_ptr<ServerChannel>* channel) override {
-    std::unique_lock<std::mutex> l(mu_);
-    cv_.wait(l, [&] { return interrupted_ || !pending_.empty(); });
-    if (interrupted_) return {kIpcUnavailable, "interrupted"};
-    *channel = std::move(pending_.front());
-    pending_.pop_front();
-    return {};
-  }
-  void Interrupt() override {
-    std::lock_guard<std::mutex> l(mu_);
-    interrupted_ = true;
-    cv_.notify_all();
-  }
-  std::string address() const override { return "fake"; }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::unique_ptr<ServerChannel>> pending_;
-  bool interrupted_ = false;
 };
 
 std::string State(const std::string& host) {

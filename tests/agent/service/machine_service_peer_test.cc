@@ -11,6 +11,7 @@
 #include "agent/service/machine_service.h"
 #include "common/crypto.h"
 #include "tests/agent/service/service_test_env.h"
+#include "tests/testing/queued_listener.h"
 
 namespace reclaim::testing {
 namespace {
@@ -67,40 +68,19 @@ class PeerChannel final : public ServerChannel {
 };
 
 // Hands the service the connections Connect() makes.
-class PeerListener final : public agent::LocalListener {
+class PeerListener final : public QueuedListener {
  public:
+  PeerListener() : QueuedListener("test listener") {}
   // A connection that connects as `at_connect` and is attested as
   // `attested`; returns the client's end.
   std::unique_ptr<LocalChannel> Connect(LocalPeer at_connect, LocalPeer attested) {
     std::unique_ptr<LocalChannel> client, server;
     const IpcStatus s = agent::LocalChannelPair(&client, &server);
     EXPECT_TRUE(s.ok()) << s.message;
-    std::lock_guard<std::mutex> l(mu_);
-    pending_.push_back(std::make_unique<PeerChannel>(std::move(server), std::move(at_connect),
-                                                     std::move(attested)));
-    cv_.notify_all();
+    Push(std::make_unique<PeerChannel>(std::move(server), std::move(at_connect),
+                                       std::move(attested)));
     return client;
   }
-  IpcStatus Accept(std::unique_ptr<ServerChannel>* channel) override {
-    std::unique_lock<std::mutex> l(mu_);
-    cv_.wait(l, [&] { return interrupted_ || !pending_.empty(); });
-    if (interrupted_) return {agent::kIpcUnavailable, "interrupted"};
-    *channel = std::move(pending_.front());
-    pending_.pop_front();
-    return {};
-  }
-  void Interrupt() override {
-    std::lock_guard<std::mutex> l(mu_);
-    interrupted_ = true;
-    cv_.notify_all();
-  }
-  std::string address() const override { return "test listener"; }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::unique_ptr<ServerChannel>> pending_;
-  bool interrupted_ = false;
 };
 
 class MachineServicePeerTest : public ::testing::Test {
