@@ -24,6 +24,7 @@
 
 #include "agent/platform/process_platform.h"
 #include "gtest/gtest.h"
+#include "tests/testing/wait_for.h"
 
 namespace reclaim::agent {
 namespace {
@@ -74,15 +75,8 @@ std::string ReadWhole(const std::wstring& path) {
   return s.str();
 }
 
-// Polls `condition` every 50 ms until it holds or `timeout` passes.
-bool WaitUntil(const std::function<bool()>& condition, milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-  return true;
-}
+// The suite's one polling wait (the SCM and the marker file raise no event).
+using testing::WaitFor;
 
 SERVICE_STATUS_PROCESS Query(SC_HANDLE service) {
   SERVICE_STATUS_PROCESS status{};
@@ -98,7 +92,7 @@ SERVICE_STATUS_PROCESS WaitForStatus(SC_HANDLE service,
                                      const std::function<bool(const SERVICE_STATUS_PROCESS&)>& done,
                                      const char* what) {
   SERVICE_STATUS_PROCESS status{};
-  EXPECT_TRUE(WaitUntil(
+  EXPECT_TRUE(WaitFor(
       [&] {
         status = Query(service);
         return done(status);
@@ -181,7 +175,7 @@ TEST(ServiceHostWindowsTest, ScmStartsRunsStopsAndGetsTheServiceSpecificExitCode
   HANDLE process =
       OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, running.dwProcessId);
   ASSERT_NE(process, nullptr) << GetLastError();
-  EXPECT_TRUE(WaitUntil([&] { return ReadWhole(dir.marker()) == "running\n"; }, seconds(10)))
+  EXPECT_TRUE(WaitFor([&] { return ReadWhole(dir.marker()) == "running\n"; }, seconds(10)))
       << ReadWhole(dir.marker());
 
   // A control it does not accept is refused by the SCM.
@@ -254,11 +248,11 @@ TEST(ServiceHostWindowsTest, NotStartedByTheScmItRunsInTheForeground) {
   CloseHandle(pi.hThread);
   // StartServiceCtrlDispatcherW failed with ERROR_FAILED_SERVICE_CONTROLLER_CONNECT
   // and the body runs anyway.
-  EXPECT_TRUE(WaitUntil([&] { return ReadWhole(dir.marker()) == "running\n"; }, seconds(20)))
+  EXPECT_TRUE(WaitFor([&] { return ReadWhole(dir.marker()) == "running\n"; }, seconds(20)))
       << ReadWhole(dir.marker());
   HWND window = nullptr;
   EXPECT_TRUE(
-      WaitUntil([&] { return (window = StopWindowOf(pi.dwProcessId)) != nullptr; }, seconds(10)));
+      WaitFor([&] { return (window = StopWindowOf(pi.dwProcessId)) != nullptr; }, seconds(10)));
   if (window != nullptr) {
     ASSERT_TRUE(PostMessageW(window, WM_CLOSE, 0, 0)) << GetLastError();
   } else {

@@ -38,6 +38,7 @@
 #include <filesystem>
 
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/wait_for.h"
 extern char** environ;
 #endif
 
@@ -442,17 +443,13 @@ class Child {
 #else
     if (pid_ <= 0) return -1;
     int status = 0;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    for (;;) {
-      const pid_t r = waitpid(pid_, &status, WNOHANG);
-      if (r == pid_) break;
-      if (std::chrono::steady_clock::now() > deadline) {
-        kill(pid_, SIGKILL);
-        waitpid(pid_, &status, 0);
-        pid_ = 0;
-        return -1;
-      }
-      std::this_thread::sleep_for(milliseconds(20));  // waitpid has no timeout
+    // waitpid has no timeout: the suite's one polling wait.
+    if (!testing::WaitFor([&] { return waitpid(pid_, &status, WNOHANG) == pid_; },
+                          std::chrono::seconds(60))) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, &status, 0);
+      pid_ = 0;
+      return -1;
     }
     pid_ = 0;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
